@@ -1,0 +1,76 @@
+// swift-tools-version:6.0
+// egressd: a user-space egress appliance (GRE toward Transit Gateway Connect,
+// BGP, WCCPv2 redirection). One module per concern; dependencies point one way:
+//   Packet  <-  Engine  <-  Control  <-  egressd
+//   Packet  <-  Netlink, Commands, BGP, WCCP
+import PackageDescription
+
+let package = Package(
+    name: "egressd",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "egressd", targets: ["egressd"]),
+        .executable(name: "egsh", targets: ["egsh"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+    ],
+    targets: [
+        // System libraries, found by pkg-config.
+        .systemLibrary(name: "CMNL", pkgConfig: "libmnl",
+                       providers: [.apt(["libmnl-dev"])]),
+        .systemLibrary(name: "CPCAP", pkgConfig: "libpcap",
+                       providers: [.apt(["libpcap-dev"])]),
+        // Thin C shims for what Swift cannot import directly (ioctl request
+        // macros, TPACKET/fanout constants, BPF attach).
+        .target(name: "CEgressSys"),
+
+        // Pure packet formats: headers, checksums, addresses, flow keys. No I/O.
+        .target(name: "Packet"),
+        // rtnetlink over libmnl: links, addresses, routes, neighbours.
+        .target(name: "Netlink", dependencies: ["CMNL", "Packet"]),
+        // The packet engine: I/O backends, workers, FIB/ECMP, counters.
+        .target(name: "Engine", dependencies: [
+            "Packet", "CEgressSys",
+            .product(name: "Atomics", package: "swift-atomics"),
+        ]),
+        // The command language: grammar, config model, running-config.
+        .target(name: "Commands", dependencies: ["Packet"]),
+        // BGP-4: codec, session state machine, RIB (pure; I/O lives at the edge).
+        .target(name: "BGP", dependencies: ["Packet"]),
+        // WCCPv2: codec, hash/mask assignment, router state (pure).
+        .target(name: "WCCP", dependencies: [
+            "Packet",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // Control servers: the shell's UNIX socket server, show commands.
+        .target(name: "Control", dependencies: [
+            "Engine", "Commands", "Netlink", "Packet",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "egressd", dependencies: [
+            "Control", "Engine", "Commands", "Netlink", "Packet",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "egsh", dependencies: [
+            "Control",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "PacketTests", dependencies: ["Packet"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Packet"]),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "Packet"]),
+        .testTarget(name: "CommandsTests", dependencies: ["Commands", "Packet"]),
+        .testTarget(name: "BGPTests", dependencies: ["BGP", "Packet"]),
+        .testTarget(name: "WCCPTests", dependencies: ["WCCP", "Packet"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

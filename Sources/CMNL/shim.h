@@ -1,0 +1,9 @@
+#ifndef EGRESSD_CMNL_SHIM_H
+#define EGRESSD_CMNL_SHIM_H
+#include <libmnl/libmnl.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/if_link.h>
+#include <linux/if_addr.h>
+#include <linux/neighbour.h>
+#endif

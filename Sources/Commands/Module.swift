@@ -1,0 +1,1 @@
+// Commands module: work in progress (placeholder replaced by the module's first real file).

@@ -1,0 +1,1 @@
+// Engine module: work in progress (placeholder replaced by the module's first real file).

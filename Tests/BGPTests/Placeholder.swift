@@ -1,0 +1,4 @@
+import Testing
+@testable import BGP
+
+@Test func bgpBuilds() {}

@@ -1,0 +1,4 @@
+import Testing
+@testable import Commands
+
+@Test func commandsBuilds() {}

@@ -1,0 +1,4 @@
+import Testing
+@testable import Netlink
+
+@Test func netlinkBuilds() {}

@@ -1,0 +1,4 @@
+import Testing
+@testable import Packet
+
+@Test func packetBuilds() {}

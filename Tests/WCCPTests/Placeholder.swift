@@ -1,0 +1,4 @@
+import Testing
+@testable import WCCP
+
+@Test func wccpBuilds() {}
