@@ -59,6 +59,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Traffic generator for scripts/bench.sh (AF_PACKET, prebuilt frames).
+        .executableTarget(name: "eg-trafgen", dependencies: ["CEgressSys"]),
         .executableTarget(name: "egsh", dependencies: [
             "Control",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
