@@ -1,4 +1,0 @@
-import Testing
-@testable import Packet
-
-@Test func packetBuilds() {}
