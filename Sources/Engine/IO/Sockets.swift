@@ -1,0 +1,27 @@
+// The sockets a worker uses: GRE in (AF_PACKET, fanned out across workers),
+// IPv4 and IPv6 out (raw, header included), and the process-wide GRE sink.
+
+import CEgressSys
+#if canImport(Glibc)
+import Glibc
+#endif
+
+enum Sockets {
+    static func greReceive(fanoutGroup: UInt16) throws -> Int32 {
+        let fd = egressd_gre_packet_socket(fanoutGroup, 8 << 20)
+        if fd < 0 { throw EngineError("open GRE packet socket", errno: -fd, hint: EngineError.hint(for: -fd)) }
+        return fd
+    }
+
+    static func greSink() throws -> Int32 {
+        let fd = egressd_gre_sink_socket()
+        if fd < 0 { throw EngineError("open GRE sink socket", errno: -fd, hint: EngineError.hint(for: -fd)) }
+        return fd
+    }
+
+    static func rawSend(family: Int32) throws -> Int32 {
+        let fd = egressd_raw_send_socket(family, 8 << 20)
+        if fd < 0 { throw EngineError("open raw send socket", errno: -fd, hint: EngineError.hint(for: -fd)) }
+        return fd
+    }
+}

@@ -1,0 +1,45 @@
+// Where the packet path puts what it decided to send, until the worker
+// flushes a whole batch with one sendmmsg per socket. Entries point into the
+// worker's receive slots or ICMP scratch buffers; nothing is copied.
+
+import Packet
+
+public struct OutputEntry {
+    public enum Kind: UInt8 { case raw4 = 0, raw6, tun }
+    public var data: UnsafeMutableRawPointer
+    public var length: Int
+    public var kind: Kind
+    /// TUN descriptor for `.tun`.
+    public var fd: Int32
+    /// Destination for `.raw4` (host order) and `.raw6`.
+    public var destination4: UInt32
+    public var destination6: IPv6Address
+    /// Tunnel whose tx counters this packet adds to when sent, or -1.
+    public var txTunnel: Int32
+}
+
+/// A fixed-capacity queue of outputs, allocated once per worker.
+public struct OutputQueue {
+    public let capacity: Int
+    public let entries: UnsafeMutablePointer<OutputEntry>
+    public var count = 0
+
+    public init(capacity: Int) {
+        self.capacity = capacity
+        entries = .allocate(capacity: capacity)
+    }
+
+    public func deallocate() { entries.deallocate() }
+
+    @inlinable @inline(__always)
+    public mutating func append(_ e: OutputEntry) -> Bool {
+        guard count < capacity else { return false }
+        (entries + count).initialize(to: e)
+        count += 1
+        return true
+    }
+
+    public mutating func removeAll() { count = 0 }
+
+    public subscript(i: Int) -> OutputEntry { entries[i] }
+}

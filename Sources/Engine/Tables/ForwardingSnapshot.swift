@@ -1,0 +1,277 @@
+// The engine's complete forwarding state as one immutable value: tunnels,
+// routes (IPv4 and IPv6 longest-prefix tables), ECMP bucket tables, and each
+// worker's TUN queue descriptors. The control plane builds a new snapshot on
+// every change and publishes it with one atomic pointer swap; workers take a
+// `ForwardingView` (plain pointers) once per batch.
+
+import Packet
+
+/// A tunnel as the engine needs it, resolved from the configuration.
+public struct TunnelSpec: Equatable, Sendable {
+    public var name: String
+    public var localOuter: IPv4Address
+    public var remoteOuter: IPv4Address
+    public var key: UInt32?
+    /// Largest GRE packet on the wire; the inner MTU is this less the headers.
+    public var mtu: Int
+    public var insideV4: IPv4InterfaceAddress?
+    public var insideV6: IPv6InterfaceAddress?
+
+    public init(name: String, localOuter: IPv4Address, remoteOuter: IPv4Address, key: UInt32? = nil, mtu: Int = 8500,
+                insideV4: IPv4InterfaceAddress? = nil, insideV6: IPv6InterfaceAddress? = nil) {
+        self.name = name
+        self.localOuter = localOuter
+        self.remoteOuter = remoteOuter
+        self.key = key
+        self.mtu = mtu
+        self.insideV4 = insideV4
+        self.insideV6 = insideV6
+    }
+
+    /// Outer IPv4 (20) + GRE (4, or 8 with a key).
+    public var encapsulationOverhead: Int { 20 + GREHeader.length(key: key) }
+    public var innerMTU: Int { mtu - encapsulationOverhead }
+}
+
+/// Where a route sends packets.
+public enum RouteTarget: Equatable, Sendable {
+    /// Into one of these tunnels (by name), chosen by resilient ECMP.
+    case tunnels([String])
+    /// To a next hop outside the tunnels, through the host's stack, with
+    /// the MTU of the interface toward it.
+    case nextHop(IPAddress, mtu: Int)
+    /// Discard.
+    case blackhole
+}
+
+public struct RouteSpec: Equatable, Sendable {
+    public var prefix: IPPrefix
+    public var target: RouteTarget
+    public init(prefix: IPPrefix, target: RouteTarget) {
+        self.prefix = prefix
+        self.target = target
+    }
+}
+
+/// A route's entry in the flat route array.
+public struct RouteEntry: Sendable {
+    public enum Kind: UInt8, Sendable { case local = 0, tunnels, nextHop, blackhole }
+    public var kind: Kind
+    /// ECMP group for `.tunnels`; owning tunnel for `.local`.
+    public var index: UInt32
+    /// Egress MTU (inner packet) for `.nextHop`.
+    public var mtu: UInt32
+    public var nextHopV4: UInt32
+    public var nextHopV6: IPv6Address
+}
+
+/// A tunnel's entry in the flat tunnel array.
+public struct TunnelEntry: Sendable {
+    public var localOuter: UInt32
+    public var remoteOuter: UInt32
+    public var key: UInt32
+    public var hasKey: Bool
+    public var innerMTU: Int
+    public var insideV4: UInt32          // 0 when none
+    public var insideV6: IPv6Address     // .any when none
+    public var counters: CounterRowSet
+}
+
+/// Per-tunnel counter rows, one per worker (a raw pointer into a block the
+/// control plane keeps alive as long as the tunnel exists).
+public struct CounterRowSet: @unchecked Sendable {
+    @usableFromInline let block: UnsafeMutablePointer<UInt64.AtomicRepresentation>
+    @usableFromInline let stride: Int
+
+    init(_ b: CounterBlock) {
+        block = b.storage
+        stride = CounterBlock.rowStride(b.fields)
+    }
+
+    @inlinable public func row(_ worker: Int) -> CounterRow { CounterRow(base: block + worker * stride) }
+}
+
+import Atomics
+
+public final class ForwardingSnapshot: @unchecked Sendable {
+    public let generation: UInt64
+    public let tunnelSpecs: [TunnelSpec]
+    public let routeSpecs: [RouteSpec]
+    /// Keeps the counter blocks and TUN devices alive while any worker may
+    /// still use this snapshot.
+    let retained: [AnyObject]
+
+    let tunnels: UnsafeMutablePointer<TunnelEntry>
+    let routes: UnsafeMutablePointer<RouteEntry>
+    let buckets: UnsafeMutablePointer<UInt16>
+    let tunFDs: UnsafeMutablePointer<Int32>
+    let workers: Int
+    let fib4: IPv4PrefixTable
+    let fib6: IPv6PrefixTable
+
+    /// Builds a snapshot. `counters[name]` and `tunFDs[name]` (one fd per
+    /// worker) must exist for every tunnel. Routes naming tunnels that are
+    /// not in `tunnels` lose those members; a route left with none is
+    /// dropped (a route's next hop must be usable).
+    public init(generation: UInt64, tunnels specs: [TunnelSpec], routes routeList: [RouteSpec],
+                counters: [String: CounterBlock], tunFDs fdsByName: [String: [Int32]], workers: Int,
+                retain: [AnyObject] = []) {
+        self.generation = generation
+        self.workers = workers
+        let sorted = specs.sorted { $0.name < $1.name }
+        tunnelSpecs = sorted
+        var index: [String: Int] = [:]
+        tunnels = .allocate(capacity: max(1, sorted.count))
+        tunFDs = .allocate(capacity: max(1, sorted.count * workers))
+        tunFDs.initialize(repeating: -1, count: max(1, sorted.count * workers))
+        for (i, t) in sorted.enumerated() {
+            index[t.name] = i
+            (tunnels + i).initialize(to: TunnelEntry(
+                localOuter: t.localOuter.value, remoteOuter: t.remoteOuter.value, key: t.key ?? 0, hasKey: t.key != nil,
+                innerMTU: t.innerMTU, insideV4: t.insideV4?.address.value ?? 0, insideV6: t.insideV6?.address ?? .any,
+                counters: CounterRowSet(counters[t.name]!)))
+            let fds = fdsByName[t.name] ?? []
+            for w in 0..<workers where w < fds.count { tunFDs[i * workers + w] = fds[w] }
+        }
+
+        // Routes: connected subnets and local addresses of the tunnels
+        // first, then the configured ones (which may override connected).
+        var entries: [RouteEntry] = []
+        var v4: [IPv4Prefix: UInt32] = [:]
+        var v6: [IPv6Prefix: UInt32] = [:]
+        var groups: [[String]: UInt32] = [:]
+        var bucketTable: [UInt16] = []
+        func group(_ members: [String]) -> UInt32 {
+            let key = Array(Set(members)).sorted()
+            if let g = groups[key] { return g }
+            let g = UInt32(groups.count)
+            groups[key] = g
+            let memberIndices = key.map { index[$0]! }
+            let table = ResilientECMP.buckets(members: key.map(ResilientECMP.identity(of:)))
+            bucketTable += table.map { UInt16(memberIndices[Int($0)]) }
+            return g
+        }
+        func add(_ prefix: IPPrefix, _ e: RouteEntry) {
+            let i = UInt32(entries.count)
+            entries.append(e)
+            switch prefix {
+            case .v4(let p): v4[p] = i
+            case .v6(let p): v6[p] = i
+            }
+        }
+        var kept: [RouteSpec] = []
+        for t in sorted {
+            if let a = t.insideV4 {
+                add(.v4(a.subnet), RouteEntry(kind: .tunnels, index: group([t.name]), mtu: 0, nextHopV4: 0, nextHopV6: .any))
+            }
+            if let a = t.insideV6 {
+                add(.v6(a.subnet), RouteEntry(kind: .tunnels, index: group([t.name]), mtu: 0, nextHopV4: 0, nextHopV6: .any))
+            }
+        }
+        // Configured routes for one prefix merge: several tunnel lines are one
+        // ECMP group (as several `ip route` lines are in IOS/FRR).
+        var merged: [IPPrefix: RouteTarget] = [:]
+        var order: [IPPrefix] = []
+        for r in routeList {
+            switch (merged[r.prefix], r.target) {
+            case (nil, _):
+                merged[r.prefix] = r.target
+                order.append(r.prefix)
+            case (.tunnels(let a)?, .tunnels(let b)):
+                merged[r.prefix] = .tunnels(a + b)
+            default:
+                break // first non-tunnel target wins; others are alternatives not used
+            }
+        }
+        for prefix in order {
+            let target = merged[prefix]!
+            switch target {
+            case .tunnels(let names):
+                let live = names.filter { index[$0] != nil }
+                guard !live.isEmpty else { continue }
+                add(prefix, RouteEntry(kind: .tunnels, index: group(live), mtu: 0, nextHopV4: 0, nextHopV6: .any))
+                kept.append(RouteSpec(prefix: prefix, target: .tunnels(Array(Set(live)).sorted())))
+            case .nextHop(let nh, let mtu):
+                var e = RouteEntry(kind: .nextHop, index: 0, mtu: UInt32(mtu), nextHopV4: 0, nextHopV6: .any)
+                switch nh {
+                case .v4(let a): e.nextHopV4 = a.value
+                case .v6(let a): e.nextHopV6 = a
+                }
+                add(prefix, e)
+                kept.append(RouteSpec(prefix: prefix, target: target))
+            case .blackhole:
+                add(prefix, RouteEntry(kind: .blackhole, index: 0, mtu: 0, nextHopV4: 0, nextHopV6: .any))
+                kept.append(RouteSpec(prefix: prefix, target: target))
+            }
+        }
+        // The appliance's own inside addresses are delivered to the kernel.
+        for (i, t) in sorted.enumerated() {
+            if let a = t.insideV4 {
+                add(.v4(IPv4Prefix(a.address, length: 32)!), RouteEntry(kind: .local, index: UInt32(i), mtu: 0, nextHopV4: 0, nextHopV6: .any))
+            }
+            if let a = t.insideV6 {
+                add(.v6(IPv6Prefix(a.address, length: 128)!), RouteEntry(kind: .local, index: UInt32(i), mtu: 0, nextHopV4: 0, nextHopV6: .any))
+            }
+        }
+        routeSpecs = kept
+        routes = .allocate(capacity: max(1, entries.count))
+        routes.initialize(from: entries, count: entries.count)
+        buckets = .allocate(capacity: max(1, bucketTable.count))
+        buckets.initialize(from: bucketTable, count: bucketTable.count)
+        fib4 = IPv4PrefixTable(v4.map { ($0.key, $0.value) })
+        fib6 = IPv6PrefixTable(v6.map { ($0.key, $0.value) })
+        retained = Array(counters.values) + retain
+        routeCount = entries.count
+    }
+
+    let routeCount: Int
+
+    deinit {
+        tunnels.deinitialize(count: tunnelSpecs.count)
+        tunnels.deallocate()
+        routes.deallocate()
+        buckets.deallocate()
+        tunFDs.deallocate()
+    }
+
+    /// The pointers a worker reads. Valid while the snapshot is alive.
+    public var view: ForwardingView {
+        ForwardingView(tunnelCount: tunnelSpecs.count, tunnels: tunnels, routes: routes, buckets: buckets,
+                       tunFDs: tunFDs, workers: workers, fib4: fib4.view, fib6: fib6.view)
+    }
+
+    /// An empty snapshot (nothing configured yet).
+    public static func empty(workers: Int) -> ForwardingSnapshot {
+        ForwardingSnapshot(generation: 0, tunnels: [], routes: [], counters: [:], tunFDs: [:], workers: workers)
+    }
+}
+
+/// What the packet path sees of a snapshot: plain pointers and counts.
+public struct ForwardingView {
+    public let tunnelCount: Int
+    public let tunnels: UnsafeMutablePointer<TunnelEntry>
+    public let routes: UnsafeMutablePointer<RouteEntry>
+    public let buckets: UnsafeMutablePointer<UInt16>
+    public let tunFDs: UnsafeMutablePointer<Int32>
+    public let workers: Int
+    public let fib4: IPv4PrefixTable.View
+    public let fib6: IPv6PrefixTable.View
+
+    /// The tunnel whose outer addresses these are, or -1.
+    @inlinable @inline(__always)
+    public func tunnel(localOuter: UInt32, remoteOuter: UInt32) -> Int {
+        var i = 0
+        while i < tunnelCount {
+            let t = tunnels[i]
+            if t.remoteOuter == remoteOuter && t.localOuter == localOuter { return i }
+            i += 1
+        }
+        return -1
+    }
+
+    /// The tunnel a flow of ECMP group `group` uses.
+    @inlinable @inline(__always)
+    public func ecmpMember(group: UInt32, hash: UInt64) -> Int {
+        Int(buckets[Int(group) * ResilientECMP.bucketCount + ResilientECMP.bucket(of: hash)])
+    }
+}

@@ -1,0 +1,243 @@
+// One packet worker: a thread in a tight loop over its own sockets and TUN
+// queues. Per iteration it loads the current snapshot once, polls, reads a
+// batch (recvmmsg from the GRE socket; reads from the TUN queues), runs the
+// packet processor over the batch, and flushes the outputs (one sendmmsg per
+// socket). All memory is allocated before the loop starts.
+
+import Atomics
+import CEgressSys
+import Packet
+#if canImport(Glibc)
+import Glibc
+#endif
+
+final class Worker: @unchecked Sendable {
+    static let dataCapacity = 9600
+    static let slotSize = PacketProcessor.headroom + dataCapacity + 64
+    static let maxPollFDs = 64
+
+    let index: Int
+    let batchSize: Int
+    let cpu: Int?
+    unowned let engine: Engine
+    let greFD: Int32
+    let raw4FD: Int32
+    let raw6FD: Int32
+
+    // Preallocated batch memory.
+    let slots: UnsafeMutableRawPointer
+    let icmpScratch: UnsafeMutableRawPointer
+    let rxMessages: UnsafeMutablePointer<egressd_mmsghdr>
+    let rxIOVecs: UnsafeMutablePointer<iovec>
+    let txMessages: UnsafeMutablePointer<egressd_mmsghdr>
+    let txIOVecs: UnsafeMutablePointer<iovec>
+    let txAddresses4: UnsafeMutablePointer<sockaddr_in>
+    let txAddresses6: UnsafeMutablePointer<sockaddr_in6>
+    let txEntryIndex: UnsafeMutablePointer<Int>
+    let pollFDs: UnsafeMutablePointer<Int32>
+    let pollReady: UnsafeMutablePointer<Int32>
+    let pollTunnel: UnsafeMutablePointer<Int>
+    var out: OutputQueue
+    var processor: PacketProcessor
+    var thread: pthread_t?
+
+    init(index: Int, batchSize: Int, cpu: Int?, engine: Engine, fanoutGroup: UInt16) throws {
+        self.index = index
+        self.batchSize = batchSize
+        self.cpu = cpu
+        self.engine = engine
+        greFD = try Sockets.greReceive(fanoutGroup: fanoutGroup)
+        raw4FD = try Sockets.rawSend(family: AF_INET)
+        raw6FD = try Sockets.rawSend(family: AF_INET6)
+        slots = .allocate(byteCount: batchSize * Self.slotSize, alignment: 64)
+        icmpScratch = .allocate(byteCount: batchSize * PacketProcessor.icmpSlotSize, alignment: 64)
+        rxMessages = .allocate(capacity: batchSize)
+        rxIOVecs = .allocate(capacity: batchSize)
+        let txCapacity = batchSize * 2
+        txMessages = .allocate(capacity: txCapacity)
+        txIOVecs = .allocate(capacity: txCapacity)
+        txAddresses4 = .allocate(capacity: txCapacity)
+        txAddresses6 = .allocate(capacity: txCapacity)
+        txEntryIndex = .allocate(capacity: txCapacity)
+        pollFDs = .allocate(capacity: Self.maxPollFDs)
+        pollReady = .allocate(capacity: Self.maxPollFDs)
+        pollTunnel = .allocate(capacity: Self.maxPollFDs)
+        out = OutputQueue(capacity: txCapacity)
+        processor = PacketProcessor(worker: index, engineCounters: engine.engineCounters.row(index),
+                                    icmpScratch: icmpScratch, icmpSlots: batchSize)
+        for i in 0..<batchSize {
+            rxIOVecs[i] = iovec(iov_base: slots + i * Self.slotSize + PacketProcessor.headroom, iov_len: Self.dataCapacity)
+        }
+    }
+
+    deinit {
+        close(greFD); close(raw4FD); close(raw6FD)
+        slots.deallocate(); icmpScratch.deallocate()
+        rxMessages.deallocate(); rxIOVecs.deallocate()
+        txMessages.deallocate(); txIOVecs.deallocate(); txAddresses4.deallocate(); txAddresses6.deallocate()
+        txEntryIndex.deallocate(); pollFDs.deallocate(); pollReady.deallocate(); pollTunnel.deallocate()
+        out.deallocate()
+    }
+
+    func run() {
+        if let cpu { _ = egressd_pin_to_cpu(Int32(cpu)) }
+        let counters = engine.engineCounters.row(index)
+        while !engine.stopping.load(ordering: .relaxed) {
+            let snapshot = engine.current.load(ordering: .acquiring)
+            let view = snapshot.view
+            engine.workerGeneration(index).store(snapshot.generation, ordering: .releasing)
+
+            // Poll the GRE socket and this worker's queue of every TUN.
+            var n = 0
+            pollFDs[n] = greFD; pollTunnel[n] = -1; n += 1
+            var t = 0
+            while t < view.tunnelCount && n < Self.maxPollFDs {
+                let fd = view.tunFDs[t * view.workers + index]
+                if fd >= 0 { pollFDs[n] = fd; pollTunnel[n] = t; n += 1 }
+                t += 1
+            }
+            let ready = egressd_poll_in(pollFDs, pollReady, Int32(n), 100)
+            if ready <= 0 { continue }
+            let start = Self.nanoseconds()
+            if pollReady[0] != 0 { receiveGRE(view: view) }
+            for i in 1..<n where pollReady[i] != 0 {
+                receiveTUN(fd: pollFDs[i], tunnel: pollTunnel[i], view: view)
+            }
+            counters.add(EngineCounter.busyNanoseconds.rawValue, Self.nanoseconds() &- start)
+            withExtendedLifetime(snapshot) {}
+        }
+    }
+
+    /// Drains the GRE socket in batches (bounded, so TUNs get their turn).
+    @inline(__always)
+    func receiveGRE(view: ForwardingView) {
+        for _ in 0..<4 {
+            for i in 0..<batchSize {
+                rxMessages[i].msg_hdr = msghdr(msg_name: nil, msg_namelen: 0, msg_iov: rxIOVecs + i, msg_iovlen: 1,
+                                               msg_control: nil, msg_controllen: 0, msg_flags: 0)
+                rxMessages[i].msg_len = 0
+            }
+            let got = Int(egressd_recvmmsg(greFD, rxMessages, UInt32(batchSize)))
+            if got <= 0 { return }
+            engine.engineCounters.row(index).add(EngineCounter.batches.rawValue)
+            for i in 0..<got {
+                let p = slots + i * Self.slotSize + PacketProcessor.headroom
+                processor.fromTunnel(p, Int(rxMessages[i].msg_len), view: view, out: &out)
+            }
+            flush(view: view)
+            if got < batchSize { return }
+        }
+    }
+
+    /// Reads up to a batch from one TUN queue.
+    @inline(__always)
+    func receiveTUN(fd: Int32, tunnel: Int, view: ForwardingView) {
+        for _ in 0..<4 {
+            var got = 0
+            while got < batchSize {
+                let p = slots + got * Self.slotSize + PacketProcessor.headroom
+                let r = egressd_read(fd, p, Self.dataCapacity)
+                if r <= 0 { break }
+                processor.fromKernel(p, r, tunnelIndex: tunnel, view: view, out: &out)
+                got += 1
+            }
+            if got == 0 { return }
+            engine.engineCounters.row(index).add(EngineCounter.batches.rawValue)
+            flush(view: view)
+            if got < batchSize { return }
+        }
+    }
+
+    /// Sends everything queued: TUN writes one by one, raw IPv4 and IPv6
+    /// each with sendmmsg.
+    @inline(__always)
+    func flush(view: ForwardingView) {
+        var n4 = 0
+        var n6 = 0
+        let cap = out.capacity
+        for i in 0..<out.count {
+            let e = out[i]
+            switch e.kind {
+            case .tun:
+                if egressd_write(e.fd, e.data, e.length) < 0 {
+                    engine.engineCounters.row(index).add(EngineCounter.dropBase + DropReason.tunError.rawValue)
+                }
+            case .raw4:
+                txAddresses4[n4] = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: 0,
+                                               sin_addr: in_addr(s_addr: e.destination4.bigEndian), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
+                txIOVecs[n4] = iovec(iov_base: e.data, iov_len: e.length)
+                txMessages[n4].msg_hdr = msghdr(msg_name: UnsafeMutableRawPointer(txAddresses4 + n4),
+                                                msg_namelen: socklen_t(MemoryLayout<sockaddr_in>.size),
+                                                msg_iov: txIOVecs + n4, msg_iovlen: 1, msg_control: nil, msg_controllen: 0, msg_flags: 0)
+                txEntryIndex[n4] = i
+                n4 += 1
+            case .raw6:
+                // IPv6 entries fill the arrays from the top down.
+                let j = cap - 1 - n6
+                var a = sockaddr_in6()
+                a.sin6_family = sa_family_t(AF_INET6)
+                withUnsafeMutableBytes(of: &a.sin6_addr) { b in
+                    b.baseAddress!.setU64(e.destination6.high, 0)
+                    b.baseAddress!.setU64(e.destination6.low, 8)
+                }
+                txAddresses6[j] = a
+                txIOVecs[j] = iovec(iov_base: e.data, iov_len: e.length)
+                txMessages[j].msg_hdr = msghdr(msg_name: UnsafeMutableRawPointer(txAddresses6 + j),
+                                               msg_namelen: socklen_t(MemoryLayout<sockaddr_in6>.size),
+                                               msg_iov: txIOVecs + j, msg_iovlen: 1, msg_control: nil, msg_controllen: 0, msg_flags: 0)
+                txEntryIndex[j] = i
+                n6 += 1
+            }
+        }
+        if n4 > 0 { send(fd: raw4FD, messages: txMessages, count: n4, entries: txEntryIndex, view: view) }
+        if n6 > 0 {
+            send(fd: raw6FD, messages: txMessages + (cap - n6), count: n6, entries: txEntryIndex + (cap - n6), view: view)
+        }
+        out.removeAll()
+        processor.resetScratch()
+    }
+
+    /// sendmmsg until every message went or failed; failures are counted.
+    @inline(__always)
+    func send(fd: Int32, messages: UnsafeMutablePointer<egressd_mmsghdr>, count: Int, entries: UnsafeMutablePointer<Int>, view: ForwardingView) {
+        var sent = 0
+        while sent < count {
+            let r = Int(egressd_sendmmsg(fd, messages + sent, UInt32(count - sent)))
+            if r > 0 {
+                for k in sent..<(sent + r) { countSent(out[entries[k]], view: view) }
+                sent += r
+            } else if r == -Int(EAGAIN) || r == -Int(ENOBUFS) {
+                // Socket buffer full: the rest of this batch is lost.
+                for k in sent..<count { countFailed(out[entries[k]], view: view) }
+                return
+            } else {
+                countFailed(out[entries[sent]], view: view)
+                sent += 1
+            }
+        }
+    }
+
+    @inline(__always)
+    func countSent(_ e: OutputEntry, view: ForwardingView) {
+        guard e.txTunnel >= 0 else { return }
+        let row = view.tunnels[Int(e.txTunnel)].counters.row(index)
+        row.add(TunnelCounter.txPackets.rawValue)
+        row.add(TunnelCounter.txBytes.rawValue, UInt64(e.length))
+    }
+
+    @inline(__always)
+    func countFailed(_ e: OutputEntry, view: ForwardingView) {
+        if e.txTunnel >= 0 {
+            view.tunnels[Int(e.txTunnel)].counters.row(index).add(TunnelCounter.dropBase + DropReason.txError.rawValue)
+        } else {
+            engine.engineCounters.row(index).add(EngineCounter.dropBase + DropReason.txError.rawValue)
+        }
+    }
+
+    @inline(__always)
+    static func nanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+}
