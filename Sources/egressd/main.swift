@@ -1,1 +1,112 @@
-print("egressd")
+// egressd: the daemon. Wiring only: read the config, start the appliance
+// (engine, tunnels, routes) and the shell server, and handle signals
+// (SIGHUP reloads the config file, SIGTERM/SIGINT stop cleanly).
+
+import ArgumentParser
+import Commands
+import Control
+import Dispatch
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct EgressDaemon: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "egressd",
+        abstract: "User-space egress appliance: GRE toward Transit Gateway Connect peers, ECMP, BGP, WCCPv2.")
+
+    @Option(name: .long, help: "Configuration file.")
+    var config: String = "/etc/egressd/egressd.conf"
+
+    @Option(name: .long, help: "UNIX socket for egsh.")
+    var socket: String = ShellProtocol.defaultSocketPath
+
+    @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    @Flag(name: .long, help: "Check the configuration file and exit.")
+    var check = false
+
+    mutating func run() throws {
+        let parsed: RunningConfig
+        switch ConfigFile.load(path: config) {
+        case .success(let c): parsed = c
+        case .failure(let message):
+            fputs("egressd: \(message)\n", stderr)
+            throw ExitCode(1)
+        }
+        if check {
+            print("\(config): configuration OK")
+            return
+        }
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            fputs("egressd: unknown log level \(logLevel) (use trace, debug, info, notice, warning, error or critical)\n", stderr)
+            throw ExitCode(1)
+        }
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = level
+            return h
+        }
+        let logger = Logger(label: "egressd")
+        let server = ControlServer()
+        let appliance: Appliance
+        do {
+            appliance = try server.run { try Appliance(config: parsed, logger: logger) }
+        } catch {
+            fputs("egressd: cannot start: \(error)\n", stderr)
+            server.stop()
+            throw ExitCode(1)
+        }
+        let configPath = config
+        do {
+            try server.start(path: socket) { line in appliance.execute(line) }
+        } catch {
+            fputs("egressd: cannot listen on \(socket): \(error)\n", stderr)
+            _ = try? server.run { appliance.shutdown() }
+            server.stop()
+            throw ExitCode(1)
+        }
+        logger.info("egressd \(Appliance.version) ready", metadata: ["config": "\(configPath)", "socket": "\(socket)"])
+
+        signal(SIGHUP, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        signal(SIGPIPE, SIG_IGN)
+        let queue = DispatchQueue(label: "egressd.signals")
+        let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: queue)
+        hup.setEventHandler {
+            server.eventLoop.execute {
+                switch ConfigFile.load(path: configPath) {
+                case .success(let c):
+                    do {
+                        try appliance.apply(c)
+                        logger.info("configuration reloaded", metadata: ["config": "\(configPath)"])
+                    } catch {
+                        logger.error("reload failed: \(error)")
+                    }
+                case .failure(let message):
+                    logger.error("reload rejected, running configuration unchanged: \(message)")
+                }
+            }
+        }
+        hup.resume()
+        let socketPath = socket
+        let stop: @Sendable () -> Void = {
+            logger.info("stopping")
+            _ = try? server.run { appliance.shutdown() }
+            server.stop()
+            unlink(socketPath)
+            exit(0)
+        }
+        let term = DispatchSource.makeSignalSource(signal: SIGTERM, queue: queue)
+        term.setEventHandler(handler: stop)
+        term.resume()
+        let int = DispatchSource.makeSignalSource(signal: SIGINT, queue: queue)
+        int.setEventHandler(handler: stop)
+        int.resume()
+        withExtendedLifetime((hup, term, int)) { dispatchMain() }
+    }
+}

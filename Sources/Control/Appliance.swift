@@ -1,0 +1,224 @@
+// The appliance: turns a RunningConfig into running state (TUN interfaces,
+// their addresses, kernel routes, the engine's forwarding snapshot) and
+// applies later configs as differences, so that a change to one tunnel or
+// route leaves the others, and their flows, alone. All methods run on the
+// control thread (the shell server's event loop); the engine's workers only
+// see the snapshots published here.
+
+import Commands
+import Engine
+import Logging
+import Netlink
+import Packet
+import CEgressSys
+
+public final class Appliance: @unchecked Sendable {
+    public private(set) var config: RunningConfig
+    public let engine: Engine
+    let netlink: RTNetlink
+    let logger: Logger
+    var tunnels: [String: TunnelState] = [:]
+    var installedRoutes: [IPPrefix: KernelRoute] = [:]
+    var generation: UInt64 = 0
+    public let startedAt = ContinuousClock.now
+    /// Recent state changes, for `show logging`.
+    public private(set) var events: [String] = []
+
+    public init(config: RunningConfig, logger: Logger) throws {
+        self.config = RunningConfig()
+        self.logger = logger
+        engine = Engine(settings: Engine.Settings(workers: config.dataplane.workers, batchSize: config.dataplane.batchSize))
+        netlink = try RTNetlink()
+        try engine.start()
+        flushStaleRoutes()
+        try apply(config)
+    }
+
+    /// Removes what egressd left in the kernel: its routes, by protocol.
+    func flushStaleRoutes() {
+        guard let stale = try? netlink.routes(table: RouteTable.main, protocol: RouteProtocol.egressd) else { return }
+        for r in stale {
+            try? netlink.deleteRoute(r)
+        }
+        if !stale.isEmpty { record("removed \(stale.count) stale kernel routes from a previous run") }
+    }
+
+    func record(_ event: String, _ metadata: Logger.Metadata = [:]) {
+        logger.info("\(event)", metadata: metadata)
+        events.append(event)
+        if events.count > 200 { events.removeFirst(events.count - 200) }
+    }
+
+    // MARK: Applying a configuration
+
+    /// Makes the running state match `new`. Tunnels and routes that did not
+    /// change are not touched.
+    public func apply(_ new: RunningConfig) throws {
+        if new.dataplane != config.dataplane && generation > 0 {
+            record("dataplane settings change (workers, batch size) takes effect at the next restart")
+        }
+        // Tunnels to remove: gone, shut down, or with changed outer addresses or key.
+        let wanted = new.tunnels.values.filter { !$0.shutdown && $0.source != nil && $0.destination != nil }
+        let wantedNames = Set(wanted.map(\.name))
+        for (name, state) in tunnels {
+            let next = new.tunnels[name]
+            let outerChanged = next.map { $0.source != state.spec.localOuter || $0.destination != state.spec.remoteOuter || $0.key != state.spec.key } ?? true
+            if !wantedNames.contains(name) || outerChanged {
+                tunnels[name] = nil
+                record("interface \(name) removed", ["interface": "\(name)"])
+            }
+        }
+        for t in wanted.sorted(by: { $0.name < $1.name }) {
+            let spec = TunnelSpec(name: t.name, localOuter: t.source!, remoteOuter: t.destination!, key: t.key, mtu: t.mtu,
+                                  insideV4: t.ipv4, insideV6: t.ipv6)
+            if let state = tunnels[t.name] {
+                try update(state, to: spec)
+            } else {
+                try create(spec)
+            }
+            tunnels[t.name]!.connectPeer = t.connectPeer
+            tunnels[t.name]!.description = t.description
+        }
+        config = new
+        let routes = resolveRoutes(new)
+        publish(routes: routes)
+        syncKernelRoutes(routes)
+    }
+
+    func create(_ spec: TunnelSpec) throws {
+        let device = try TunDevice(name: spec.name, queues: engine.settings.workers)
+        guard let link = try netlink.link(named: spec.name) else {
+            throw ApplianceError("interface \(spec.name) vanished after it was created")
+        }
+        // No router solicitations or DAD on a tunnel without IPv6, and the
+        // kernel must accept return traffic whatever tunnel it left by.
+        _ = egressd_write_sysctl("/proc/sys/net/ipv6/conf/\(spec.name)/disable_ipv6", spec.insideV6 == nil ? "1" : "0")
+        _ = egressd_write_sysctl("/proc/sys/net/ipv4/conf/\(spec.name)/rp_filter", "0")
+        try netlink.setLink(index: link.index, up: nil, mtu: spec.innerMTU)
+        if let a = spec.insideV4 { try netlink.addAddress(a, index: link.index) }
+        if let a = spec.insideV6 { try netlink.addAddress(a, index: link.index) }
+        try netlink.setLink(index: link.index, up: true, mtu: nil)
+        tunnels[spec.name] = TunnelState(spec: spec, device: device,
+                                         counters: CounterBlock(workers: engine.settings.workers, fields: TunnelCounter.fieldCount),
+                                         interfaceIndex: link.index)
+        record("interface \(spec.name) up: GRE \(spec.localOuter) -> \(spec.remoteOuter), inner MTU \(spec.innerMTU)",
+               ["interface": "\(spec.name)", "state": "up"])
+    }
+
+    /// Applies address and MTU changes to a tunnel that stays up.
+    func update(_ state: TunnelState, to spec: TunnelSpec) throws {
+        let old = state.spec
+        guard old != spec else { return }
+        let index = state.interfaceIndex
+        if old.mtu != spec.mtu { try netlink.setLink(index: index, up: nil, mtu: spec.innerMTU) }
+        if old.insideV4 != spec.insideV4 {
+            if let a = old.insideV4 { try? netlink.deleteAddress(a, index: index) }
+            if let a = spec.insideV4 { try netlink.addAddress(a, index: index) }
+        }
+        if old.insideV6 != spec.insideV6 {
+            if let a = old.insideV6 { try? netlink.deleteAddress(a, index: index) }
+            _ = egressd_write_sysctl("/proc/sys/net/ipv6/conf/\(spec.name)/disable_ipv6", spec.insideV6 == nil ? "1" : "0")
+            if let a = spec.insideV6 { try netlink.addAddress(a, index: index) }
+        }
+        state.spec = spec
+        record("interface \(spec.name) changed", ["interface": "\(spec.name)"])
+    }
+
+    /// Static routes → engine routes. A route whose next hop is unusable
+    /// (tunnel down or missing) is left out, as a router does.
+    func resolveRoutes(_ c: RunningConfig) -> [RouteSpec] {
+        var out: [RouteSpec] = []
+        for r in c.staticRoutes.sorted(by: { "\($0.prefix) \($0.nextHop)" < "\($1.prefix) \($1.nextHop)" }) {
+            switch r.nextHop {
+            case .interface(let name):
+                if tunnels[name] != nil { out.append(RouteSpec(prefix: r.prefix, target: .tunnels([name]))) }
+            case .address(let a):
+                if let t = tunnel(owning: a) {
+                    out.append(RouteSpec(prefix: r.prefix, target: .tunnels([t])))
+                } else {
+                    out.append(RouteSpec(prefix: r.prefix, target: .nextHop(a, mtu: egressMTU(toward: a))))
+                }
+            case .blackhole:
+                out.append(RouteSpec(prefix: r.prefix, target: .blackhole))
+            }
+        }
+        return out
+    }
+
+    /// The tunnel whose inside subnet holds `address`.
+    func tunnel(owning address: IPAddress) -> String? {
+        for (name, t) in tunnels {
+            switch address {
+            case .v4(let a): if t.spec.insideV4?.subnet.contains(a) == true { return name }
+            case .v6(let a): if t.spec.insideV6?.subnet.contains(a) == true { return name }
+            }
+        }
+        return nil
+    }
+
+    /// The MTU of the interface the kernel would use toward `address`.
+    func egressMTU(toward address: IPAddress) -> Int {
+        if let r = try? netlink.routeLookup(to: address), let oif = r.interfaceIndex,
+           let link = try? netlink.link(index: oif) {
+            return link.mtu
+        }
+        return 1500
+    }
+
+    func publish(routes: [RouteSpec]) {
+        generation += 1
+        let specs = tunnels.values.map(\.spec)
+        let snapshot = ForwardingSnapshot(
+            generation: generation, tunnels: specs, routes: routes,
+            counters: tunnels.mapValues(\.counters), tunFDs: tunnels.mapValues(\.device.queues),
+            workers: engine.settings.workers, retain: tunnels.values.map(\.device))
+        engine.publish(snapshot)
+    }
+
+    /// Installs the routes the kernel needs so that it hands traffic for
+    /// these prefixes to the engine (tunnel routes point at the TUNs) or
+    /// sends it to the configured next hop; removes what is no longer wanted.
+    func syncKernelRoutes(_ routes: [RouteSpec]) {
+        var wanted: [IPPrefix: KernelRoute] = [:]
+        for r in routes {
+            var k = wanted[r.prefix] ?? KernelRoute(prefix: r.prefix)
+            switch r.target {
+            case .tunnels(let names):
+                for n in names { if let t = tunnels[n] { k.nextHops.append(KernelNextHop(interfaceIndex: t.interfaceIndex)) } }
+            case .nextHop(let a, _):
+                guard k.nextHops.isEmpty else { continue }
+                k.nextHops.append(KernelNextHop(gateway: a))
+            case .blackhole:
+                k.type = .blackhole
+            }
+            wanted[r.prefix] = k
+        }
+        for (prefix, old) in installedRoutes where wanted[prefix] == nil {
+            do { try netlink.deleteRoute(old) } catch { logger.debug("route \(prefix) already gone: \(error)") }
+        }
+        for (prefix, route) in wanted where installedRoutes[prefix] != route {
+            do {
+                try netlink.replaceRoute(route)
+            } catch {
+                logger.warning("cannot install kernel route \(route): \(error)")
+                continue
+            }
+        }
+        installedRoutes = wanted
+    }
+
+    /// Stops the engine and removes the tunnels and kernel routes.
+    public func shutdown() {
+        for (_, r) in installedRoutes { try? netlink.deleteRoute(r) }
+        installedRoutes = [:]
+        engine.stop()
+        engine.publish(ForwardingSnapshot.empty(workers: engine.settings.workers))
+        tunnels = [:]
+        record("stopped")
+    }
+}
+
+public struct ApplianceError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}

@@ -1,0 +1,91 @@
+// The shell's server side: a UNIX stream socket (mode 0660) on which egsh
+// sends command lines. Every command runs on the server's single event loop
+// thread, so commands, reloads and the appliance's state never race.
+
+import NIOCore
+import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public final class ControlServer: @unchecked Sendable {
+    public typealias Executor = @Sendable (String) -> (output: String, ok: Bool)
+
+    let group: MultiThreadedEventLoopGroup
+    public var eventLoop: EventLoop { group.next() }
+    var channel: Channel?
+
+    public init() {
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    }
+
+    /// Binds `path` (replacing a stale socket file) and serves commands.
+    public func start(path: String, group owner: gid_t? = nil, execute: @escaping Executor) throws {
+        let dir = path.split(separator: "/").dropLast().joined(separator: "/")
+        if !dir.isEmpty { mkdir("/" + dir, 0o755) }
+        unlink(path)
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(CommandLineHandler(execute: execute))
+                }
+            }
+        channel = try bootstrap.bind(unixDomainSocketPath: path).wait()
+        chmod(path, 0o660)
+        if let owner { chown(path, getuid(), owner) }
+    }
+
+    /// Runs `body` on the control thread and waits for it.
+    public func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) throws -> T {
+        try eventLoop.submit(body).wait()
+    }
+
+    public func stop() {
+        try? channel?.close().wait()
+        try? group.syncShutdownGracefully()
+    }
+}
+
+/// Splits the byte stream into lines and answers each with a framed response.
+final class CommandLineHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let execute: ControlServer.Executor
+    var pending: [UInt8] = []
+    static let maxLine = 64 * 1024
+
+    init(execute: @escaping ControlServer.Executor) { self.execute = execute }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        if let bytes = buffer.readBytes(length: buffer.readableBytes) { pending += bytes }
+        while let nl = pending.firstIndex(of: UInt8(ascii: "\n")) {
+            let line = String(decoding: pending[..<nl], as: UTF8.self)
+            pending.removeSubrange(...nl)
+            let (output, ok) = execute(line.trimmedLine())
+            var out = context.channel.allocator.buffer(capacity: output.utf8.count + 16)
+            out.writeBytes(ShellProtocol.encodeResponse(ok: ok, output: output))
+            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        }
+        if pending.count > Self.maxLine {
+            var out = context.channel.allocator.buffer(capacity: 64)
+            out.writeBytes(ShellProtocol.encodeResponse(ok: false, output: "% Line too long\n"))
+            context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in context.close(promise: nil) }
+            pending = []
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
+}
+
+extension String {
+    /// The line without leading and trailing blanks and CR.
+    public func trimmedLine() -> String {
+        var s = Substring(self)
+        while let c = s.first, c == " " || c == "\t" || c == "\r" { s.removeFirst() }
+        while let c = s.last, c == " " || c == "\t" || c == "\r" { s.removeLast() }
+        return String(s)
+    }
+}

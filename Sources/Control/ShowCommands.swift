@@ -1,0 +1,165 @@
+// The read side of the appliance: `show interfaces`, `show dataplane`,
+// `show ip route`, `show version`, each as a table for people and as JSON
+// for scripts (same data, same order).
+
+import Engine
+import Packet
+
+extension Appliance {
+    public static let version = "0.1.0"
+
+    func tunnelCounters(_ t: TunnelState) -> JSON {
+        let c = t.counters
+        func v(_ f: TunnelCounter) -> JSON { .uint(c.total(f.rawValue)) }
+        var drops: [(String, JSON)] = []
+        for r in DropReason.allCases where r != .unknownPeer && r != .badOuter {
+            drops.append((r.name, .uint(c.total(TunnelCounter.dropBase + r.rawValue))))
+        }
+        return .object([
+            ("rxPackets", v(.rxPackets)), ("rxBytes", v(.rxBytes)), ("txPackets", v(.txPackets)), ("txBytes", v(.txBytes)),
+            ("decapForwarded", v(.decapForwarded)), ("decapToKernel", v(.decapToKernel)),
+            ("encapFromKernel", v(.encapFromKernel)), ("icmpSent", v(.icmpSent)), ("drops", .object(drops)),
+        ])
+    }
+
+    /// Tunnels as configured, live or not.
+    func interfaceJSON(_ name: String) -> JSON? {
+        guard let cfg = config.tunnels[name] else { return nil }
+        let live = tunnels[name]
+        let state = cfg.shutdown ? "administratively down" : (live != nil ? "up" : "down")
+        let key: JSON = cfg.key.map { .uint(UInt64($0)) } ?? .null
+        let overhead = 20 + GREHeader.length(key: cfg.key)
+        return .object([
+            ("name", .string(name)),
+            ("connectPeer", cfg.connectPeer.map { .string($0) } ?? .null),
+            ("description", cfg.description.map { .string($0) } ?? .null),
+            ("state", .string(state)),
+            ("source", cfg.source.map { .string($0.description) } ?? .null),
+            ("destination", cfg.destination.map { .string($0.description) } ?? .null),
+            ("key", key),
+            ("mtu", .int(Int64(cfg.mtu))),
+            ("innerMtu", .int(Int64(cfg.mtu - overhead))),
+            ("ipv4", cfg.ipv4.map { .string($0.description) } ?? .null),
+            ("ipv6", cfg.ipv6.map { .string($0.description) } ?? .null),
+            ("ifindex", live.map { .int(Int64($0.interfaceIndex)) } ?? .null),
+            ("counters", live.map(tunnelCounters) ?? .null),
+        ])
+    }
+
+    public func showInterfaces(name: String?, json: Bool) -> (String, Bool) {
+        let names = name.map { [$0] } ?? config.tunnels.keys.sorted()
+        if let name, config.tunnels[name] == nil { return ("% No such interface: \(name)\n", false) }
+        if json {
+            return (JSON.object([("interfaces", .array(names.compactMap(interfaceJSON)))]).rendered() + "\n", true)
+        }
+        var out = ""
+        for n in names {
+            guard let cfg = config.tunnels[n] else { continue }
+            let live = tunnels[n]
+            let state = cfg.shutdown ? "administratively down" : (live != nil ? "up" : "down")
+            out += "\(n) is \(state)\n"
+            if let d = cfg.description { out += "  Description: \(d)\n" }
+            out += "  Tunnel: GRE, connect-peer \(cfg.connectPeer ?? "-"), source \(cfg.source?.description ?? "-"), destination \(cfg.destination?.description ?? "-")"
+            out += cfg.key.map { ", key \($0)" } ?? ""
+            out += "\n"
+            let overhead = 20 + GREHeader.length(key: cfg.key)
+            out += "  MTU \(cfg.mtu) on the wire, inner MTU \(cfg.mtu - overhead)\n"
+            if let a = cfg.ipv4 { out += "  Internet address is \(a)\n" }
+            if let a = cfg.ipv6 { out += "  IPv6 address is \(a)\n" }
+            if let t = live {
+                let c = t.counters
+                func v(_ f: TunnelCounter) -> UInt64 { c.total(f.rawValue) }
+                out += "  \(v(.rxPackets)) packets input, \(v(.rxBytes)) bytes\n"
+                out += "  \(v(.txPackets)) packets output, \(v(.txBytes)) bytes\n"
+                out += "  decapsulated: \(v(.decapForwarded)) forwarded, \(v(.decapToKernel)) to kernel; encapsulated from kernel: \(v(.encapFromKernel))\n"
+                out += "  ICMP errors sent: \(v(.icmpSent))\n"
+                let drops = DropReason.allCases.compactMap { r -> String? in
+                    let n = c.total(TunnelCounter.dropBase + r.rawValue)
+                    return n == 0 ? nil : "\(r.name) \(n)"
+                }
+                out += "  drops: " + (drops.isEmpty ? "none" : drops.joined(separator: ", ")) + "\n"
+            }
+        }
+        if out.isEmpty { out = "No interfaces configured.\n" }
+        return (out, true)
+    }
+
+    public func showDataplane(json: Bool) -> (String, Bool) {
+        let e = engine.engineCounters
+        func total(_ f: TunnelCounter) -> UInt64 { tunnels.values.reduce(0) { $0 + $1.counters.total(f.rawValue) } }
+        var drops: [(String, UInt64)] = []
+        for r in DropReason.allCases {
+            let n = e.total(EngineCounter.dropBase + r.rawValue)
+                + tunnels.values.reduce(0) { $0 + $1.counters.total(TunnelCounter.dropBase + r.rawValue) }
+            drops.append((r.name, n))
+        }
+        let busy = e.total(EngineCounter.busyNanoseconds.rawValue)
+        let uptime = ContinuousClock.now - startedAt
+        let uptimeNs = UInt64(uptime.components.seconds) * 1_000_000_000 + UInt64(uptime.components.attoseconds / 1_000_000_000)
+        let utilisation = uptimeNs == 0 ? 0 : Double(busy) / Double(uptimeNs) / Double(engine.settings.workers)
+        if json {
+            return (JSON.object([
+                ("workers", .int(Int64(engine.settings.workers))),
+                ("batchSize", .int(Int64(engine.settings.batchSize))),
+                ("backend", .string("af_packet+raw+tun")),
+                ("counters", .object([
+                    ("greReceived", .uint(e.total(EngineCounter.greReceived.rawValue))),
+                    ("kernelReceived", .uint(e.total(EngineCounter.kernelReceived.rawValue))),
+                    ("batches", .uint(e.total(EngineCounter.batches.rawValue))),
+                    ("busyNanoseconds", .uint(busy)),
+                    ("rxPackets", .uint(total(.rxPackets))), ("txPackets", .uint(total(.txPackets))),
+                    ("decapForwarded", .uint(total(.decapForwarded))), ("decapToKernel", .uint(total(.decapToKernel))),
+                    ("encapFromKernel", .uint(total(.encapFromKernel))), ("icmpSent", .uint(total(.icmpSent))),
+                    ("drops", .object(drops.map { ($0.0, .uint($0.1)) })),
+                ])),
+            ]).rendered() + "\n", true)
+        }
+        var out = "Dataplane: \(engine.settings.workers) worker(s), batch size \(engine.settings.batchSize), backend AF_PACKET (GRE in) + raw sockets (out) + TUN (kernel)\n"
+        out += "  GRE packets received \(e.total(EngineCounter.greReceived.rawValue)), from kernel \(e.total(EngineCounter.kernelReceived.rawValue)), batches \(e.total(EngineCounter.batches.rawValue))\n"
+        out += "  worker utilisation \(Int(utilisation * 1000) / 10)%\n"
+        out += "  Drops:\n"
+        for (name, n) in drops where n > 0 { out += "    \(name.padding(20)) \(n)\n" }
+        return (out, true)
+    }
+
+    public func showRoutes(ipv6: Bool, json: Bool) -> (String, Bool) {
+        let snap = engine.snapshot
+        var rows: [(prefix: String, kind: String, via: [String])] = []
+        for t in snap.tunnelSpecs.sorted(by: { $0.name < $1.name }) {
+            if !ipv6, let a = t.insideV4 { rows.append((a.subnet.description, "connected", [t.name])) }
+            if ipv6, let a = t.insideV6 { rows.append((a.subnet.description, "connected", [t.name])) }
+        }
+        for r in snap.routeSpecs {
+            let isV6: Bool = { if case .v6 = r.prefix { return true } else { return false } }()
+            guard isV6 == ipv6 else { continue }
+            switch r.target {
+            case .tunnels(let names): rows.append((r.prefix.description, "static", names))
+            case .nextHop(let a, let mtu): rows.append((r.prefix.description, "static", ["\(a) (mtu \(mtu))"]))
+            case .blackhole: rows.append((r.prefix.description, "static", ["blackhole"]))
+            }
+        }
+        if json {
+            return (JSON.object([("routes", .array(rows.map {
+                .object([("prefix", .string($0.prefix)), ("protocol", .string($0.kind)), ("nexthops", .array($0.via.map { .string($0) }))])
+            }))]).rendered() + "\n", true)
+        }
+        var out = "Codes: C - connected, S - static, > - selected, * - in the engine's table\n\n"
+        for r in rows {
+            let code = r.kind == "connected" ? "C" : "S"
+            out += "\(code)>* \(r.prefix)" + r.via.enumerated().map { i, v in
+                (i == 0 ? " " : "\n  *" + String(repeating: " ", count: r.prefix.count + 2)) + (v.hasPrefix("tgw") || r.kind == "connected" ? "is directly connected, \(v)" : "via \(v)")
+            }.joined() + "\n"
+        }
+        return (out, true)
+    }
+
+    public func showVersion() -> String {
+        let uptime = ContinuousClock.now - startedAt
+        let s = uptime.components.seconds
+        return "egressd \(Self.version) (Swift, user-space GRE/BGP/WCCP egress appliance)\nhostname \(config.hostname), uptime \(s / 86400)d \((s % 86400) / 3600)h \((s % 3600) / 60)m \(s % 60)s\n\(engine.settings.workers) dataplane worker(s)\n"
+    }
+}
+
+extension String {
+    func padding(_ n: Int) -> String { count >= n ? self : self + String(repeating: " ", count: n - count) }
+}
