@@ -142,6 +142,16 @@ public final class Appliance: @unchecked Sendable {
                 out.append(RouteSpec(prefix: r.prefix, target: .blackhole))
             }
         }
+        // The kernel's connected subnets (other than the tunnels') stay the
+        // kernel's: a decapsulated packet for a host on such a subnet goes to
+        // the kernel, not to a less specific egressd route. Listed after the
+        // static routes so that a configured route for the same prefix wins.
+        let tunnelIndexes = Set(tunnels.values.map(\.interfaceIndex))
+        if let connected = try? netlink.routes(table: RouteTable.main, protocol: RouteProtocol.kernel) {
+            for k in connected where k.type == .unicast && !k.nextHops.contains(where: { $0.interfaceIndex.map(tunnelIndexes.contains) ?? false }) {
+                out.append(RouteSpec(prefix: k.prefix, target: .kernel))
+            }
+        }
         return out
     }
 
@@ -190,6 +200,8 @@ public final class Appliance: @unchecked Sendable {
                 k.nextHops.append(KernelNextHop(gateway: a))
             case .blackhole:
                 k.type = .blackhole
+            case .kernel:
+                continue
             }
             wanted[r.prefix] = k
         }

@@ -7,17 +7,21 @@ import Foundation
 public enum ConfigFile {
     /// Reads and parses a config file. On failure the message is
     /// "FILE:LINE:COL: what is wrong" (or why the file cannot be read).
-    public static func load(path: String) -> Result<RunningConfig, String> {
+    public static func load(path: String) -> Result<RunningConfig, ConfigFileError> {
         guard let data = FileManager.default.contents(atPath: path) else {
-            return .failure("\(path): cannot read the configuration file")
+            return .failure(ConfigFileError(description: "\(path): cannot read the configuration file"))
         }
         let text = String(decoding: data, as: UTF8.self)
         do {
             return .success(try ConfigParser.parse(text: text, fileName: path))
         } catch {
-            return .failure("\(error)")
+            return .failure(ConfigFileError(description: "\(error)"))
         }
     }
+}
+
+public struct ConfigFileError: Error, CustomStringConvertible {
+    public let description: String
 }
 
 extension Appliance {
@@ -42,22 +46,22 @@ extension Appliance {
 
     func run(_ command: ExecCommand) -> (output: String, ok: Bool) {
         switch command {
-        case .showVersion:
+        case .show(.version, _):
             return (showVersion(), true)
-        case .showRunningConfig:
+        case .show(.runningConfig, _):
             return (config.render(), true)
-        case .showInterfaces(let name, let json):
+        case .show(.interfaces(let name), let json):
             return showInterfaces(name: name, json: json)
-        case .showIPRoute(let json):
+        case .show(.ipRoute, let json):
             return showRoutes(ipv6: false, json: json)
-        case .showIPv6Route(let json):
+        case .show(.ipv6Route, let json):
             return showRoutes(ipv6: true, json: json)
-        case .showDataplane(let json):
+        case .show(.dataplane, let json):
             return showDataplane(json: json)
-        case .showLogging:
-            return (events.joined(separator: "\n") + (events.isEmpty ? "" : "\n"), true)
-        default:
-            return ("% This command is not available over this shell yet\n", false)
+        case .configureTerminal:
+            return ("% Configuration mode in the shell is not available yet: edit the file and send SIGHUP\n", false)
+        case .exit, .end:
+            return ("", true)
         }
     }
 }

@@ -29,21 +29,20 @@ extension Appliance {
         let state = cfg.shutdown ? "administratively down" : (live != nil ? "up" : "down")
         let key: JSON = cfg.key.map { .uint(UInt64($0)) } ?? .null
         let overhead = 20 + GREHeader.length(key: cfg.key)
-        return .object([
-            ("name", .string(name)),
-            ("connectPeer", cfg.connectPeer.map { .string($0) } ?? .null),
-            ("description", cfg.description.map { .string($0) } ?? .null),
-            ("state", .string(state)),
-            ("source", cfg.source.map { .string($0.description) } ?? .null),
-            ("destination", cfg.destination.map { .string($0.description) } ?? .null),
-            ("key", key),
-            ("mtu", .int(Int64(cfg.mtu))),
-            ("innerMtu", .int(Int64(cfg.mtu - overhead))),
-            ("ipv4", cfg.ipv4.map { .string($0.description) } ?? .null),
-            ("ipv6", cfg.ipv6.map { .string($0.description) } ?? .null),
-            ("ifindex", live.map { .int(Int64($0.interfaceIndex)) } ?? .null),
-            ("counters", live.map(tunnelCounters) ?? .null),
-        ])
+        var fields: [(String, JSON)] = [("name", .string(name))]
+        fields.append(("connectPeer", cfg.connectPeer.map { .string($0) } ?? .null))
+        fields.append(("description", cfg.description.map { .string($0) } ?? .null))
+        fields.append(("state", .string(state)))
+        fields.append(("source", cfg.source.map { .string($0.description) } ?? .null))
+        fields.append(("destination", cfg.destination.map { .string($0.description) } ?? .null))
+        fields.append(("key", key))
+        fields.append(("mtu", .int(Int64(cfg.mtu))))
+        fields.append(("innerMtu", .int(Int64(cfg.mtu - overhead))))
+        fields.append(("ipv4", cfg.ipv4.map { .string($0.description) } ?? .null))
+        fields.append(("ipv6", cfg.ipv6.map { .string($0.description) } ?? .null))
+        fields.append(("ifindex", live.map { .int(Int64($0.interfaceIndex)) } ?? .null))
+        fields.append(("counters", live.map(tunnelCounters) ?? .null))
+        return .object(fields)
     }
 
     public func showInterfaces(name: String?, json: Bool) -> (String, Bool) {
@@ -136,6 +135,7 @@ extension Appliance {
             case .tunnels(let names): rows.append((r.prefix.description, "static", names))
             case .nextHop(let a, let mtu): rows.append((r.prefix.description, "static", ["\(a) (mtu \(mtu))"]))
             case .blackhole: rows.append((r.prefix.description, "static", ["blackhole"]))
+            case .kernel: rows.append((r.prefix.description, "kernel", ["kernel"]))
             }
         }
         if json {
@@ -143,11 +143,11 @@ extension Appliance {
                 .object([("prefix", .string($0.prefix)), ("protocol", .string($0.kind)), ("nexthops", .array($0.via.map { .string($0) }))])
             }))]).rendered() + "\n", true)
         }
-        var out = "Codes: C - connected, S - static, > - selected, * - in the engine's table\n\n"
+        var out = "Codes: C - connected tunnel, K - kernel (handed to the kernel), S - static, > - selected, * - in the engine's table\n\n"
         for r in rows {
-            let code = r.kind == "connected" ? "C" : "S"
+            let code = r.kind == "connected" ? "C" : (r.kind == "kernel" ? "K" : "S")
             out += "\(code)>* \(r.prefix)" + r.via.enumerated().map { i, v in
-                (i == 0 ? " " : "\n  *" + String(repeating: " ", count: r.prefix.count + 2)) + (v.hasPrefix("tgw") || r.kind == "connected" ? "is directly connected, \(v)" : "via \(v)")
+                (i == 0 ? " " : "\n  *" + String(repeating: " ", count: r.prefix.count + 2)) + (r.kind == "kernel" ? "via the kernel" : (r.kind == "connected" || !v.contains(".") && !v.contains(":") ? "is directly connected, \(v)" : "via \(v)"))
             }.joined() + "\n"
         }
         return (out, true)

@@ -34,7 +34,7 @@ struct EgressDaemon: ParsableCommand {
         switch ConfigFile.load(path: config) {
         case .success(let c): parsed = c
         case .failure(let message):
-            fputs("egressd: \(message)\n", stderr)
+            printError("egressd: \(message)")
             throw ExitCode(1)
         }
         if check {
@@ -42,7 +42,7 @@ struct EgressDaemon: ParsableCommand {
             return
         }
         guard let level = Logger.Level(rawValue: logLevel) else {
-            fputs("egressd: unknown log level \(logLevel) (use trace, debug, info, notice, warning, error or critical)\n", stderr)
+            printError("egressd: unknown log level \(logLevel) (use trace, debug, info, notice, warning, error or critical)")
             throw ExitCode(1)
         }
         LoggingSystem.bootstrap { label in
@@ -56,7 +56,7 @@ struct EgressDaemon: ParsableCommand {
         do {
             appliance = try server.run { try Appliance(config: parsed, logger: logger) }
         } catch {
-            fputs("egressd: cannot start: \(error)\n", stderr)
+            printError("egressd: cannot start: \(error)")
             server.stop()
             throw ExitCode(1)
         }
@@ -64,7 +64,7 @@ struct EgressDaemon: ParsableCommand {
         do {
             try server.start(path: socket) { line in appliance.execute(line) }
         } catch {
-            fputs("egressd: cannot listen on \(socket): \(error)\n", stderr)
+            printError("egressd: cannot listen on \(socket): \(error)")
             _ = try? server.run { appliance.shutdown() }
             server.stop()
             throw ExitCode(1)
@@ -99,7 +99,7 @@ struct EgressDaemon: ParsableCommand {
             _ = try? server.run { appliance.shutdown() }
             server.stop()
             unlink(socketPath)
-            exit(0)
+            Glibc.exit(0)
         }
         let term = DispatchSource.makeSignalSource(signal: SIGTERM, queue: queue)
         term.setEventHandler(handler: stop)
@@ -109,4 +109,10 @@ struct EgressDaemon: ParsableCommand {
         int.resume()
         withExtendedLifetime((hup, term, int)) { dispatchMain() }
     }
+}
+
+/// Writes a line to standard error (unbuffered; safe from any thread).
+func printError(_ s: String) {
+    let bytes = Array((s + "\n").utf8)
+    _ = bytes.withUnsafeBytes { write(2, $0.baseAddress!, $0.count) }
 }

@@ -35,7 +35,7 @@ struct Egsh: ParsableCommand {
             while true {
                 if interactive {
                     print("egressd# ", terminator: "")
-                    fflush(stdout)
+                    flushStandardOutput()
                 }
                 guard let line = readLine() else { break }
                 let trimmed = line.trimmedLine()
@@ -60,7 +60,12 @@ struct Egsh: ParsableCommand {
 }
 
 func printError(_ s: String, terminator: String = "\n") {
-    fputs(s + terminator, stderr)
+    let bytes = Array((s + terminator).utf8)
+    _ = bytes.withUnsafeBytes { write(2, $0.baseAddress!, $0.count) }
+}
+
+func flushStandardOutput() {
+    fflush(nil)
 }
 
 /// A blocking client connection speaking ShellProtocol.

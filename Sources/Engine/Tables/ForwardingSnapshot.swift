@@ -42,6 +42,9 @@ public enum RouteTarget: Equatable, Sendable {
     case nextHop(IPAddress, mtu: Int)
     /// Discard.
     case blackhole
+    /// Hand to the host's kernel (through the ingress tunnel's TUN): for
+    /// subnets the kernel reaches itself, e.g. its connected interfaces.
+    case kernel
 }
 
 public struct RouteSpec: Equatable, Sendable {
@@ -55,6 +58,7 @@ public struct RouteSpec: Equatable, Sendable {
 
 /// A route's entry in the flat route array.
 public struct RouteEntry: Sendable {
+    /// `local`: to the kernel (own addresses and kernel-reached subnets).
     public enum Kind: UInt8, Sendable { case local = 0, tunnels, nextHop, blackhole }
     public var kind: Kind
     /// ECMP group for `.tunnels`; owning tunnel for `.local`.
@@ -201,6 +205,9 @@ public final class ForwardingSnapshot: @unchecked Sendable {
                 kept.append(RouteSpec(prefix: prefix, target: target))
             case .blackhole:
                 add(prefix, RouteEntry(kind: .blackhole, index: 0, mtu: 0, nextHopV4: 0, nextHopV6: .any))
+                kept.append(RouteSpec(prefix: prefix, target: target))
+            case .kernel:
+                add(prefix, RouteEntry(kind: .local, index: 0, mtu: 0, nextHopV4: 0, nextHopV6: .any))
                 kept.append(RouteSpec(prefix: prefix, target: target))
             }
         }

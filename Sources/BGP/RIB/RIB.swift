@@ -1,0 +1,301 @@
+// Adj-RIB-In per peer and the Loc-RIB for both families. Routes are stored
+// as (prefix -> interned attribute id) per peer; the Loc-RIB keeps only the
+// selection (best peer and multipath peer set, no allocation per prefix).
+// Every change returns the prefixes whose selected paths changed, so the
+// FIB and the kernel can be updated incrementally.
+
+import Packet
+
+/// Identifies a peer inside a `RIB`.
+public struct PeerID: Hashable, Sendable {
+    public let index: Int
+}
+
+/// What the RIB needs to know about a peer.
+public struct RIBPeerConfiguration: Hashable, Sendable {
+    public var address: IPAddress
+    public var peerAS: UInt32
+    public var localAS: UInt32
+    /// The peer's BGP identifier (from its OPEN) for the tie-break.
+    public var identifier: IPv4Address
+    public var importPolicy: ImportPolicy
+    public var maximumPrefix: MaximumPrefix?
+
+    public init(address: IPAddress, peerAS: UInt32, localAS: UInt32, identifier: IPv4Address,
+                importPolicy: ImportPolicy = .none, maximumPrefix: MaximumPrefix? = nil) {
+        self.address = address; self.peerAS = peerAS; self.localAS = localAS; self.identifier = identifier
+        self.importPolicy = importPolicy; self.maximumPrefix = maximumPrefix
+    }
+
+    public var isEBGP: Bool { peerAS != localAS }
+}
+
+/// A selected path of a prefix.
+public struct SelectedPath: Hashable, Sendable {
+    public var peer: PeerID
+    public var nextHop: NextHop
+    public var attributes: AttributeSetID
+}
+
+/// A prefix whose selection changed: the new paths (best first, then
+/// multipaths), or none when the prefix is gone.
+public struct RouteChange: Hashable, Sendable {
+    public var prefix: IPPrefix
+    public var paths: [SelectedPath]
+    public var isRemoval: Bool { paths.isEmpty }
+}
+
+/// Something the operator or the session must hear about.
+public enum RIBEvent: Hashable, Sendable {
+    /// Accepted prefixes crossed the warning threshold.
+    case maximumPrefixWarning(PeerID, count: Int, limit: Int)
+    /// Accepted prefixes exceed the limit; with `teardown`, reset the session with `notification`.
+    case maximumPrefixExceeded(PeerID, count: Int, notification: BGPNotification, teardown: Bool)
+}
+
+/// The outcome of applying an UPDATE or a peer event.
+public struct RIBResult: Hashable, Sendable {
+    public var changes: [RouteChange] = []
+    public var events: [RIBEvent] = []
+    /// Announced prefixes refused by import policy.
+    public var filtered = 0
+}
+
+/// Errors from RIB configuration calls.
+public enum RIBError: Error, Hashable, Sendable, CustomStringConvertible {
+    case tooManyPeers(limit: Int)
+    public var description: String {
+        switch self { case .tooManyPeers(let l): "the RIB supports at most \(l) peers" }
+    }
+}
+
+/// One Adj-RIB-In route: the interned attributes and the GR stale mark.
+struct AdjRoute {
+    var attributes: AttributeSetID
+    var stale: Bool
+}
+
+/// A Loc-RIB entry: the best peer and the peers used for multipath (bit per peer index).
+struct Selection: Equatable {
+    var best: UInt16
+    var multipath: UInt64
+}
+
+/// Per-family tables, generic so IPv4 and IPv6 share one implementation.
+struct FamilyTable<Prefix: Hashable & Sendable>: Sendable {
+    var adjIn: [[Prefix: AdjRoute]] = []
+    var loc: [Prefix: Selection] = [:]
+}
+
+/// The routing information base of all peers.
+public struct RIB: Sendable {
+    /// Bits in `Selection.multipath`.
+    public static let maximumPeers = 64
+
+    public var multipath: MultipathConfiguration
+    private var store = AttributeStore()
+    private var peers: [PeerState] = []
+    private var v4 = FamilyTable<IPv4Prefix>()
+    private var v6 = FamilyTable<IPv6Prefix>()
+
+    struct PeerState: Sendable {
+        var configuration: RIBPeerConfiguration
+        var warned = false
+        var exceeded = false
+    }
+
+    public init(multipath: MultipathConfiguration = MultipathConfiguration()) { self.multipath = multipath }
+
+    /// Registers a peer (once its session is Established, or ahead of it).
+    public mutating func addPeer(_ configuration: RIBPeerConfiguration) throws(RIBError) -> PeerID {
+        guard peers.count < Self.maximumPeers else { throw .tooManyPeers(limit: Self.maximumPeers) }
+        peers.append(PeerState(configuration: configuration))
+        v4.adjIn.append([:]); v6.adjIn.append([:])
+        return PeerID(index: peers.count - 1)
+    }
+
+    /// Updates a peer's identifier (learned from its OPEN) or policy; routes already
+    /// accepted stay until a route refresh re-sends them.
+    public mutating func updatePeer(_ peer: PeerID, _ configuration: RIBPeerConfiguration) {
+        peers[peer.index].configuration = configuration
+    }
+
+    // MARK: queries
+
+    /// Prefixes accepted from a peer, both families (O(1)).
+    public func prefixCount(_ peer: PeerID) -> Int { v4.adjIn[peer.index].count + v6.adjIn[peer.index].count }
+    /// Prefixes in the Loc-RIB, both families.
+    public var routeCount: Int { v4.loc.count + v6.loc.count }
+    /// Distinct interned attribute sets.
+    public var attributeSetCount: Int { store.count }
+    public func attributes(_ id: AttributeSetID) -> RouteAttributes { store[id] }
+
+    /// The selected paths for a prefix (best first), empty if none.
+    public func paths(for prefix: IPPrefix) -> [SelectedPath] {
+        switch prefix {
+        case .v4(let p): v4.loc[p].map { selectedPaths($0, in: v4, p) } ?? []
+        case .v6(let p): v6.loc[p].map { selectedPaths($0, in: v6, p) } ?? []
+        }
+    }
+
+    /// A peer's route for a prefix in its Adj-RIB-In, with its stale mark.
+    public func adjRIBIn(_ peer: PeerID, _ prefix: IPPrefix) -> (attributes: RouteAttributes, stale: Bool)? {
+        let route: AdjRoute? = switch prefix {
+        case .v4(let p): v4.adjIn[peer.index][p]
+        case .v6(let p): v6.adjIn[peer.index][p]
+        }
+        return route.map { (store[$0.attributes], $0.stale) }
+    }
+
+    // MARK: updates
+
+    /// Applies one UPDATE's route changes from a peer.
+    public mutating func apply(_ update: RouteChanges, from peer: PeerID) -> RIBResult {
+        var result = RIBResult()
+        let config = peers[peer.index].configuration
+        for p in update.withdrawnV4 { set(p, route: nil, peer: peer, table: \.v4, wrap: IPPrefix.v4, into: &result) }
+        for p in update.withdrawnV6 { set(p, route: nil, peer: peer, table: \.v6, wrap: IPPrefix.v6, into: &result) }
+        if !update.announcedV4.isEmpty, let nh = update.nextHopV4 {
+            let id = store.intern(RouteAttributes(attributes: update.attributes, nextHop: nh))
+            for p in update.announcedV4 {
+                let permitted = config.importPolicy.permits(.v4(p), fromEBGP: config.isEBGP)
+                if !permitted { result.filtered += 1 }
+                set(p, route: permitted ? id : nil, peer: peer, table: \.v4, wrap: IPPrefix.v4, into: &result)
+            }
+            store.release(id)
+        }
+        if !update.announcedV6.isEmpty, let nh = update.nextHopV6 {
+            let id = store.intern(RouteAttributes(attributes: update.attributes, nextHop: nh))
+            for p in update.announcedV6 {
+                let permitted = config.importPolicy.permits(.v6(p), fromEBGP: config.isEBGP)
+                if !permitted { result.filtered += 1 }
+                set(p, route: permitted ? id : nil, peer: peer, table: \.v6, wrap: IPPrefix.v6, into: &result)
+            }
+            store.release(id)
+        }
+        checkMaximumPrefix(peer, into: &result)
+        return result
+    }
+
+    /// The session went down without graceful restart: all its routes go.
+    public mutating func removePeerRoutes(_ peer: PeerID) -> RIBResult {
+        var result = RIBResult()
+        for p in Array(v4.adjIn[peer.index].keys) { set(p, route: nil, peer: peer, table: \.v4, wrap: IPPrefix.v4, into: &result) }
+        for p in Array(v6.adjIn[peer.index].keys) { set(p, route: nil, peer: peer, table: \.v6, wrap: IPPrefix.v6, into: &result) }
+        peers[peer.index].warned = false
+        peers[peer.index].exceeded = false
+        return result
+    }
+
+    /// Graceful restart: keep forwarding on the peer's routes but mark them stale.
+    public mutating func markStale(_ peer: PeerID) {
+        v4.adjIn[peer.index] = v4.adjIn[peer.index].mapValues { AdjRoute(attributes: $0.attributes, stale: true) }
+        v6.adjIn[peer.index] = v6.adjIn[peer.index].mapValues { AdjRoute(attributes: $0.attributes, stale: true) }
+    }
+
+    /// After End-of-RIB (per family) or the stale timer (all families): withdraw what was not refreshed.
+    public mutating func sweepStale(_ peer: PeerID, family: AddressFamily? = nil) -> RIBResult {
+        var result = RIBResult()
+        // Keys are collected first: removing while iterating would copy the table on every removal.
+        if family == nil || family == .ipv4Unicast {
+            let stale = v4.adjIn[peer.index].filter(\.value.stale).map(\.key)
+            for p in stale { set(p, route: nil, peer: peer, table: \.v4, wrap: IPPrefix.v4, into: &result) }
+        }
+        if family == nil || family == .ipv6Unicast {
+            let stale = v6.adjIn[peer.index].filter(\.value.stale).map(\.key)
+            for p in stale { set(p, route: nil, peer: peer, table: \.v6, wrap: IPPrefix.v6, into: &result) }
+        }
+        return result
+    }
+
+    // MARK: internals
+
+    /// Replaces a peer's route for `prefix` (nil removes it) and reruns the decision for that prefix.
+    private mutating func set<P: Hashable & Sendable>(_ prefix: P, route: AttributeSetID?, peer: PeerID,
+                                                      table: WritableKeyPath<RIB, FamilyTable<P>>,
+                                                      wrap: (P) -> IPPrefix, into result: inout RIBResult) {
+        // Static with the table inout: one exclusive access, no key path projection per lookup.
+        if let paths = Self.replace(prefix, route: route, peer: peer.index, table: &self[keyPath: table],
+                                    store: &store, peers: peers, multipath: multipath) {
+            result.changes.append(RouteChange(prefix: wrap(prefix), paths: paths))
+        }
+    }
+
+    /// Returns the new selected paths when the prefix's selection changed, nil otherwise.
+    private static func replace<P: Hashable & Sendable>(_ prefix: P, route: AttributeSetID?, peer: Int,
+                                                        table: inout FamilyTable<P>, store: inout AttributeStore,
+                                                        peers: [PeerState], multipath: MultipathConfiguration) -> [SelectedPath]? {
+        let old: AdjRoute?
+        if let route {
+            if let existing = table.adjIn[peer][prefix], existing.attributes == route {
+                // Same route again: only a refresh of a stale mark.
+                table.adjIn[peer][prefix]!.stale = false
+                return nil
+            }
+            store.retain(route)
+            old = table.adjIn[peer].updateValue(AdjRoute(attributes: route, stale: false), forKey: prefix)
+        } else {
+            old = table.adjIn[peer].removeValue(forKey: prefix)
+            if old == nil { return nil }
+        }
+        if let old { store.release(old.attributes) }
+
+        // Candidates: this peer's new route plus every other peer's route for the prefix.
+        var ids: [(peer: Int, id: AttributeSetID)] = []
+        for i in 0..<peers.count {
+            if i == peer {
+                if let route { ids.append((i, route)) }
+            } else if let r = table.adjIn[i][prefix] {
+                ids.append((i, r.attributes))
+            }
+        }
+        var chosen = ids
+        if ids.count > 1 {
+            let candidates = ids.map { c in
+                let config = peers[c.peer].configuration
+                return Candidate(peer: c.peer, id: c.id, attributes: store[c.id], isEBGP: config.isEBGP,
+                                 peerIdentifier: config.identifier, peerAddress: config.address)
+            }
+            chosen = DecisionProcess.select(candidates, multipath: multipath).map { ($0.peer, $0.id) }
+        }
+        let after = chosen.first.map { first in
+            Selection(best: UInt16(first.peer), multipath: chosen.reduce(0) { $0 | 1 << UInt64($1.peer) })
+        }
+        let before: Selection?
+        if let after { before = table.loc.updateValue(after, forKey: prefix) } else { before = table.loc.removeValue(forKey: prefix) }
+        let peerBit = UInt64(1) << UInt64(peer)
+        let touchedSelected = (before?.multipath ?? 0) & peerBit != 0 || (after?.multipath ?? 0) & peerBit != 0
+        guard before != after || touchedSelected else { return nil }
+        return chosen.map { SelectedPath(peer: PeerID(index: $0.peer), nextHop: store[$0.id].nextHop, attributes: $0.id) }
+    }
+
+    private func selectedPaths<P: Hashable & Sendable>(_ s: Selection, in table: FamilyTable<P>, _ prefix: P) -> [SelectedPath] {
+        var order = [Int(s.best)]
+        for i in 0..<peers.count where i != Int(s.best) && s.multipath & (1 << UInt64(i)) != 0 { order.append(i) }
+        return order.compactMap { i in
+            table.adjIn[i][prefix].map { SelectedPath(peer: PeerID(index: i), nextHop: store[$0.attributes].nextHop, attributes: $0.attributes) }
+        }
+    }
+
+    private mutating func checkMaximumPrefix(_ peer: PeerID, into result: inout RIBResult) {
+        guard let m = peers[peer.index].configuration.maximumPrefix else { return }
+        let count = prefixCount(peer)
+        if count > m.limit {
+            if !peers[peer.index].exceeded {
+                peers[peer.index].exceeded = true
+                // RFC 4486 §4: data names the family and the limit; the IPv4 table dominates here.
+                let family: AddressFamily = v4.adjIn[peer.index].count >= v6.adjIn[peer.index].count ? .ipv4Unicast : .ipv6Unicast
+                result.events.append(.maximumPrefixExceeded(peer, count: count,
+                    notification: .maximumPrefixesReached(family, limit: UInt32(clamping: m.limit)), teardown: m.teardown))
+            }
+        } else if count * 100 >= m.limit * m.warningThresholdPercent {
+            if !peers[peer.index].warned {
+                peers[peer.index].warned = true
+                result.events.append(.maximumPrefixWarning(peer, count: count, limit: m.limit))
+            }
+        } else {
+            peers[peer.index].warned = false
+            peers[peer.index].exceeded = false
+        }
+    }
+}

@@ -1,0 +1,37 @@
+// `dataplane workers N`, `dataplane batch-size N`.
+
+/// Packet engine settings.
+enum DataplaneCommands: CommandFamily {
+    static func register(into registry: inout CommandRegistry) {
+        let dataplane = CommandElement.keyword("dataplane", help: "Packet engine settings")
+        let workers = CommandElement.keyword("workers", help: "Number of packet worker threads")
+        let batch = CommandElement.keyword("batch-size", help: "Packets per receive/send batch")
+        let workerCount = CommandElement.argument("count", range(DataplaneSettings.workersRange), help: "Worker threads")
+        let batchSize = CommandElement.argument("size", range(DataplaneSettings.batchSizeRange), help: "Packets per batch")
+
+        registry.config(.config, [dataplane, workers, workerCount]) { s, a throws(CommandFailure) in
+            s.config.dataplane.workers = Int(try a.number("count"))
+        }
+        registry.config(.config, [.no, dataplane, workers, .optional([workerCount])]) { s, _ throws(CommandFailure) in
+            s.config.dataplane.workers = DataplaneSettings().workers
+        }
+        registry.config(.config, [dataplane, batch, batchSize]) { s, a throws(CommandFailure) in
+            s.config.dataplane.batchSize = Int(try a.number("size"))
+        }
+        registry.config(.config, [.no, dataplane, batch, .optional([batchSize])]) { s, _ throws(CommandFailure) in
+            s.config.dataplane.batchSize = DataplaneSettings().batchSize
+        }
+    }
+
+    static func render(_ config: RunningConfig) -> [[String]] {
+        let defaults = DataplaneSettings()
+        var lines: [String] = []
+        if config.dataplane.workers != defaults.workers { lines.append("dataplane workers \(config.dataplane.workers)") }
+        if config.dataplane.batchSize != defaults.batchSize { lines.append("dataplane batch-size \(config.dataplane.batchSize)") }
+        return [lines]
+    }
+
+    private static func range(_ r: ClosedRange<Int>) -> ArgumentKind {
+        .range(UInt64(r.lowerBound)...UInt64(r.upperBound))
+    }
+}

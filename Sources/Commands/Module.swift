@@ -1,1 +1,0 @@
-// Commands module: work in progress (placeholder replaced by the module's first real file).

@@ -1,0 +1,118 @@
+import Packet
+
+// The configuration as values: what the config file, `configure terminal`
+// and `show running-config` all describe. The daemon diffs two of these.
+
+/// The whole configuration of the appliance.
+public struct RunningConfig: Equatable, Sendable {
+    /// The default hostname, not printed.
+    public static let defaultHostname = "egressd"
+
+    /// `hostname NAME`.
+    public var hostname: String
+    /// Tunnel interfaces by interface name.
+    public var tunnels: [String: TunnelInterface]
+    /// `ip route` / `ipv6 route` lines; several for one prefix = ECMP.
+    public var staticRoutes: Set<StaticRoute>
+    /// `dataplane ...` settings.
+    public var dataplane: DataplaneSettings
+
+    public init(hostname: String = RunningConfig.defaultHostname,
+                tunnels: [String: TunnelInterface] = [:],
+                staticRoutes: Set<StaticRoute> = [],
+                dataplane: DataplaneSettings = DataplaneSettings()) {
+        self.hostname = hostname
+        self.tunnels = tunnels
+        self.staticRoutes = staticRoutes
+        self.dataplane = dataplane
+    }
+}
+
+/// A GRE tunnel toward a Transit Gateway Connect peer (`interface NAME`).
+/// Invariant kept by the commands: `connectPeer` set implies `source` and
+/// `destination` set (they print as one `tunnel connect-peer` line).
+public struct TunnelInterface: Equatable, Sendable {
+    /// The default and largest GRE packet size Connect carries.
+    public static let defaultMTU = 8500
+    /// Allowed `tunnel mtu` values.
+    public static let mtuRange = 576...9216
+
+    public var name: String
+    /// `description LINE`.
+    public var description: String?
+    /// Connect peer name from `tunnel connect-peer NAME source A destination B`.
+    public var connectPeer: String?
+    /// Outer (underlay) source address.
+    public var source: IPv4Address?
+    /// Outer (underlay) destination address.
+    public var destination: IPv4Address?
+    /// `tunnel key N`: the optional GRE key.
+    public var key: UInt32?
+    /// `tunnel mtu N`: largest GRE packet on the wire, outer header included.
+    public var mtu: Int
+    /// `ip address A.B.C.D/M`: inside address.
+    public var ipv4: IPv4InterfaceAddress?
+    /// `ipv6 address X:X::X:X/M`: inside address.
+    public var ipv6: IPv6InterfaceAddress?
+    /// `shutdown`.
+    public var shutdown: Bool
+
+    public init(name: String, description: String? = nil, connectPeer: String? = nil,
+                source: IPv4Address? = nil, destination: IPv4Address? = nil, key: UInt32? = nil,
+                mtu: Int = TunnelInterface.defaultMTU, ipv4: IPv4InterfaceAddress? = nil,
+                ipv6: IPv6InterfaceAddress? = nil, shutdown: Bool = false) {
+        self.name = name
+        self.description = description
+        self.connectPeer = connectPeer
+        self.source = source
+        self.destination = destination
+        self.key = key
+        self.mtu = mtu
+        self.ipv4 = ipv4
+        self.ipv6 = ipv6
+        self.shutdown = shutdown
+    }
+
+    /// Largest inner packet: the wire MTU less the outer IPv4 (20) and GRE
+    /// (4, or 8 with a key) headers.
+    public var innerMTU: Int { mtu - 24 - (key == nil ? 0 : 4) }
+}
+
+/// A static route: `ip route PREFIX NEXTHOP` or `ipv6 route ...`.
+public struct StaticRoute: Hashable, Sendable {
+    public var prefix: IPPrefix
+    public var nextHop: StaticNextHop
+
+    public init(prefix: IPPrefix, nextHop: StaticNextHop) {
+        self.prefix = prefix
+        self.nextHop = nextHop
+    }
+}
+
+/// Where a static route sends its traffic.
+public enum StaticNextHop: Hashable, Sendable {
+    /// Out of a (tunnel) interface by name.
+    case interface(String)
+    /// To a gateway address of the prefix's family.
+    case address(IPAddress)
+    /// Dropped.
+    case blackhole
+}
+
+/// Packet engine settings.
+public struct DataplaneSettings: Equatable, Sendable {
+    /// Allowed `dataplane workers` values.
+    public static let workersRange = 1...64
+    /// Allowed `dataplane batch-size` values.
+    public static let batchSizeRange = 1...1024
+
+    /// `dataplane workers <1-64>`: packet worker threads.
+    public var workers: Int = 1
+    /// `dataplane batch-size <1-1024>`: packets per I/O batch.
+    public var batchSize: Int = 64
+
+    public init(workers: Int = 1, batchSize: Int = 64) {
+        self.workers = workers
+        self.batchSize = batchSize
+    }
+}
