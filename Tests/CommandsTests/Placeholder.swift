@@ -1,4 +1,0 @@
-import Testing
-@testable import Commands
-
-@Test func commandsBuilds() {}

@@ -1,4 +1,0 @@
-import Testing
-@testable import Netlink
-
-@Test func netlinkBuilds() {}

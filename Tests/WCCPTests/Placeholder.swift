@@ -1,4 +1,0 @@
-import Testing
-@testable import WCCP
-
-@Test func wccpBuilds() {}
