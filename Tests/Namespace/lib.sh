@@ -1,0 +1,94 @@
+# shellcheck shell=bash
+# Shared setup for the namespace tests. A test sets TEST_NAME, sources this file, calls lab_up,
+# checks things, and ends with `pass`; `fail WHY` ends it early. Each test runs its own lab copy
+# (LAB_PREFIX t<pid>-) and always tears it down (trap EXIT), printing the daemon logs on failure.
+set -uo pipefail
+
+NS_TEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$NS_TEST_DIR/../.." && pwd)
+# shellcheck source=../../scripts/lib/common.sh
+source "$REPO_DIR/scripts/lib/common.sh"
+LAB=$REPO_DIR/scripts/lab.sh
+PY=/usr/bin/python3
+export LAB_PREFIX=${LAB_PREFIX_OVERRIDE:-t$$-}
+LAB_STATE=/run/egressd-lab/$LAB_PREFIX
+WORK=$(mktemp -d "/tmp/egressd-nstest-${TEST_NAME}.XXXXXX")
+BG_PIDS=()
+
+# fail WHY: report the failure and end the test (cleanup runs from the EXIT trap).
+fail() { echo "FAIL $TEST_NAME: $*"; exit 1; }
+# pass: report success and end the test.
+pass() { echo "PASS $TEST_NAME"; exit 0; }
+
+ns_test_cleanup() {
+    local rc=$? f pid
+    trap - EXIT INT TERM
+    for pid in "${BG_PIDS[@]}"; do eg_kill_pid "$pid" 3; done
+    if (( rc != 0 )); then
+        for f in "$LAB_STATE"/tgw.log "$LAB_STATE"/app1.log "$LAB_STATE"/inet-server.log "$WORK"/up.log; do
+            [[ -s $f ]] || continue
+            echo "--- $TEST_NAME: ${f##*/} (last 40 lines)"
+            tail -n 40 "$f" | sed 's/^/    /'
+        done
+    fi
+    "$LAB" down >"$WORK/down.log" 2>&1 || { echo "warning: lab down failed:"; cat "$WORK/down.log"; }
+    rm -rf -- "$WORK"
+    exit "$rc"
+}
+trap ns_test_cleanup EXIT
+trap 'fail "interrupted"' INT TERM
+
+# lab_up: bring up this test's lab (debug binaries from EGRESSD_BIN/EGSH_BIN).
+lab_up() {
+    [[ -n ${EGRESSD_BIN:-} ]] || fail "EGRESSD_BIN is not set (run through Tests/Namespace/run.sh)"
+    "$LAB" up >"$WORK/up.log" 2>&1 || { sed 's/^/    /' "$WORK/up.log"; fail "scripts/lab.sh up failed"; }
+}
+
+# in_node NODE CMD...: run CMD inside the lab node.
+in_node() { "$LAB" exec "$@"; }
+
+# egsh_json NODE CMD: the JSON output of an egsh command on NODE's daemon (fails the test on error).
+egsh_json() {
+    local out
+    out=$("$LAB" sh "$1" -c "$2" 2>&1) || fail "egsh on $1: '$2' failed: $out"
+    printf '%s' "$out"
+}
+
+# json_get JSON EXPR: evaluate the Python expression EXPR over the parsed JSON (named d).
+json_get() { printf '%s' "$1" | eg_json "$2"; }
+
+# capture_start NODE IFACE FILE BPF: start tshark on NODE's IFACE, writing FILE; wait until it captures.
+capture_start() {
+    "$LAB" exec "$1" tshark -n -q -i "$2" -f "$4" -w "$3" >"$3.log" 2>&1 &
+    CAPTURE_PID=$!
+    BG_PIDS+=("$CAPTURE_PID")
+    eg_wait 20 grep -q "Capturing on" "$3.log" \
+        || fail "tshark did not start on $1/$2: $(cat "$3.log")"
+}
+
+# capture_stop: let the last packets land, then stop tshark and wait for it to write the file.
+capture_stop() {
+    sleep 1
+    kill -INT "$CAPTURE_PID" 2>/dev/null
+    local i
+    for i in $(seq 50); do eg_pid_gone "$CAPTURE_PID" && break; sleep 0.2; done
+    eg_kill_pid "$CAPTURE_PID" 2
+    wait "$CAPTURE_PID" 2>/dev/null || true
+}
+
+# set_shutdown NODE IFACE on|off: add or remove `shutdown` under IFACE in NODE's live config, SIGHUP.
+set_shutdown() {
+    local conf=$LAB_STATE/$1.conf
+    if [[ $3 == on ]]; then
+        sed -i "/^interface $2\$/a\\ shutdown" "$conf"
+    else
+        sed -i "/^interface $2\$/,/^!/{/^ shutdown\$/d}" "$conf"
+    fi
+    kill -HUP "$(cat "$LAB_STATE/$1.pid")" || fail "cannot SIGHUP egressd in $1"
+}
+
+# tunnel_state NODE IFACE: the state field of IFACE in NODE's show interfaces json.
+tunnel_state() {
+    json_get "$(egsh_json "$1" "show interfaces json")" \
+        "next(i['state'] for i in d['interfaces'] if i['name'] == '$2')"
+}

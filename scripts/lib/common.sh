@@ -1,0 +1,68 @@
+# shellcheck shell=bash
+# Shared bash helpers for scripts/lab.sh, scripts/test.sh and Tests/Namespace/.
+# Source it; it defines functions only (no side effects).
+
+# eg_log MESSAGE...: progress message on stderr.
+eg_log() { printf '%s\n' "$*" >&2; }
+
+# eg_die MESSAGE...: print an error on stderr and exit 1.
+eg_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# eg_wait SECONDS CMD...: run CMD every 0.2 s until it succeeds; 1 if SECONDS pass first.
+eg_wait() {
+    local deadline=$(( $(date +%s) + $1 )); shift
+    until "$@" >/dev/null 2>&1; do
+        (( $(date +%s) >= deadline )) && return 1
+        sleep 0.2
+    done
+}
+
+# eg_apt_ensure PKG...: install the Debian packages that are missing, without questions.
+eg_apt_ensure() {
+    local missing=() pkg
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' \
+            || missing+=("$pkg")
+    done
+    (( ${#missing[@]} == 0 )) && return 0
+    eg_log "installing: ${missing[*]}"
+    # tshark asks whether non-root users may capture; answer it up front so nothing blocks.
+    echo 'wireshark-common wireshark-common/install-setuid boolean false' \
+        | debconf-set-selections 2>/dev/null || true
+    export DEBIAN_FRONTEND=noninteractive
+    if [[ -z ${EG_APT_UPDATED:-} ]]; then
+        apt-get update -q >/dev/null || eg_log "warning: apt-get update failed"
+        export EG_APT_UPDATED=1
+    fi
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null \
+        || eg_die "apt-get install ${missing[*]} failed"
+}
+
+# eg_kill_pid PID [SECONDS]: SIGTERM, wait up to SECONDS (default 5), then SIGKILL.
+eg_kill_pid() {
+    local pid=$1 secs=${2:-5}
+    [[ $pid =~ ^[0-9]+$ ]] || return 0
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    if ! eg_wait "$secs" eg_pid_gone "$pid"; then
+        eg_log "pid $pid did not stop on SIGTERM within ${secs}s; sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+        eg_wait 3 eg_pid_gone "$pid" || true
+    fi
+}
+
+# eg_pid_gone PID: true when no process PID exists (zombies count as gone).
+eg_pid_gone() {
+    local state
+    state=$(ps -o stat= -p "$1" 2>/dev/null) || return 0
+    [[ -z $state || $state == Z* ]]
+}
+
+# eg_json EXPR: read JSON on stdin and print the Python expression EXPR over it (named d).
+eg_json() {
+    /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+v = eval(sys.argv[1], {"d": d})
+print(json.dumps(v) if isinstance(v, (dict, list)) else v)' "$1"
+}

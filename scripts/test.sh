@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The one test command (CI runs it as root on a fresh clone, Debian 12):
+#   1. installs the Debian packages the build and the tests need (if missing),
+#   2. builds with tests and runs the unit tests (swift test, output left visible),
+#   3. runs the namespace tests (Tests/Namespace/run.sh) against the debug binaries,
+#   4. prints a summary; exits non-zero if anything failed.
+# Usage: scripts/test.sh [--unit | --ns]   (only the unit tests / only the namespace tests)
+# With --ns, EGRESSD_BIN (and EGSH_BIN) may name prebuilt binaries; the build is then skipped.
+set -uo pipefail
+REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=lib/common.sh
+source "$REPO_DIR/scripts/lib/common.sh"
+
+run_unit=1 run_ns=1
+case ${1:-} in
+    "") ;;
+    --unit) run_ns=0 ;;
+    --ns) run_unit=0 ;;
+    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) eg_die "unknown option '$1' (use --unit or --ns)" ;;
+esac
+
+(( EUID == 0 )) || eg_die "scripts/test.sh needs root (apt-get, network namespaces)"
+command -v swift >/dev/null || [[ ! -x /opt/swift/usr/bin/swift ]] || export PATH=/opt/swift/usr/bin:$PATH
+command -v swift >/dev/null || eg_die "swift not found in PATH"
+
+eg_apt_ensure libmnl-dev libpcap-dev libedit-dev pkg-config iproute2 nftables tshark \
+    python3-scapy curl iperf3 procps util-linux
+
+cd "$REPO_DIR" || exit 1
+unit_result=skipped ns_result=skipped build_ok=1
+
+build_needed=1
+(( run_unit == 0 )) && [[ -n ${EGRESSD_BIN:-} ]] && build_needed=0
+if (( build_needed )); then
+    echo "== swift build --build-tests"
+    if ! swift build --build-tests; then
+        build_ok=0
+        unit_result="FAILED (build)"
+    fi
+fi
+
+if (( run_unit && build_ok )); then
+    echo "== swift test --skip-build"
+    if swift test --skip-build; then unit_result=passed; else unit_result=FAILED; fi
+fi
+
+if (( run_ns )); then
+    if (( build_ok )); then
+        if (( build_needed )); then
+            bin_dir=$(swift build --show-bin-path)
+            export EGRESSD_BIN=$bin_dir/egressd EGSH_BIN=$bin_dir/egsh
+        fi
+        echo "== namespace tests (Tests/Namespace, $EGRESSD_BIN)"
+        "$REPO_DIR/Tests/Namespace/run.sh" \
+            | tee /tmp/egressd-ns-tests.$$.log
+        if (( PIPESTATUS[0] == 0 )); then ns_result=passed; else ns_result=FAILED; fi
+        ns_line=$(tail -n 1 /tmp/egressd-ns-tests.$$.log)
+        rm -f /tmp/egressd-ns-tests.$$.log
+    else
+        ns_result="FAILED (build)"
+        ns_tests=("$REPO_DIR"/Tests/Namespace/*.test.sh)
+        ns_line="0 passed, ${#ns_tests[@]} failed"
+    fi
+fi
+
+echo "== summary"
+if (( !build_needed )); then build_result=skipped; elif (( build_ok )); then build_result=ok; else build_result=FAILED; fi
+echo "build:           $build_result"
+echo "unit tests:      $unit_result"
+echo "namespace tests: $ns_result"
+[[ -n ${ns_line:-} ]] && echo "$ns_line"
+[[ $unit_result != FAILED* && $ns_result != FAILED* && $build_ok == 1 ]]
