@@ -153,14 +153,14 @@ public struct RIB: Sendable {
     public mutating func apply(_ update: RouteChanges, from peer: PeerID) -> RIBResult {
         var result = RIBResult()
         let config = peers[peer.index].configuration
-        for p in update.withdrawnV4 { set(p, route: nil, peer: peer, table: \.v4, wrap: IPPrefix.v4, into: &result) }
-        for p in update.withdrawnV6 { set(p, route: nil, peer: peer, table: \.v6, wrap: IPPrefix.v6, into: &result) }
+        for p in update.withdrawnV4 { set(p, route: nil, peer: peer, into: &result) }
+        for p in update.withdrawnV6 { set(p, route: nil, peer: peer, into: &result) }
         if !update.announcedV4.isEmpty, let nh = update.nextHopV4 {
             let id = store.intern(RouteAttributes(attributes: update.attributes, nextHop: nh))
             for p in update.announcedV4 {
                 let permitted = config.importPolicy.permits(.v4(p), fromEBGP: config.isEBGP)
                 if !permitted { result.filtered += 1 }
-                set(p, route: permitted ? id : nil, peer: peer, table: \.v4, wrap: IPPrefix.v4, into: &result)
+                set(p, route: permitted ? id : nil, peer: peer, into: &result)
             }
             store.release(id)
         }
@@ -169,7 +169,7 @@ public struct RIB: Sendable {
             for p in update.announcedV6 {
                 let permitted = config.importPolicy.permits(.v6(p), fromEBGP: config.isEBGP)
                 if !permitted { result.filtered += 1 }
-                set(p, route: permitted ? id : nil, peer: peer, table: \.v6, wrap: IPPrefix.v6, into: &result)
+                set(p, route: permitted ? id : nil, peer: peer, into: &result)
             }
             store.release(id)
         }
@@ -180,8 +180,8 @@ public struct RIB: Sendable {
     /// The session went down without graceful restart: all its routes go.
     public mutating func removePeerRoutes(_ peer: PeerID) -> RIBResult {
         var result = RIBResult()
-        for p in Array(v4.adjIn[peer.index].keys) { set(p, route: nil, peer: peer, table: \.v4, wrap: IPPrefix.v4, into: &result) }
-        for p in Array(v6.adjIn[peer.index].keys) { set(p, route: nil, peer: peer, table: \.v6, wrap: IPPrefix.v6, into: &result) }
+        for p in Array(v4.adjIn[peer.index].keys) { set(p, route: nil, peer: peer, into: &result) }
+        for p in Array(v6.adjIn[peer.index].keys) { set(p, route: nil, peer: peer, into: &result) }
         peers[peer.index].warned = false
         peers[peer.index].exceeded = false
         return result
@@ -199,25 +199,28 @@ public struct RIB: Sendable {
         // Keys are collected first: removing while iterating would copy the table on every removal.
         if family == nil || family == .ipv4Unicast {
             let stale = v4.adjIn[peer.index].filter(\.value.stale).map(\.key)
-            for p in stale { set(p, route: nil, peer: peer, table: \.v4, wrap: IPPrefix.v4, into: &result) }
+            for p in stale { set(p, route: nil, peer: peer, into: &result) }
         }
         if family == nil || family == .ipv6Unicast {
             let stale = v6.adjIn[peer.index].filter(\.value.stale).map(\.key)
-            for p in stale { set(p, route: nil, peer: peer, table: \.v6, wrap: IPPrefix.v6, into: &result) }
+            for p in stale { set(p, route: nil, peer: peer, into: &result) }
         }
         return result
     }
 
     // MARK: internals
 
-    /// Replaces a peer's route for `prefix` (nil removes it) and reruns the decision for that prefix.
-    private mutating func set<P: Hashable & Sendable>(_ prefix: P, route: AttributeSetID?, peer: PeerID,
-                                                      table: WritableKeyPath<RIB, FamilyTable<P>>,
-                                                      wrap: (P) -> IPPrefix, into result: inout RIBResult) {
-        // Static with the table inout: one exclusive access, no key path projection per lookup.
-        if let paths = Self.replace(prefix, route: route, peer: peer.index, table: &self[keyPath: table],
-                                    store: &store, peers: peers, multipath: multipath) {
-            result.changes.append(RouteChange(prefix: wrap(prefix), paths: paths))
+    /// Replaces a peer's route for an IPv4 prefix (nil removes it) and reruns the decision for it.
+    private mutating func set(_ prefix: IPv4Prefix, route: AttributeSetID?, peer: PeerID, into result: inout RIBResult) {
+        if let paths = Self.replace(prefix, route: route, peer: peer.index, table: &v4, store: &store, peers: peers, multipath: multipath) {
+            result.changes.append(RouteChange(prefix: .v4(prefix), paths: paths))
+        }
+    }
+
+    /// Replaces a peer's route for an IPv6 prefix (nil removes it) and reruns the decision for it.
+    private mutating func set(_ prefix: IPv6Prefix, route: AttributeSetID?, peer: PeerID, into result: inout RIBResult) {
+        if let paths = Self.replace(prefix, route: route, peer: peer.index, table: &v6, store: &store, peers: peers, multipath: multipath) {
+            result.changes.append(RouteChange(prefix: .v6(prefix), paths: paths))
         }
     }
 

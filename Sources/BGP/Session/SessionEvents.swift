@@ -25,6 +25,9 @@ public enum ConnectionDirection: Hashable, Sendable {
 public enum BGPSessionEvent: Hashable, Sendable {
     /// Operator enables the neighbour (events 1/4/5).
     case manualStart
+    /// The system starts the session (event 3/5: at boot, after configuration); unlike
+    /// `manualStart` it keeps the restart backoff and waits for a pending idle hold timer.
+    case automaticStart
     /// Operator disables it: send the NOTIFICATION (default Cease/Administrative Shutdown) and stay Idle (event 2).
     case manualStop(BGPNotification)
     /// Reset the session and come back automatically: admin reset, max-prefix teardown with restart.

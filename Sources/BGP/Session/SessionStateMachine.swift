@@ -18,6 +18,8 @@ public struct BGPSessionStateMachine: Sendable {
     /// Whether the operator has the neighbour enabled.
     public private(set) var enabled = false
     private var random: SplitMixRandom
+    /// An automatic restart is scheduled by the idle hold timer.
+    private var waitingForIdleHold = false
 
     public init(configuration: BGPSessionConfiguration, randomSeed: UInt64) {
         self.configuration = configuration
@@ -39,7 +41,12 @@ public struct BGPSessionStateMachine: Sendable {
             guard state == .idle else { return [] }
             enabled = true
             consecutiveFailures = 0
+            waitingForIdleHold = false
             return [.stopTimer(.idleHold)] + start()
+        case (_, .automaticStart):
+            enabled = true
+            guard state == .idle, !waitingForIdleHold else { return [] }
+            return start()
         case (_, .manualStop(let n)):
             enabled = false
             return stop(sending: state == .idle ? nil : n, restart: false)
@@ -50,6 +57,7 @@ public struct BGPSessionStateMachine: Sendable {
 
         // Idle: only the restart wait matters.
         case (.idle, .timerExpired(.idleHold)):
+            waitingForIdleHold = false
             return enabled ? start() : []
         case (.idle, _):
             return []
@@ -69,6 +77,9 @@ public struct BGPSessionStateMachine: Sendable {
         case (.connect, .tcpConnectionFails), (.active, .tcpConnectionFails):
             state = .active
             return [startConnectRetry()]
+        case (.connect, .timerExpired), (.active, .timerExpired):
+            // A stale expiry of a timer this state does not run (a race at the edge).
+            return []
         case (.connect, _), (.active, _):
             // Anything else before a connection exists is an FSM error without a NOTIFICATION.
             return fail(notification: nil, reason: .connectionLost)
@@ -186,8 +197,10 @@ public struct BGPSessionStateMachine: Sendable {
         if restart {
             let wait = backoff ? idleHoldSeconds() : Double(configuration.idleHoldTime)
             actions.append(.startTimer(.idleHold, jittered(seconds: wait)))
+            waitingForIdleHold = true
         } else {
             actions.append(.stopTimer(.idleHold))
+            waitingForIdleHold = false
         }
         return actions
     }

@@ -1,4 +1,0 @@
-import Testing
-@testable import BGP
-
-@Test func bgpBuilds() {}
