@@ -25,6 +25,8 @@ let package = Package(
                        providers: [.apt(["libmnl-dev"])]),
         .systemLibrary(name: "CPCAP", pkgConfig: "libpcap",
                        providers: [.apt(["libpcap-dev"])]),
+        .systemLibrary(name: "CEdit", pkgConfig: "libedit",
+                       providers: [.apt(["libedit-dev"])]),
         // Thin C shims for what Swift cannot import directly (ioctl request
         // macros, TPACKET/fanout constants, BPF attach).
         .target(name: "CEgressSys"),
@@ -40,8 +42,13 @@ let package = Package(
         ]),
         // The command language: grammar, config model, running-config.
         .target(name: "Commands", dependencies: ["Packet"]),
-        // BGP-4: codec, session state machine, RIB (pure; I/O lives at the edge).
-        .target(name: "BGP", dependencies: ["Packet"]),
+        // BGP-4: codec, session state machine, RIB (pure), and the NIO
+        // connection at the edge (Connection/) that drives them.
+        .target(name: "BGP", dependencies: [
+            "Packet",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         // WCCPv2: codec, hash/mask assignment, router state (pure).
         .target(name: "WCCP", dependencies: [
             "Packet",
@@ -49,7 +56,7 @@ let package = Package(
         ]),
         // Control servers: the shell's UNIX socket server, show commands.
         .target(name: "Control", dependencies: [
-            "Engine", "Commands", "Netlink", "Packet",
+            "Engine", "Commands", "Netlink", "Packet", "BGP",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -62,7 +69,7 @@ let package = Package(
         // Traffic generator for scripts/bench.sh (AF_PACKET, prebuilt frames).
         .executableTarget(name: "eg-trafgen", dependencies: ["CEgressSys"]),
         .executableTarget(name: "egsh", dependencies: [
-            "Control",
+            "Control", "Commands", "CEdit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -73,6 +80,8 @@ let package = Package(
         .testTarget(name: "CommandsTests", dependencies: ["Commands", "Packet"]),
         .testTarget(name: "BGPTests", dependencies: ["BGP", "Packet"]),
         .testTarget(name: "WCCPTests", dependencies: ["WCCP", "Packet"]),
+        .testTarget(name: "ControlTests", dependencies: ["Control", "Commands", "Engine", "Packet"]),
+        .testTarget(name: "eg-trafgenTests", dependencies: ["eg-trafgen"]),
     ],
     swiftLanguageModes: [.v6]
 )

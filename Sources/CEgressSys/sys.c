@@ -30,6 +30,19 @@ int egressd_tun_open(const char *name, int multi_queue) {
     return fd;
 }
 
+int egressd_set_txqueuelen(const char *name, int length) {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+    ifr.ifr_qlen = length;
+    int r = ioctl(fd, SIOCSIFTXQLEN, &ifr);
+    int e = errno;
+    close(fd);
+    return r < 0 ? -e : 0;
+}
+
 static int attach_filter(int fd, struct sock_filter *code, unsigned short len) {
     struct sock_fprog prog = { .len = len, .filter = code };
     if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) < 0) return -errno;
@@ -60,6 +73,13 @@ int egressd_gre_packet_socket(uint16_t fanout_group, int rcvbuf) {
             return -e;
         }
     }
+    return fd;
+}
+
+int egressd_gre_raw_socket(int rcvbuf) {
+    int fd = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_GRE);
+    if (fd < 0) return -errno;
+    if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     return fd;
 }
 

@@ -19,6 +19,10 @@ public final class Appliance: @unchecked Sendable {
     let logger: Logger
     var tunnels: [String: TunnelState] = [:]
     var installedRoutes: [IPPrefix: KernelRoute] = [:]
+    /// Routes learned by routing protocols (e.g. "bgp"), by prefix: the
+    /// next hops of each prefix's best path set. Static routes for the same
+    /// prefix win (administrative distance, as in IOS/FRR).
+    var protocolRoutes: [String: [IPPrefix: [IPAddress]]] = [:]
     var generation: UInt64 = 0
     public let startedAt = ContinuousClock.now
     /// Recent state changes, for `show logging`.
@@ -80,9 +84,23 @@ public final class Appliance: @unchecked Sendable {
             tunnels[t.name]!.description = t.description
         }
         config = new
-        let routes = resolveRoutes(new)
+        republishRoutes()
+    }
+
+    /// Rebuilds the engine's routes and the kernel's from the config and the
+    /// protocol routes, and publishes them.
+    func republishRoutes() {
+        let routes = resolveRoutes(config)
         publish(routes: routes)
         syncKernelRoutes(routes)
+    }
+
+    /// Replaces the routes a routing protocol (`source`, e.g. "bgp") wants
+    /// installed: for each prefix, its ECMP next hops (addresses inside a
+    /// tunnel's subnet resolve to that tunnel). Call on the control thread.
+    public func setProtocolRoutes(_ source: String, _ routes: [IPPrefix: [IPAddress]]) {
+        protocolRoutes[source] = routes
+        republishRoutes()
     }
 
     func create(_ spec: TunnelSpec) throws {
@@ -140,6 +158,18 @@ public final class Appliance: @unchecked Sendable {
                 }
             case .blackhole:
                 out.append(RouteSpec(prefix: r.prefix, target: .blackhole))
+            }
+        }
+        // Protocol routes, for prefixes no static route covers.
+        let staticPrefixes = Set(c.staticRoutes.map(\.prefix))
+        for (_, table) in protocolRoutes.sorted(by: { $0.key < $1.key }) {
+            for (prefix, hops) in table.sorted(by: { $0.key.description < $1.key.description }) where !staticPrefixes.contains(prefix) {
+                let names = hops.compactMap { tunnel(owning: $0) }
+                if !names.isEmpty {
+                    out.append(RouteSpec(prefix: prefix, target: .tunnels(names)))
+                } else if let first = hops.first {
+                    out.append(RouteSpec(prefix: prefix, target: .nextHop(first, mtu: egressMTU(toward: first))))
+                }
             }
         }
         // The kernel's connected subnets (other than the tunnels') stay the

@@ -42,10 +42,13 @@ public final class Engine: @unchecked Sendable {
 
     /// Opens the sockets and starts one thread per worker.
     public func start() throws {
-        sinkFD = try Sockets.greSink()
-        // One fanout group per process: the kernel spreads GRE over the
-        // workers' sockets by flow hash.
-        let group = UInt16(truncatingIfNeeded: getpid() & 0xFFFF) | 1
+        // Several workers: one fanout group per process, the kernel spreads
+        // GRE over the workers' AF_PACKET sockets by flow hash.
+        var group: UInt16? = nil
+        if settings.workers > 1 {
+            sinkFD = try Sockets.greSink()
+            group = UInt16(truncatingIfNeeded: getpid() & 0xFFFF) | 1
+        }
         for i in 0..<settings.workers {
             let cpu = settings.cpus.isEmpty ? nil : settings.cpus[i % settings.cpus.count]
             workers.append(try Worker(index: i, batchSize: settings.batchSize, cpu: cpu, engine: self, fanoutGroup: group))

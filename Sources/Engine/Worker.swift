@@ -15,6 +15,8 @@ final class Worker: @unchecked Sendable {
     static let dataCapacity = 9600
     static let slotSize = PacketProcessor.headroom + dataCapacity + 64
     static let maxPollFDs = 64
+    /// Empty read rounds after the last packet before going back to poll().
+    static let spinBudget = 200
 
     let index: Int
     let batchSize: Int
@@ -37,16 +39,21 @@ final class Worker: @unchecked Sendable {
     let pollFDs: UnsafeMutablePointer<Int32>
     let pollReady: UnsafeMutablePointer<Int32>
     let pollTunnel: UnsafeMutablePointer<Int>
-    var out: OutputQueue
-    var processor: PacketProcessor
+    /// The processor and the output queue live in `run()`'s locals while the
+    /// loop runs (passed inout), so the packet path makes no dynamic
+    /// exclusivity checks on class properties.
+    let initialOut: OutputQueue
+    let initialProcessor: PacketProcessor
+    let engineRow: CounterRow
     var thread: pthread_t?
 
-    init(index: Int, batchSize: Int, cpu: Int?, engine: Engine, fanoutGroup: UInt16) throws {
+    /// `fanoutGroup` nil: this is the only worker and reads a raw GRE socket.
+    init(index: Int, batchSize: Int, cpu: Int?, engine: Engine, fanoutGroup: UInt16?) throws {
         self.index = index
         self.batchSize = batchSize
         self.cpu = cpu
         self.engine = engine
-        greFD = try Sockets.greReceive(fanoutGroup: fanoutGroup)
+        greFD = try fanoutGroup.map { try Sockets.greReceive(fanoutGroup: $0) } ?? Sockets.greRaw()
         raw4FD = try Sockets.rawSend(family: AF_INET)
         raw6FD = try Sockets.rawSend(family: AF_INET6)
         slots = .allocate(byteCount: batchSize * Self.slotSize, alignment: 64)
@@ -62,9 +69,10 @@ final class Worker: @unchecked Sendable {
         pollFDs = .allocate(capacity: Self.maxPollFDs)
         pollReady = .allocate(capacity: Self.maxPollFDs)
         pollTunnel = .allocate(capacity: Self.maxPollFDs)
-        out = OutputQueue(capacity: txCapacity)
-        processor = PacketProcessor(worker: index, engineCounters: engine.engineCounters.row(index),
-                                    icmpScratch: icmpScratch, icmpSlots: batchSize)
+        initialOut = OutputQueue(capacity: txCapacity)
+        engineRow = engine.engineCounters.row(index)
+        initialProcessor = PacketProcessor(worker: index, engineCounters: engineRow,
+                                           icmpScratch: icmpScratch, icmpSlots: batchSize)
         for i in 0..<batchSize {
             rxIOVecs[i] = iovec(iov_base: slots + i * Self.slotSize + PacketProcessor.headroom, iov_len: Self.dataCapacity)
         }
@@ -76,12 +84,16 @@ final class Worker: @unchecked Sendable {
         rxMessages.deallocate(); rxIOVecs.deallocate()
         txMessages.deallocate(); txIOVecs.deallocate(); txAddresses4.deallocate(); txAddresses6.deallocate()
         txEntryIndex.deallocate(); pollFDs.deallocate(); pollReady.deallocate(); pollTunnel.deallocate()
-        out.deallocate()
+        initialOut.deallocate()
     }
 
     func run() {
         if let cpu { _ = egressd_pin_to_cpu(Int32(cpu)) }
-        let counters = engine.engineCounters.row(index)
+        let counters = engineRow
+        var processor = initialProcessor
+        var out = initialOut
+        let engine = self.engine
+        var spinsLeft = 0
         while !engine.stopping.load(ordering: .relaxed) {
             let snapshot = engine.current.load(ordering: .acquiring)
             let view = snapshot.view
@@ -96,21 +108,31 @@ final class Worker: @unchecked Sendable {
                 if fd >= 0 { pollFDs[n] = fd; pollTunnel[n] = t; n += 1 }
                 t += 1
             }
-            let ready = egressd_poll_in(pollFDs, pollReady, Int32(n), 100)
-            if ready <= 0 { continue }
-            let start = Self.nanoseconds()
-            if pollReady[0] != 0 { receiveGRE(view: view) }
-            for i in 1..<n where pollReady[i] != 0 {
-                receiveTUN(fd: pollFDs[i], tunnel: pollTunnel[i], view: view)
+            // Under load, keep reading without sleeping in poll(): each
+            // sleep costs the sender a wake-up of this thread per packet.
+            if spinsLeft > 0 {
+                spinsLeft -= 1
+                for i in 0..<n { pollReady[i] = 1 }
+            } else if egressd_poll_in(pollFDs, pollReady, Int32(n), 100) <= 0 {
+                continue
             }
+            let start = Self.nanoseconds()
+            var handled = 0
+            if pollReady[0] != 0 { handled += receiveGRE(view: view, processor: &processor, out: &out) }
+            for i in 1..<n where pollReady[i] != 0 {
+                handled += receiveTUN(fd: pollFDs[i], tunnel: pollTunnel[i], view: view, processor: &processor, out: &out)
+            }
+            if handled > 0 { spinsLeft = Self.spinBudget }
             counters.add(EngineCounter.busyNanoseconds.rawValue, Self.nanoseconds() &- start)
             withExtendedLifetime(snapshot) {}
         }
     }
 
     /// Drains the GRE socket in batches (bounded, so TUNs get their turn).
+    /// Returns the number of packets handled.
     @inline(__always)
-    func receiveGRE(view: ForwardingView) {
+    func receiveGRE(view: ForwardingView, processor: inout PacketProcessor, out: inout OutputQueue) -> Int {
+        var handled = 0
         for _ in 0..<4 {
             for i in 0..<batchSize {
                 rxMessages[i].msg_hdr = msghdr(msg_name: nil, msg_namelen: 0, msg_iov: rxIOVecs + i, msg_iovlen: 1,
@@ -118,20 +140,23 @@ final class Worker: @unchecked Sendable {
                 rxMessages[i].msg_len = 0
             }
             let got = Int(egressd_recvmmsg(greFD, rxMessages, UInt32(batchSize)))
-            if got <= 0 { return }
-            engine.engineCounters.row(index).add(EngineCounter.batches.rawValue)
+            if got <= 0 { return handled }
+            handled += got
+            engineRow.add(EngineCounter.batches.rawValue)
             for i in 0..<got {
                 let p = slots + i * Self.slotSize + PacketProcessor.headroom
                 processor.fromTunnel(p, Int(rxMessages[i].msg_len), view: view, out: &out)
             }
-            flush(view: view)
-            if got < batchSize { return }
+            flush(view: view, processor: &processor, out: &out)
+            if got < batchSize { return handled }
         }
+        return handled
     }
 
-    /// Reads up to a batch from one TUN queue.
+    /// Reads up to a batch from one TUN queue; returns the packets handled.
     @inline(__always)
-    func receiveTUN(fd: Int32, tunnel: Int, view: ForwardingView) {
+    func receiveTUN(fd: Int32, tunnel: Int, view: ForwardingView, processor: inout PacketProcessor, out: inout OutputQueue) -> Int {
+        var handled = 0
         for _ in 0..<4 {
             var got = 0
             while got < batchSize {
@@ -141,17 +166,19 @@ final class Worker: @unchecked Sendable {
                 processor.fromKernel(p, r, tunnelIndex: tunnel, view: view, out: &out)
                 got += 1
             }
-            if got == 0 { return }
-            engine.engineCounters.row(index).add(EngineCounter.batches.rawValue)
-            flush(view: view)
-            if got < batchSize { return }
+            if got == 0 { return handled }
+            handled += got
+            engineRow.add(EngineCounter.batches.rawValue)
+            flush(view: view, processor: &processor, out: &out)
+            if got < batchSize { return handled }
         }
+        return handled
     }
 
     /// Sends everything queued: TUN writes one by one, raw IPv4 and IPv6
     /// each with sendmmsg.
     @inline(__always)
-    func flush(view: ForwardingView) {
+    func flush(view: ForwardingView, processor: inout PacketProcessor, out: inout OutputQueue) {
         var n4 = 0
         var n6 = 0
         let cap = out.capacity
@@ -160,7 +187,7 @@ final class Worker: @unchecked Sendable {
             switch e.kind {
             case .tun:
                 if egressd_write(e.fd, e.data, e.length) < 0 {
-                    engine.engineCounters.row(index).add(EngineCounter.dropBase + DropReason.tunError.rawValue)
+                    engineRow.add(EngineCounter.dropBase + DropReason.tunError.rawValue)
                 }
             case .raw4:
                 txAddresses4[n4] = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: 0,
@@ -189,9 +216,9 @@ final class Worker: @unchecked Sendable {
                 n6 += 1
             }
         }
-        if n4 > 0 { send(fd: raw4FD, messages: txMessages, count: n4, entries: txEntryIndex, view: view) }
+        if n4 > 0 { send(fd: raw4FD, messages: txMessages, count: n4, entries: txEntryIndex, out: out, view: view) }
         if n6 > 0 {
-            send(fd: raw6FD, messages: txMessages + (cap - n6), count: n6, entries: txEntryIndex + (cap - n6), view: view)
+            send(fd: raw6FD, messages: txMessages + (cap - n6), count: n6, entries: txEntryIndex + (cap - n6), out: out, view: view)
         }
         out.removeAll()
         processor.resetScratch()
@@ -199,7 +226,8 @@ final class Worker: @unchecked Sendable {
 
     /// sendmmsg until every message went or failed; failures are counted.
     @inline(__always)
-    func send(fd: Int32, messages: UnsafeMutablePointer<egressd_mmsghdr>, count: Int, entries: UnsafeMutablePointer<Int>, view: ForwardingView) {
+    func send(fd: Int32, messages: UnsafeMutablePointer<egressd_mmsghdr>, count: Int, entries: UnsafeMutablePointer<Int>,
+              out: OutputQueue, view: ForwardingView) {
         var sent = 0
         while sent < count {
             let r = Int(egressd_sendmmsg(fd, messages + sent, UInt32(count - sent)))
@@ -230,7 +258,7 @@ final class Worker: @unchecked Sendable {
         if e.txTunnel >= 0 {
             view.tunnels[Int(e.txTunnel)].counters.row(index).add(TunnelCounter.dropBase + DropReason.txError.rawValue)
         } else {
-            engine.engineCounters.row(index).add(EngineCounter.dropBase + DropReason.txError.rawValue)
+            engineRow.add(EngineCounter.dropBase + DropReason.txError.rawValue)
         }
     }
 

@@ -17,10 +17,20 @@
 /// Returns the fd, or -errno.
 int egressd_tun_open(const char *name, int multi_queue);
 
+/// Sets an interface's transmit queue length (SIOCSIFTXQLEN). For a TUN
+/// this is how many packets the kernel queues for the reader.
+int egressd_set_txqueuelen(const char *name, int length);
+
 /// An AF_PACKET SOCK_DGRAM socket that receives incoming IPv4 GRE packets
 /// (not our own outgoing copies) on every interface, joined to a
 /// PACKET_FANOUT_HASH group `fanout_group` (0 = none). Non-blocking.
 int egressd_gre_packet_socket(uint16_t fanout_group, int rcvbuf);
+
+/// A raw IPPROTO_GRE socket for receiving GRE (IPv4 header included),
+/// non-blocking. With one worker this is the cheapest receive path: the
+/// kernel clones each GRE packet once, to this socket, and its existence
+/// also stops ICMP "protocol unreachable" answers.
+int egressd_gre_raw_socket(int rcvbuf);
 
 /// A raw IPPROTO_GRE socket that accepts nothing (a BPF program drops all):
 /// its existence stops the kernel from answering GRE with ICMP "protocol

@@ -23,7 +23,12 @@ public final class TunDevice: @unchecked Sendable {
         }
         self.name = name
         queues = fds
+        // The default queue of 500 packets overflows in bursts while a
+        // worker is busy with a batch; a longer one absorbs them.
+        _ = egressd_set_txqueuelen(name, Self.queueLength)
     }
+
+    public static let queueLength: Int32 = 4096
 
     deinit {
         for fd in queues { close(fd) }
