@@ -32,6 +32,7 @@
 #   EGSH_BIN     egsh binary (default: egsh beside EGRESSD_BIN)
 #   LAB_DAEMONS  0 = build the topology only, start no egressd (for working on the lab itself)
 #   LAB_LOG_LEVEL  egressd --log-level (default info)
+#   LAB_WORKERS  dataplane workers of each egressd (default 1)
 set -euo pipefail
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -150,7 +151,9 @@ start_inet_services() {
 
 # render_config NODE: configs/lab/NODE.conf with @PREFIX@ replaced, into the state dir.
 render_config() {
-    sed "s/@PREFIX@/$P/g" "$REPO_DIR/configs/lab/$1.conf" >"$STATE/$1.conf"
+    local workers=${LAB_WORKERS:-1}
+    [[ $workers =~ ^[1-9][0-9]?$ ]] || eg_die "LAB_WORKERS must be 1-99, got '$workers'"
+    sed -e "s/@PREFIX@/$P/g" -e "s/@WORKERS@/$workers/g" "$REPO_DIR/configs/lab/$1.conf" >"$STATE/$1.conf"
 }
 
 daemon_answers() { "$EGSH_BIN" --socket "$STATE/$1.sock" -c "show interfaces json"; }

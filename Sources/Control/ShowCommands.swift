@@ -100,7 +100,8 @@ extension Appliance {
             return (JSON.object([
                 ("workers", .int(Int64(engine.settings.workers))),
                 ("batchSize", .int(Int64(engine.settings.batchSize))),
-                ("backend", .string("af_packet+raw+tun")),
+                ("backend", .string(engine.settings.workers == 1 ? "raw+tun" : "af_packet-fanout+raw+tun")),
+                ("workerBatches", .array(e.perWorker(EngineCounter.batches.rawValue).map { .uint($0) })),
                 ("counters", .object([
                     ("greReceived", .uint(e.total(EngineCounter.greReceived.rawValue))),
                     ("kernelReceived", .uint(e.total(EngineCounter.kernelReceived.rawValue))),
@@ -113,9 +114,10 @@ extension Appliance {
                 ])),
             ]).rendered() + "\n", true)
         }
-        var out = "Dataplane: \(engine.settings.workers) worker(s), batch size \(engine.settings.batchSize), backend AF_PACKET (GRE in) + raw sockets (out) + TUN (kernel)\n"
+        let backend = engine.settings.workers == 1 ? "raw GRE socket" : "AF_PACKET fanout"
+        var out = "Dataplane: \(engine.settings.workers) worker(s), batch size \(engine.settings.batchSize), GRE in: \(backend), out: raw sockets, kernel side: TUN\n"
         out += "  GRE packets received \(e.total(EngineCounter.greReceived.rawValue)), from kernel \(e.total(EngineCounter.kernelReceived.rawValue)), batches \(e.total(EngineCounter.batches.rawValue))\n"
-        out += "  worker utilisation \(Int(utilisation * 1000) / 10)%\n"
+        out += "  worker utilisation \(Int(utilisation * 1000) / 10)%, batches per worker: \(e.perWorker(EngineCounter.batches.rawValue).map(String.init).joined(separator: " "))\n"
         out += "  Drops:\n"
         for (name, n) in drops where n > 0 { out += "    \(name.padding(20)) \(n)\n" }
         return (out, true)

@@ -97,6 +97,14 @@ public final class CounterBlock: @unchecked Sendable {
     }
 
     public func totals() -> [UInt64] { (0..<fields).map(total) }
+
+    /// One field's value for each worker.
+    public func perWorker(_ field: Int) -> [UInt64] {
+        let stride = Self.rowStride(fields)
+        return (0..<workers).map {
+            UInt64.AtomicRepresentation.atomicLoad(at: storage + $0 * stride + field, ordering: .relaxed)
+        }
+    }
 }
 
 /// One worker's counters: a raw pointer, so the packet path does no ARC.
