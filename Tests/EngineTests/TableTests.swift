@@ -10,7 +10,7 @@ import Packet
         #expect(t.lookup(IPv4Address("10.2.0.1")!) == 1)
         #expect(t.lookup(IPv4Address("10.1.9.9")!) == 2)
         #expect(t.lookup(IPv4Address("10.1.2.3")!) == 3)
-        #expect(IPv4PrefixTable([]).lookup(IPv4Address("1.1.1.1")!) == noRouteIndex)
+        #expect(IPv4PrefixTable([(IPv4Prefix, UInt32)]()).lookup(IPv4Address("1.1.1.1")!) == noRouteIndex)
     }
 
     @Test func agreesWithALinearScanOnRandomTables() {

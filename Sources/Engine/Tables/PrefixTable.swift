@@ -10,30 +10,53 @@ import Packet
 /// A value meaning "no route" in lookups.
 public let noRouteIndex = UInt32.max
 
-/// IPv4 longest-prefix match: prefix → route index.
-public final class IPv4PrefixTable: @unchecked Sendable {
-    /// Lengths present, longest first, and where each one's table sits.
-    let lengths: [UInt8]
+/// An address family's key for the prefix table: masking and slot hashing.
+public protocol PrefixKey: Equatable {
+    /// The all-zero address (fills empty slots).
+    static var zero: Self { get }
+    /// The address with the bits past `length` cleared.
+    func masked(_ length: UInt8) -> Self
+    /// The slot hash of a masked address of prefix length `length`.
+    func slotHash(_ length: UInt8) -> UInt64
+}
+
+extension UInt32: PrefixKey {
+    @inlinable public static var zero: UInt32 { 0 }
+    @inlinable @inline(__always) public func masked(_ length: UInt8) -> UInt32 { self & IPv4Prefix.mask(length) }
+    @inlinable @inline(__always) public func slotHash(_ length: UInt8) -> UInt64 { FlowHash.mix(UInt64(self) | UInt64(length) << 32) }
+}
+
+extension IPv6Address: PrefixKey {
+    @inlinable public static var zero: IPv6Address { .any }
+    @inlinable @inline(__always) public func masked(_ length: UInt8) -> IPv6Address {
+        let m = IPv6Prefix.masks(length)
+        return IPv6Address(high: high & m.high, low: low & m.low)
+    }
+    @inlinable @inline(__always) public func slotHash(_ length: UInt8) -> UInt64 { FlowHash.combine(high ^ UInt64(length), low) }
+}
+
+/// Longest-prefix match: (address, length) → route index.
+public final class PrefixTable<Key: PrefixKey>: @unchecked Sendable {
     @usableFromInline let view: View
 
     public struct View {
         @usableFromInline let lengthCount: Int
-        @usableFromInline let lengths: UnsafeMutablePointer<UInt8>
+        @usableFromInline let lengths: UnsafeMutablePointer<UInt8>   // longest first
         @usableFromInline let offsets: UnsafeMutablePointer<Int>     // start slot of each length's table
         @usableFromInline let masks: UnsafeMutablePointer<Int>       // capacity - 1 of each
-        @usableFromInline let keys: UnsafeMutablePointer<UInt32>
+        @usableFromInline let keys: UnsafeMutablePointer<Key>
         @usableFromInline let values: UnsafeMutablePointer<UInt32>
 
         /// The route index of the longest prefix containing `address`.
         @inlinable
-        public func lookup(_ address: UInt32) -> UInt32 {
+        public func lookup(_ address: Key) -> UInt32 {
             var i = 0
             while i < lengthCount {
                 let length = lengths[i]
-                let key = address & IPv4Prefix.mask(length)
+                let key = address.masked(length)
                 let mask = masks[i]
                 let base = offsets[i]
-                var slot = Int(truncatingIfNeeded: FlowHash.mix(UInt64(key) | UInt64(length) << 32)) & mask
+                var slot = Int(truncatingIfNeeded: key.slotHash(length)) & mask
                 while true {
                     let v = values[base + slot]
                     if v == noRouteIndex { break }
@@ -46,32 +69,33 @@ public final class IPv4PrefixTable: @unchecked Sendable {
         }
     }
 
-    public init(_ entries: [(IPv4Prefix, UInt32)]) {
-        var byLength: [UInt8: [(UInt32, UInt32)]] = [:]
-        for (p, v) in entries { byLength[p.length, default: []].append((p.address.value, v)) }
-        lengths = byLength.keys.sorted(by: >)
-        var total = 0
+    /// `entries`: masked addresses with their prefix length and route index.
+    public init(_ entries: [(key: Key, length: UInt8, value: UInt32)]) {
+        var byLength: [UInt8: [(Key, UInt32)]] = [:]
+        for e in entries { byLength[e.length, default: []].append((e.key.masked(e.length), e.value)) }
+        let lengths = byLength.keys.sorted(by: >)
         var capacities: [Int] = []
         for l in lengths {
             var cap = 4
             while cap < byLength[l]!.count * 2 { cap <<= 1 }
             capacities.append(cap)
-            total += cap
         }
-        let lengthsP = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, lengths.count))
-        let offsets = UnsafeMutablePointer<Int>.allocate(capacity: max(1, lengths.count))
-        let masks = UnsafeMutablePointer<Int>.allocate(capacity: max(1, lengths.count))
-        let keys = UnsafeMutablePointer<UInt32>.allocate(capacity: max(1, total))
-        let values = UnsafeMutablePointer<UInt32>.allocate(capacity: max(1, total))
-        keys.initialize(repeating: 0, count: max(1, total))
-        values.initialize(repeating: noRouteIndex, count: max(1, total))
+        let total = max(1, capacities.reduce(0, +))
+        let count = max(1, lengths.count)
+        let lengthsP = UnsafeMutablePointer<UInt8>.allocate(capacity: count)
+        let offsets = UnsafeMutablePointer<Int>.allocate(capacity: count)
+        let masks = UnsafeMutablePointer<Int>.allocate(capacity: count)
+        let keys = UnsafeMutablePointer<Key>.allocate(capacity: total)
+        let values = UnsafeMutablePointer<UInt32>.allocate(capacity: total)
+        keys.initialize(repeating: .zero, count: total)
+        values.initialize(repeating: noRouteIndex, count: total)
         var offset = 0
         for (i, l) in lengths.enumerated() {
             lengthsP[i] = l
             offsets[i] = offset
             masks[i] = capacities[i] - 1
             for (key, value) in byLength[l]! {
-                var slot = Int(truncatingIfNeeded: FlowHash.mix(UInt64(key) | UInt64(l) << 32)) & masks[i]
+                var slot = Int(truncatingIfNeeded: key.slotHash(l)) & masks[i]
                 while values[offset + slot] != noRouteIndex && keys[offset + slot] != key {
                     slot = (slot + 1) & masks[i]
                 }
@@ -89,90 +113,24 @@ public final class IPv4PrefixTable: @unchecked Sendable {
         view.masks.deallocate()
         view.keys.deallocate()
         view.values.deallocate()
+    }
+
+    public func lookup(_ address: Key) -> UInt32 { view.lookup(address) }
+}
+
+public typealias IPv4PrefixTable = PrefixTable<UInt32>
+public typealias IPv6PrefixTable = PrefixTable<IPv6Address>
+
+extension PrefixTable where Key == UInt32 {
+    public convenience init(_ entries: [(IPv4Prefix, UInt32)]) {
+        self.init(entries.map { (key: $0.0.address.value, length: $0.0.length, value: $0.1) })
     }
 
     public func lookup(_ address: IPv4Address) -> UInt32 { view.lookup(address.value) }
 }
 
-/// IPv6 longest-prefix match: prefix → route index.
-public final class IPv6PrefixTable: @unchecked Sendable {
-    let lengths: [UInt8]
-    @usableFromInline let view: View
-
-    public struct View {
-        @usableFromInline let lengthCount: Int
-        @usableFromInline let lengths: UnsafeMutablePointer<UInt8>
-        @usableFromInline let offsets: UnsafeMutablePointer<Int>
-        @usableFromInline let masks: UnsafeMutablePointer<Int>
-        @usableFromInline let keys: UnsafeMutablePointer<IPv6Address>
-        @usableFromInline let values: UnsafeMutablePointer<UInt32>
-
-        @inlinable
-        public func lookup(_ address: IPv6Address) -> UInt32 {
-            var i = 0
-            while i < lengthCount {
-                let length = lengths[i]
-                let m = IPv6Prefix.masks(length)
-                let key = IPv6Address(high: address.high & m.high, low: address.low & m.low)
-                let mask = masks[i]
-                let base = offsets[i]
-                var slot = Int(truncatingIfNeeded: FlowHash.combine(key.high ^ UInt64(length), key.low)) & mask
-                while true {
-                    let v = values[base + slot]
-                    if v == noRouteIndex { break }
-                    if keys[base + slot] == key { return v }
-                    slot = (slot + 1) & mask
-                }
-                i += 1
-            }
-            return noRouteIndex
-        }
+extension PrefixTable where Key == IPv6Address {
+    public convenience init(_ entries: [(IPv6Prefix, UInt32)]) {
+        self.init(entries.map { (key: $0.0.address, length: $0.0.length, value: $0.1) })
     }
-
-    public init(_ entries: [(IPv6Prefix, UInt32)]) {
-        var byLength: [UInt8: [(IPv6Address, UInt32)]] = [:]
-        for (p, v) in entries { byLength[p.length, default: []].append((p.address, v)) }
-        lengths = byLength.keys.sorted(by: >)
-        var total = 0
-        var capacities: [Int] = []
-        for l in lengths {
-            var cap = 4
-            while cap < byLength[l]!.count * 2 { cap <<= 1 }
-            capacities.append(cap)
-            total += cap
-        }
-        let lengthsP = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, lengths.count))
-        let offsets = UnsafeMutablePointer<Int>.allocate(capacity: max(1, lengths.count))
-        let masks = UnsafeMutablePointer<Int>.allocate(capacity: max(1, lengths.count))
-        let keys = UnsafeMutablePointer<IPv6Address>.allocate(capacity: max(1, total))
-        let values = UnsafeMutablePointer<UInt32>.allocate(capacity: max(1, total))
-        keys.initialize(repeating: .any, count: max(1, total))
-        values.initialize(repeating: noRouteIndex, count: max(1, total))
-        var offset = 0
-        for (i, l) in lengths.enumerated() {
-            lengthsP[i] = l
-            offsets[i] = offset
-            masks[i] = capacities[i] - 1
-            for (key, value) in byLength[l]! {
-                var slot = Int(truncatingIfNeeded: FlowHash.combine(key.high ^ UInt64(l), key.low)) & masks[i]
-                while values[offset + slot] != noRouteIndex && keys[offset + slot] != key {
-                    slot = (slot + 1) & masks[i]
-                }
-                keys[offset + slot] = key
-                values[offset + slot] = value
-            }
-            offset += capacities[i]
-        }
-        view = View(lengthCount: lengths.count, lengths: lengthsP, offsets: offsets, masks: masks, keys: keys, values: values)
-    }
-
-    deinit {
-        view.lengths.deallocate()
-        view.offsets.deallocate()
-        view.masks.deallocate()
-        view.keys.deallocate()
-        view.values.deallocate()
-    }
-
-    public func lookup(_ address: IPv6Address) -> UInt32 { view.lookup(address) }
 }
