@@ -106,6 +106,22 @@ int egressd_raw_send_socket(int family, int sndbuf) {
     return fd;
 }
 
+int egressd_l2_send_socket(int sndbuf) {
+    int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    if (sndbuf > 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    return fd;
+}
+
+void egressd_fill_sockaddr_ll(struct sockaddr_ll *a, int ifindex, const uint8_t mac[6]) {
+    memset(a, 0, sizeof *a);
+    a->sll_family = AF_PACKET;
+    a->sll_protocol = htons(ETH_P_IP);
+    a->sll_ifindex = ifindex;
+    a->sll_halen = 6;
+    memcpy(a->sll_addr, mac, 6);
+}
+
 int egressd_set_mark(int fd, uint32_t mark) {
     if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark) < 0) return -errno;
     return 0;

@@ -48,7 +48,8 @@ public enum TunnelCounter: Int, CaseIterable, Sendable {
     case decapToKernel       // decapsulated and handed to the kernel (TUN)
     case encapFromKernel     // read from the kernel (TUN) and encapsulated
     case icmpSent            // ICMP errors the engine originated
-    public static let dropBase = 8
+    case decapRedirected     // decapsulated and redirected to a WCCP cache
+    public static let dropBase = 9
     public static let fieldCount = dropBase + DropReason.allCases.count
 }
 

@@ -25,6 +25,7 @@ final class Worker: @unchecked Sendable {
     let greFD: Int32
     let raw4FD: Int32
     let raw6FD: Int32
+    let l2FD: Int32
 
     // Preallocated batch memory.
     let slots: UnsafeMutableRawPointer
@@ -36,6 +37,10 @@ final class Worker: @unchecked Sendable {
     let txAddresses4: UnsafeMutablePointer<sockaddr_in>
     let txAddresses6: UnsafeMutablePointer<sockaddr_in6>
     let txEntryIndex: UnsafeMutablePointer<Int>
+    let l2Messages: UnsafeMutablePointer<egressd_mmsghdr>
+    let l2IOVecs: UnsafeMutablePointer<iovec>
+    let l2Addresses: UnsafeMutablePointer<sockaddr_ll>
+    let l2EntryIndex: UnsafeMutablePointer<Int>
     let pollFDs: UnsafeMutablePointer<Int32>
     let pollReady: UnsafeMutablePointer<Int32>
     let pollTunnel: UnsafeMutablePointer<Int>
@@ -56,6 +61,7 @@ final class Worker: @unchecked Sendable {
         greFD = try fanoutGroup.map { try Sockets.greReceive(fanoutGroup: $0) } ?? Sockets.greRaw()
         raw4FD = try Sockets.rawSend(family: AF_INET)
         raw6FD = try Sockets.rawSend(family: AF_INET6)
+        l2FD = try Sockets.l2Send()
         slots = .allocate(byteCount: batchSize * Self.slotSize, alignment: 64)
         icmpScratch = .allocate(byteCount: batchSize * PacketProcessor.icmpSlotSize, alignment: 64)
         rxMessages = .allocate(capacity: batchSize)
@@ -66,6 +72,10 @@ final class Worker: @unchecked Sendable {
         txAddresses4 = .allocate(capacity: txCapacity)
         txAddresses6 = .allocate(capacity: txCapacity)
         txEntryIndex = .allocate(capacity: txCapacity)
+        l2Messages = .allocate(capacity: txCapacity)
+        l2IOVecs = .allocate(capacity: txCapacity)
+        l2Addresses = .allocate(capacity: txCapacity)
+        l2EntryIndex = .allocate(capacity: txCapacity)
         pollFDs = .allocate(capacity: Self.maxPollFDs)
         pollReady = .allocate(capacity: Self.maxPollFDs)
         pollTunnel = .allocate(capacity: Self.maxPollFDs)
@@ -79,7 +89,8 @@ final class Worker: @unchecked Sendable {
     }
 
     deinit {
-        close(greFD); close(raw4FD); close(raw6FD)
+        close(greFD); close(raw4FD); close(raw6FD); close(l2FD)
+        l2Messages.deallocate(); l2IOVecs.deallocate(); l2Addresses.deallocate(); l2EntryIndex.deallocate()
         slots.deallocate(); icmpScratch.deallocate()
         rxMessages.deallocate(); rxIOVecs.deallocate()
         txMessages.deallocate(); txIOVecs.deallocate(); txAddresses4.deallocate(); txAddresses6.deallocate()
@@ -181,6 +192,7 @@ final class Worker: @unchecked Sendable {
     func flush(view: ForwardingView, processor: inout PacketProcessor, out: inout OutputQueue) {
         var n4 = 0
         var n6 = 0
+        var nl2 = 0
         let cap = out.capacity
         for i in 0..<out.count {
             let e = out[i]
@@ -198,6 +210,19 @@ final class Worker: @unchecked Sendable {
                                                 msg_iov: txIOVecs + n4, msg_iovlen: 1, msg_control: nil, msg_controllen: 0, msg_flags: 0)
                 txEntryIndex[n4] = i
                 n4 += 1
+            case .l2:
+                var mac: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (
+                    UInt8(truncatingIfNeeded: e.mac >> 40), UInt8(truncatingIfNeeded: e.mac >> 32), UInt8(truncatingIfNeeded: e.mac >> 24),
+                    UInt8(truncatingIfNeeded: e.mac >> 16), UInt8(truncatingIfNeeded: e.mac >> 8), UInt8(truncatingIfNeeded: e.mac))
+                withUnsafeBytes(of: &mac) { m in
+                    egressd_fill_sockaddr_ll(l2Addresses + nl2, e.interfaceIndex, m.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                }
+                l2IOVecs[nl2] = iovec(iov_base: e.data, iov_len: e.length)
+                l2Messages[nl2].msg_hdr = msghdr(msg_name: UnsafeMutableRawPointer(l2Addresses + nl2),
+                                                 msg_namelen: socklen_t(MemoryLayout<sockaddr_ll>.size),
+                                                 msg_iov: l2IOVecs + nl2, msg_iovlen: 1, msg_control: nil, msg_controllen: 0, msg_flags: 0)
+                l2EntryIndex[nl2] = i
+                nl2 += 1
             case .raw6:
                 // IPv6 entries fill the arrays from the top down.
                 let j = cap - 1 - n6
@@ -220,6 +245,7 @@ final class Worker: @unchecked Sendable {
         if n6 > 0 {
             send(fd: raw6FD, messages: txMessages + (cap - n6), count: n6, entries: txEntryIndex + (cap - n6), out: out, view: view)
         }
+        if nl2 > 0 { send(fd: l2FD, messages: l2Messages, count: nl2, entries: l2EntryIndex, out: out, view: view) }
         out.removeAll()
         processor.resetScratch()
     }

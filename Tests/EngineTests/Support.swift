@@ -19,7 +19,9 @@ final class Rig {
     static let tgw1 = TunnelSpec(name: "tgw1", localOuter: IPv4Address("10.0.1.10")!, remoteOuter: IPv4Address("10.0.0.2")!,
                                  insideV4: IPv4InterfaceAddress("169.254.7.1/29"))
 
-    init(tunnels: [TunnelSpec] = [Rig.tgw0, Rig.tgw1], routes: [RouteSpec]? = nil) {
+    var redirectCounters: [UInt8: CounterBlock] = [:]
+
+    init(tunnels: [TunnelSpec] = [Rig.tgw0, Rig.tgw1], routes: [RouteSpec]? = nil, redirect: [RedirectServiceSpec] = []) {
         var fds: [String: [Int32]] = [:]
         for (i, t) in tunnels.enumerated() {
             counters[t.name] = CounterBlock(workers: 1, fields: TunnelCounter.fieldCount)
@@ -31,8 +33,10 @@ final class Rig {
             RouteSpec(prefix: IPPrefix("::/0")!, target: .nextHop(.v6(IPv6Address("fd02::1")!), mtu: 1500)),
             RouteSpec(prefix: IPPrefix("10.9.0.0/16")!, target: .blackhole),
         ]
+        for r in redirect { redirectCounters[r.serviceID] = CounterBlock(workers: 1, fields: RedirectCounter.fieldCount) }
         snapshot = ForwardingSnapshot(generation: 1, tunnels: tunnels, routes: routes ?? defaultRoutes,
-                                      counters: counters, tunFDs: fds, workers: 1)
+                                      counters: counters, tunFDs: fds, workers: 1,
+                                      redirect: redirect, redirectCounters: redirectCounters)
         processor = PacketProcessor(worker: 0, engineCounters: engineCounters.row(0), icmpScratch: scratch, icmpSlots: 64)
     }
 
@@ -58,6 +62,7 @@ final class Rig {
     func counter(_ tunnel: String, _ c: TunnelCounter) -> UInt64 { counters[tunnel]!.total(c.rawValue) }
     func drops(_ tunnel: String, _ r: DropReason) -> UInt64 { counters[tunnel]!.total(TunnelCounter.dropBase + r.rawValue) }
     func engineDrops(_ r: DropReason) -> UInt64 { engineCounters.total(EngineCounter.dropBase + r.rawValue) }
+    func redirectCounter(_ service: UInt8, _ field: Int) -> UInt64 { redirectCounters[service]!.total(field) }
 
     func output(_ i: Int) -> [UInt8] {
         let e = out[i]

@@ -41,6 +41,13 @@ int egressd_gre_sink_socket(void);
 /// included) of the given family (AF_INET or AF_INET6). Non-blocking.
 int egressd_raw_send_socket(int family, int sndbuf);
 
+/// An AF_PACKET SOCK_DGRAM socket for sending IP packets in Ethernet frames
+/// to a given MAC (WCCP L2 redirection). Protocol 0: it receives nothing.
+int egressd_l2_send_socket(int sndbuf);
+
+/// Fills a sockaddr_ll for sending an IPv4 packet to `mac` out of `ifindex`.
+void egressd_fill_sockaddr_ll(struct sockaddr_ll *a, int ifindex, const uint8_t mac[6]);
+
 /// Sets SO_MARK on a socket (so policy routing can tell egressd's packets).
 int egressd_set_mark(int fd, uint32_t mark);
 

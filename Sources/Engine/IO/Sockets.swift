@@ -22,6 +22,12 @@ enum Sockets {
         return fd
     }
 
+    static func l2Send() throws -> Int32 {
+        let fd = egressd_l2_send_socket(8 << 20)
+        if fd < 0 { throw EngineError("open L2 send socket", errno: -fd, hint: EngineError.hint(for: -fd)) }
+        return fd
+    }
+
     static func greSink() throws -> Int32 {
         let fd = egressd_gre_sink_socket()
         if fd < 0 { throw EngineError("open GRE sink socket", errno: -fd, hint: EngineError.hint(for: -fd)) }

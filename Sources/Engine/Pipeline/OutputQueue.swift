@@ -5,7 +5,7 @@
 import Packet
 
 public struct OutputEntry {
-    public enum Kind: UInt8 { case raw4 = 0, raw6, tun }
+    public enum Kind: UInt8 { case raw4 = 0, raw6, tun, l2 }
     public var data: UnsafeMutableRawPointer
     public var length: Int
     public var kind: Kind
@@ -16,6 +16,10 @@ public struct OutputEntry {
     public var destination6: IPv6Address
     /// Tunnel whose tx counters this packet adds to when sent, or -1.
     public var txTunnel: Int32
+    /// For `.l2`: the interface and the destination MAC (6 bytes, first in
+    /// the high bits of the low 48).
+    public var interfaceIndex: Int32 = 0
+    public var mac: UInt64 = 0
 }
 
 /// A fixed-capacity queue of outputs, allocated once per worker.

@@ -96,6 +96,12 @@ public struct PacketProcessor {
         }
         let route = view.routes[Int(ri)]
         if route.kind == .blackhole { counters.add(TunnelCounter.dropBase + DropReason.blackhole.rawValue); return }
+        // Transit traffic toward the next hop may be redirected to a cache
+        // instead (the packet goes unchanged, as routers do for WCCP).
+        if route.kind == .nextHop, redirect4(inner, length, view: view, out: &out) {
+            counters.add(TunnelCounter.decapRedirected.rawValue)
+            return
+        }
         if ip.ttl <= 1 {
             counters.add(TunnelCounter.dropBase + DropReason.ttlExpired.rawValue)
             if ICMPErrors.mayReport(ip) {

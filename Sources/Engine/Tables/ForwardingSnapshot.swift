@@ -101,6 +101,8 @@ public final class ForwardingSnapshot: @unchecked Sendable {
     public let generation: UInt64
     public let tunnelSpecs: [TunnelSpec]
     public let routeSpecs: [RouteSpec]
+    public let redirectSpecs: [RedirectServiceSpec]
+    let compiledRedirect: CompiledRedirect
     /// Keeps the counter blocks and TUN devices alive while any worker may
     /// still use this snapshot.
     let retained: [AnyObject]
@@ -119,8 +121,11 @@ public final class ForwardingSnapshot: @unchecked Sendable {
     /// dropped (a route's next hop must be usable).
     public init(generation: UInt64, tunnels specs: [TunnelSpec], routes routeList: [RouteSpec],
                 counters: [String: CounterBlock], tunFDs fdsByName: [String: [Int32]], workers: Int,
+                redirect: [RedirectServiceSpec] = [], redirectCounters: [UInt8: CounterBlock] = [:],
                 retain: [AnyObject] = []) {
         self.generation = generation
+        redirectSpecs = redirect
+        compiledRedirect = CompiledRedirect(redirect, counters: redirectCounters)
         self.workers = workers
         let sorted = specs.sorted { $0.name < $1.name }
         tunnelSpecs = sorted
@@ -227,7 +232,7 @@ public final class ForwardingSnapshot: @unchecked Sendable {
         buckets.initialize(from: bucketTable, count: bucketTable.count)
         fib4 = IPv4PrefixTable(v4.map { ($0.key, $0.value) })
         fib6 = IPv6PrefixTable(v6.map { ($0.key, $0.value) })
-        retained = Array(counters.values) + retain
+        retained = Array(counters.values) + Array(redirectCounters.values) + retain
         routeCount = entries.count
     }
 
@@ -244,7 +249,7 @@ public final class ForwardingSnapshot: @unchecked Sendable {
     /// The pointers a worker reads. Valid while the snapshot is alive.
     public var view: ForwardingView {
         ForwardingView(tunnelCount: tunnelSpecs.count, tunnels: tunnels, routes: routes, buckets: buckets,
-                       tunFDs: tunFDs, workers: workers, fib4: fib4.view, fib6: fib6.view)
+                       tunFDs: tunFDs, workers: workers, fib4: fib4.view, fib6: fib6.view, redirect: compiledRedirect.view)
     }
 
     /// An empty snapshot (nothing configured yet).
@@ -263,6 +268,7 @@ public struct ForwardingView {
     public let workers: Int
     public let fib4: IPv4PrefixTable.View
     public let fib6: IPv6PrefixTable.View
+    let redirect: RedirectView
 
     /// The tunnel whose outer addresses these are, or -1.
     @inlinable @inline(__always)
