@@ -56,7 +56,7 @@ let package = Package(
         ]),
         // Control servers: the shell's UNIX socket server, show commands.
         .target(name: "Control", dependencies: [
-            "Engine", "Commands", "Netlink", "Packet", "BGP",
+            "Engine", "Commands", "Netlink", "Packet", "BGP", "WCCP",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),

@@ -17,7 +17,7 @@ extension Appliance {
         }
         return .object([
             ("rxPackets", v(.rxPackets)), ("rxBytes", v(.rxBytes)), ("txPackets", v(.txPackets)), ("txBytes", v(.txBytes)),
-            ("decapForwarded", v(.decapForwarded)), ("decapToKernel", v(.decapToKernel)),
+            ("decapForwarded", v(.decapForwarded)), ("decapToKernel", v(.decapToKernel)), ("decapRedirected", v(.decapRedirected)),
             ("encapFromKernel", v(.encapFromKernel)), ("icmpSent", v(.icmpSent)), ("drops", .object(drops)),
         ])
     }
@@ -70,7 +70,7 @@ extension Appliance {
                 func v(_ f: TunnelCounter) -> UInt64 { c.total(f.rawValue) }
                 out += "  \(v(.rxPackets)) packets input, \(v(.rxBytes)) bytes\n"
                 out += "  \(v(.txPackets)) packets output, \(v(.txBytes)) bytes\n"
-                out += "  decapsulated: \(v(.decapForwarded)) forwarded, \(v(.decapToKernel)) to kernel; encapsulated from kernel: \(v(.encapFromKernel))\n"
+                out += "  decapsulated: \(v(.decapForwarded)) forwarded, \(v(.decapRedirected)) redirected, \(v(.decapToKernel)) to kernel; encapsulated from kernel: \(v(.encapFromKernel))\n"
                 out += "  ICMP errors sent: \(v(.icmpSent))\n"
                 let drops = DropReason.allCases.compactMap { r -> String? in
                     let n = c.total(TunnelCounter.dropBase + r.rawValue)
