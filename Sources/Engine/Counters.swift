@@ -17,7 +17,6 @@ public enum DropReason: Int, CaseIterable, Sendable {
     case badInner               // inner IP header invalid
     case ttlExpired             // TTL / hop limit ran out (ICMP sent)
     case tooBig                 // over the egress MTU with DF (ICMP sent)
-    case noRoute                // no egressd route for a packet from the kernel
     case blackhole              // matched a blackhole route
     case txError                // the kernel refused to send it
     case tunError               // writing into the TUN failed
@@ -33,7 +32,6 @@ public enum DropReason: Int, CaseIterable, Sendable {
         case .badInner: "bad-inner"
         case .ttlExpired: "ttl-expired"
         case .tooBig: "too-big"
-        case .noRoute: "no-route"
         case .blackhole: "blackhole"
         case .txError: "tx-error"
         case .tunError: "tun-error"

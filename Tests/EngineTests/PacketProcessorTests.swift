@@ -158,10 +158,21 @@ import Packet
         }
     }
 
-    @Test func noRouteFromTheKernelIsDropped() {
+    @Test func withoutAnEgressdRouteTheKernelsChoiceOfTUNStands() {
+        // The kernel routed the packet into tgw1's TUN (e.g. a route FRR's
+        // zebra installed via 169.254.7.2): it goes through tgw1.
         let rig = Rig(routes: [])
-        rig.fromKernel(Build.ipv4(src: "198.51.100.80", dst: "10.1.0.10"))
-        #expect(rig.engineDrops(.noRoute) == 1)
+        rig.fromKernel(Build.ipv4(src: "198.51.100.80", dst: "10.1.0.10"), tunnel: 1)
+        #expect(rig.out[0].destination4 == IPv4Address("10.0.0.2")!.value)
+        #expect(rig.counter("tgw1", .encapFromKernel) == 1)
+        #expect(rig.engineDrops(.noRoute) == 0)
+    }
+
+    @Test func blackholeFromTheKernelIsDropped() {
+        let rig = Rig()
+        rig.fromKernel(Build.ipv4(src: "198.51.100.80", dst: "10.9.0.1"))
+        #expect(rig.engineDrops(.blackhole) == 1)
+        #expect(rig.out.count == 0)
     }
 
     @Test func tooBigForTheTunnelGoesBackToTheKernelAsICMP() {

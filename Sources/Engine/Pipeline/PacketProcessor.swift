@@ -208,36 +208,39 @@ public struct PacketProcessor {
 
     /// Handles one packet the kernel sent into a TUN (`p`, `n` bytes, an IP
     /// packet with headroom before it). `tunnelIndex` is the TUN's tunnel.
+    /// A tunnel route spreads the packet over its tunnels by flow hash; with
+    /// no egressd route the kernel's own choice stands, as with a Linux GRE
+    /// device: the packet goes through the TUN's tunnel.
     @inline(__always)
     public mutating func fromKernel(_ p: UnsafeMutableRawPointer, _ n: Int, tunnelIndex: Int, view: ForwardingView,
                                     out: inout OutputQueue) {
         engineCounters.add(EngineCounter.kernelReceived.rawValue)
         guard n >= 1 else { engineDrop(.badInner); return }
         let version = UnsafeRawPointer(p).u8(0) >> 4
-        let route: RouteEntry
+        let routeIndex: UInt32
         let ethertype: UInt16
         let length: Int
         if version == 4 {
             guard case .success(let l) = IPv4Header.validate(UnsafeRawPointer(p), available: n) else { engineDrop(.badInner); return }
-            let ri = view.fib4.lookup(IPv4Header(p).destination.value)
-            guard ri != noRouteIndex else { engineDrop(.noRoute); return }
-            route = view.routes[Int(ri)]
+            routeIndex = view.fib4.lookup(IPv4Header(p).destination.value)
             ethertype = EtherType.ipv4
             length = l
         } else if version == 6 {
             guard case .success(let l) = IPv6Header.validate(UnsafeRawPointer(p), available: n) else { engineDrop(.badInner); return }
-            let ri = view.fib6.lookup(IPv6Header(p).destination)
-            guard ri != noRouteIndex else { engineDrop(.noRoute); return }
-            route = view.routes[Int(ri)]
+            routeIndex = view.fib6.lookup(IPv6Header(p).destination)
             ethertype = EtherType.ipv6
             length = l
         } else {
             engineDrop(.badInner); return
         }
-        guard route.kind == .tunnels else {
-            engineDrop(route.kind == .blackhole ? .blackhole : .noRoute); return
+        var egress = tunnelIndex
+        if routeIndex != noRouteIndex {
+            let route = view.routes[Int(routeIndex)]
+            if route.kind == .blackhole { engineDrop(.blackhole); return }
+            if route.kind == .tunnels {
+                egress = view.ecmpMember(group: route.index, hash: FlowHash.of(packet: p, length: length))
+            }
         }
-        let egress = view.ecmpMember(group: route.index, hash: FlowHash.of(packet: p, length: length))
         let tunnel = view.tunnels[egress]
         let counters = tunnel.counters.row(worker)
         if length > tunnel.innerMTU {

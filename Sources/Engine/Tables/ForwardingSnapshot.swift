@@ -50,9 +50,12 @@ public enum RouteTarget: Equatable, Sendable {
 public struct RouteSpec: Equatable, Sendable {
     public var prefix: IPPrefix
     public var target: RouteTarget
-    public init(prefix: IPPrefix, target: RouteTarget) {
+    /// Who made the route ("static", "bgp", "kernel"), for show commands.
+    public var origin: String
+    public init(prefix: IPPrefix, target: RouteTarget, origin: String = "static") {
         self.prefix = prefix
         self.target = target
+        self.origin = origin
     }
 }
 
@@ -180,11 +183,13 @@ public final class ForwardingSnapshot: @unchecked Sendable {
         // Configured routes for one prefix merge: several tunnel lines are one
         // ECMP group (as several `ip route` lines are in IOS/FRR).
         var merged: [IPPrefix: RouteTarget] = [:]
+        var origins: [IPPrefix: String] = [:]
         var order: [IPPrefix] = []
         for r in routeList {
             switch (merged[r.prefix], r.target) {
             case (nil, _):
                 merged[r.prefix] = r.target
+                origins[r.prefix] = r.origin
                 order.append(r.prefix)
             case (.tunnels(let a)?, .tunnels(let b)):
                 merged[r.prefix] = .tunnels(a + b)
@@ -194,12 +199,13 @@ public final class ForwardingSnapshot: @unchecked Sendable {
         }
         for prefix in order {
             let target = merged[prefix]!
+            let origin = origins[prefix]!
             switch target {
             case .tunnels(let names):
                 let live = names.filter { index[$0] != nil }
                 guard !live.isEmpty else { continue }
                 add(prefix, RouteEntry(kind: .tunnels, index: group(live), mtu: 0, nextHopV4: 0, nextHopV6: .any))
-                kept.append(RouteSpec(prefix: prefix, target: .tunnels(Array(Set(live)).sorted())))
+                kept.append(RouteSpec(prefix: prefix, target: .tunnels(Array(Set(live)).sorted()), origin: origin))
             case .nextHop(let nh, let mtu):
                 var e = RouteEntry(kind: .nextHop, index: 0, mtu: UInt32(mtu), nextHopV4: 0, nextHopV6: .any)
                 switch nh {
@@ -207,13 +213,13 @@ public final class ForwardingSnapshot: @unchecked Sendable {
                 case .v6(let a): e.nextHopV6 = a
                 }
                 add(prefix, e)
-                kept.append(RouteSpec(prefix: prefix, target: target))
+                kept.append(RouteSpec(prefix: prefix, target: target, origin: origin))
             case .blackhole:
                 add(prefix, RouteEntry(kind: .blackhole, index: 0, mtu: 0, nextHopV4: 0, nextHopV6: .any))
-                kept.append(RouteSpec(prefix: prefix, target: target))
+                kept.append(RouteSpec(prefix: prefix, target: target, origin: origin))
             case .kernel:
                 add(prefix, RouteEntry(kind: .local, index: 0, mtu: 0, nextHopV4: 0, nextHopV6: .any))
-                kept.append(RouteSpec(prefix: prefix, target: target))
+                kept.append(RouteSpec(prefix: prefix, target: target, origin: origin))
             }
         }
         // The appliance's own inside addresses are delivered to the kernel.
