@@ -80,7 +80,11 @@ let package = Package(
         .testTarget(name: "CommandsTests", dependencies: ["Commands", "Packet"]),
         .testTarget(name: "BGPTests", dependencies: ["BGP", "Packet"]),
         .testTarget(name: "WCCPTests", dependencies: ["WCCP", "Packet"]),
-        .testTarget(name: "ControlTests", dependencies: ["Control", "Commands", "Engine", "Packet"]),
+        .testTarget(name: "ControlTests", dependencies: [
+            "Control", "Commands", "Engine", "Packet", "WCCP",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .testTarget(name: "eg-trafgenTests", dependencies: ["eg-trafgen"]),
     ],
     swiftLanguageModes: [.v6]

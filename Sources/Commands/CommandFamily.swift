@@ -21,6 +21,8 @@ enum CommandFamilies {
             SystemCommands.self,
             InterfaceCommands.self,
             StaticRouteCommands.self,
+            BGPCommands.self,
+            WCCPCommands.self,
             DataplaneCommands.self,
             ShowCommands.self,
         ]

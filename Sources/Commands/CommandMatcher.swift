@@ -24,6 +24,26 @@ public struct MatchedCommand: Sendable {
     public var expanded: String
 }
 
+/// An argument position of the tree, for which a `LiveValueSource` may
+/// offer current values.
+public struct ArgumentSlot: Hashable, Sendable {
+    /// The argument's name in its command's declaration ("name", "interface").
+    public var name: String
+    public var kind: ArgumentKind
+    /// The mode the line is read in (config-if, or config for `do show ...`).
+    public var mode: CommandMode
+
+    public init(name: String, kind: ArgumentKind, mode: CommandMode) {
+        self.name = name
+        self.kind = kind
+        self.mode = mode
+    }
+}
+
+/// Current values for an argument slot (the daemon's tunnel names for
+/// `.interfaceName`, neighbor addresses, service numbers), for completion.
+public typealias LiveValueSource = (ArgumentSlot) -> [String]
+
 /// One possible next word, for tab completion and `?`.
 public struct Completion: Equatable, Sendable {
     /// What the entry is.
@@ -32,6 +52,9 @@ public struct Completion: Equatable, Sendable {
         case keyword
         /// A typed argument: `word` is its placeholder ("A.B.C.D").
         case argument
+        /// A live value of an argument (a tunnel name, a neighbor address)
+        /// from a `LiveValueSource`: the shell may insert `word`.
+        case value
         /// The command is complete here (`<cr>`).
         case end
     }
@@ -167,7 +190,11 @@ extension CommandRegistry {
     /// line is empty or ends in a blank, else those the last (half-typed) word
     /// can become. Keywords first (sorted), then argument placeholders, then
     /// `<cr>` when the command could end here.
-    public func completions(line: String, mode: CommandMode) throws(CommandError) -> [Completion] {
+    /// `liveValues` offers current values of arguments (tunnel names, ...);
+    /// those the partial word starts and the argument's kind accepts are
+    /// listed after the keywords, before the placeholders.
+    public func completions(line: String, mode: CommandMode,
+                            liveValues: LiveValueSource? = nil) throws(CommandError) -> [Completion] {
         let words = Self.words(of: line)
         let endsInBlank = line.isEmpty || line.last == " " || line.last == "\t"
         let partial: LineWord? = endsInBlank ? nil : words.last
@@ -178,32 +205,47 @@ extension CommandRegistry {
             return [Completion(word: "<cr>", help: "", kind: .end)]
         }
         var keywords: [Completion] = []
+        var values: [Completion] = []
         var arguments: [Completion] = []
         let prefix = partial?.text.lowercased() ?? ""
         for child in children(of: node) {
             switch nodes[child].token {
             case .keyword(let k) where k.hasPrefix(prefix):
                 keywords.append(Completion(word: k, help: nodes[child].help, kind: .keyword))
-            case .argument(_, let kind) where partial.map({ kind.couldStart($0.text) }) ?? true:
-                arguments.append(Completion(word: kind.placeholder, help: nodes[child].help, kind: .argument))
+            case .argument(let name, let kind):
+                if let liveValues {
+                    let slot = ArgumentSlot(name: name, kind: kind, mode: mode)
+                    for value in liveValues(slot) where value.hasPrefix(partial?.text ?? "") {
+                        guard case .success = kind.parse(value), !values.contains(where: { $0.word == value }) else { continue }
+                        values.append(Completion(word: value, help: nodes[child].help, kind: .value))
+                    }
+                }
+                if partial.map({ kind.couldStart($0.text) }) ?? true {
+                    arguments.append(Completion(word: kind.placeholder, help: nodes[child].help, kind: .argument))
+                }
             default:
                 break
             }
         }
-        var result = keywords.sorted { $0.word < $1.word } + arguments
+        var result = keywords.sorted { $0.word < $1.word } + values + arguments
         if partial == nil, nodes[node].action != nil { result.append(Completion(word: "<cr>", help: "", kind: .end)) }
         return result
     }
 
     /// What `?` prints after `line`: one row per completion, help aligned,
     /// or the error that stops the line earlier.
-    public func help(line: String, mode: CommandMode) -> String {
+    public func help(line: String, mode: CommandMode, liveValues: LiveValueSource? = nil) -> String {
         let entries: [Completion]
         do {
-            entries = try completions(line: line, mode: mode)
+            entries = try completions(line: line, mode: mode, liveValues: liveValues)
         } catch {
             return error.rendered(line: line)
         }
+        return Self.helpText(entries)
+    }
+
+    /// The `?` listing of `entries`: one row each, help texts aligned.
+    public static func helpText(_ entries: [Completion]) -> String {
         if entries.isEmpty { return "% Unrecognized command" }
         let width = entries.map(\.word.count).max() ?? 0
         return entries.map { e in

@@ -16,6 +16,16 @@ public struct RunningConfig: Equatable, Sendable {
     public var staticRoutes: Set<StaticRoute>
     /// `dataplane ...` settings.
     public var dataplane: DataplaneSettings
+    /// `router bgp ASN` (nil: no BGP speaker). See Families/BGPCommands.swift.
+    public var bgp: BGPRouterConfig? = nil
+    /// `ip prefix-list NAME ...` by name.
+    public var ipPrefixLists: [String: PrefixListConfig] = [:]
+    /// `ipv6 prefix-list NAME ...` by name.
+    public var ipv6PrefixLists: [String: PrefixListConfig] = [:]
+    /// `ip wccp ...`: the WCCPv2 router. See Families/WCCPCommands.swift.
+    public var wccp: WCCPConfig = WCCPConfig()
+    /// `ip access-list extended NAME` by name (WCCP redirect-lists and group-lists).
+    public var accessLists: [String: AccessListConfig] = [:]
 
     public init(hostname: String = RunningConfig.defaultHostname,
                 tunnels: [String: TunnelInterface] = [:],

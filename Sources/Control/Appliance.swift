@@ -5,6 +5,7 @@
 // control thread (the shell server's event loop); the engine's workers only
 // see the snapshots published here.
 
+import BGP
 import Commands
 import Engine
 import Logging
@@ -23,6 +24,15 @@ public final class Appliance: @unchecked Sendable {
     /// next hops of each prefix's best path set. Static routes for the same
     /// prefix win (administrative distance, as in IOS/FRR).
     var protocolRoutes: [String: [IPPrefix: [IPAddress]]] = [:]
+    /// The routes of the last published snapshot.
+    var lastRoutes: [RouteSpec] = []
+    /// WCCP services the engine applies, and their counters.
+    var redirectServices: [RedirectServiceSpec] = []
+    var redirectCounters: [UInt8: CounterBlock] = [:]
+    /// The BGP speaker while `router bgp` is configured (BGPService.swift).
+    var bgpSpeaker: BGPSpeaker?
+    /// The WCCP router's UDP endpoint while `ip wccp` is configured (WCCP/WCCPService.swift).
+    var wccpEndpoint: WCCPEndpoint?
     var generation: UInt64 = 0
     public let startedAt = ContinuousClock.now
     /// Recent state changes, for `show logging`.
@@ -84,6 +94,8 @@ public final class Appliance: @unchecked Sendable {
             tunnels[t.name]!.description = t.description
         }
         config = new
+        applyBGP()
+        applyWCCP()
         republishRoutes()
     }
 
@@ -162,13 +174,13 @@ public final class Appliance: @unchecked Sendable {
         }
         // Protocol routes, for prefixes no static route covers.
         let staticPrefixes = Set(c.staticRoutes.map(\.prefix))
-        for (_, table) in protocolRoutes.sorted(by: { $0.key < $1.key }) {
+        for (source, table) in protocolRoutes.sorted(by: { $0.key < $1.key }) {
             for (prefix, hops) in table.sorted(by: { $0.key.description < $1.key.description }) where !staticPrefixes.contains(prefix) {
                 let names = hops.compactMap { tunnel(owning: $0) }
                 if !names.isEmpty {
-                    out.append(RouteSpec(prefix: prefix, target: .tunnels(names)))
+                    out.append(RouteSpec(prefix: prefix, target: .tunnels(names), origin: source))
                 } else if let first = hops.first {
-                    out.append(RouteSpec(prefix: prefix, target: .nextHop(first, mtu: egressMTU(toward: first))))
+                    out.append(RouteSpec(prefix: prefix, target: .nextHop(first, mtu: egressMTU(toward: first)), origin: source))
                 }
             }
         }
@@ -179,7 +191,7 @@ public final class Appliance: @unchecked Sendable {
         let tunnelIndexes = Set(tunnels.values.map(\.interfaceIndex))
         if let connected = try? netlink.routes(table: RouteTable.main, protocol: RouteProtocol.kernel) {
             for k in connected where k.type == .unicast && !k.nextHops.contains(where: { $0.interfaceIndex.map(tunnelIndexes.contains) ?? false }) {
-                out.append(RouteSpec(prefix: k.prefix, target: .kernel))
+                out.append(RouteSpec(prefix: k.prefix, target: .kernel, origin: "kernel"))
             }
         }
         return out
@@ -207,13 +219,31 @@ public final class Appliance: @unchecked Sendable {
 
     func publish(routes: [RouteSpec]) {
         generation += 1
+        lastRoutes = routes
         let specs = tunnels.values.map(\.spec)
         let snapshot = ForwardingSnapshot(
             generation: generation, tunnels: specs, routes: routes,
             counters: tunnels.mapValues(\.counters), tunFDs: tunnels.mapValues(\.device.queues),
-            workers: engine.settings.workers, retain: tunnels.values.map(\.device))
+            workers: engine.settings.workers, redirect: redirectServices, redirectCounters: redirectCounters,
+            retain: tunnels.values.map(\.device))
         engine.publish(snapshot)
     }
+
+    /// Replaces the WCCP services the engine applies (caches, assignments,
+    /// redirect-lists). Counters of a service survive as long as the
+    /// service exists. Call on the control thread.
+    public func setRedirectServices(_ services: [RedirectServiceSpec]) {
+        let ids = Set(services.map(\.serviceID))
+        redirectCounters = redirectCounters.filter { ids.contains($0.key) }
+        for s in services where redirectCounters[s.serviceID] == nil {
+            redirectCounters[s.serviceID] = CounterBlock(workers: engine.settings.workers, fields: RedirectCounter.fieldCount)
+        }
+        redirectServices = services
+        publish(routes: lastRoutes)
+    }
+
+    /// The counters of a WCCP service (nil when it is not applied).
+    public func counters(ofService service: UInt8) -> CounterBlock? { redirectCounters[service] }
 
     /// Installs the routes the kernel needs so that it hands traffic for
     /// these prefixes to the engine (tunnel routes point at the TUNs) or
@@ -251,6 +281,8 @@ public final class Appliance: @unchecked Sendable {
 
     /// Stops the engine and removes the tunnels and kernel routes.
     public func shutdown() {
+        stopBGP()
+        stopWCCP()
         for (_, r) in installedRoutes { try? netlink.deleteRoute(r) }
         installedRoutes = [:]
         engine.stop()

@@ -1,6 +1,7 @@
 // The shell's server side: a UNIX stream socket (mode 0660) on which egsh
-// sends command lines. Every command runs on the server's single event loop
-// thread, so commands, reloads and the appliance's state never race.
+// sends command lines; each connection is a ShellSession with its own mode.
+// Every request runs on the server's single event loop thread, so commands,
+// reloads and the appliance's state never race.
 
 import NIOCore
 import NIOPosix
@@ -19,8 +20,29 @@ public final class ControlServer: @unchecked Sendable {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     }
 
-    /// Binds `path` (replacing a stale socket file) and serves commands.
+    /// Binds `path` (replacing a stale socket file) and serves shell
+    /// sessions: `makeSession` is called on the control thread for each
+    /// connection, whose requests then all go to that session.
+    public func start(path: String, group owner: gid_t? = nil,
+                      makeSession: @escaping @Sendable () -> ShellSession) throws {
+        try start(path: path, group: owner) { () -> (String) -> ShellResponse in
+            let session = makeSession()
+            return { session.handle($0) }
+        }
+    }
+
+    /// Binds `path` and answers every line with `execute` (no session state).
     public func start(path: String, group owner: gid_t? = nil, execute: @escaping Executor) throws {
+        try start(path: path, group: owner) { () -> (String) -> ShellResponse in
+            { raw in
+                let (output, ok) = execute(raw.trimmedLine())
+                return ShellResponse(ok ? .ok : .error, output)
+            }
+        }
+    }
+
+    private func start(path: String, group owner: gid_t?,
+                       handlers: @escaping @Sendable () -> (String) -> ShellResponse) throws {
         let dir = path.split(separator: "/").dropLast().joined(separator: "/")
         if !dir.isEmpty { mkdir("/" + dir, 0o755) }
         unlink(path)
@@ -28,12 +50,15 @@ public final class ControlServer: @unchecked Sendable {
             .serverChannelOption(ChannelOptions.backlog, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(CommandLineHandler(execute: execute))
+                    try channel.pipeline.syncOperations.addHandler(CommandLineHandler(handle: handlers()))
                 }
             }
         channel = try bootstrap.bind(unixDomainSocketPath: path).wait()
+        // Owner and group may use the shell; the group is --socket-group.
+        if let owner, chown(path, getuid(), owner) != 0 {
+            throw ControlServerError("cannot give \(path) to group \(owner): \(String(cString: strerror(errno)))")
+        }
         chmod(path, 0o660)
-        if let owner { chown(path, getuid(), owner) }
     }
 
     /// Runs `body` on the control thread and waits for it.
@@ -52,11 +77,11 @@ final class CommandLineHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    let execute: ControlServer.Executor
+    let handle: (String) -> ShellResponse
     var pending: [UInt8] = []
     static let maxLine = 64 * 1024
 
-    init(execute: @escaping ControlServer.Executor) { self.execute = execute }
+    init(handle: @escaping (String) -> ShellResponse) { self.handle = handle }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
@@ -64,20 +89,27 @@ final class CommandLineHandler: ChannelInboundHandler, @unchecked Sendable {
         while let nl = pending.firstIndex(of: UInt8(ascii: "\n")) {
             let line = String(decoding: pending[..<nl], as: UTF8.self)
             pending.removeSubrange(...nl)
-            let (output, ok) = execute(line.trimmedLine())
-            var out = context.channel.allocator.buffer(capacity: output.utf8.count + 16)
-            out.writeBytes(ShellProtocol.encodeResponse(ok: ok, output: output))
+            let response = handle(line)
+            var out = context.channel.allocator.buffer(capacity: response.output.utf8.count + 16)
+            out.writeBytes(ShellProtocol.encodeResponse(response))
             context.writeAndFlush(wrapOutboundOut(out), promise: nil)
         }
         if pending.count > Self.maxLine {
             var out = context.channel.allocator.buffer(capacity: 64)
             out.writeBytes(ShellProtocol.encodeResponse(ok: false, output: "% Line too long\n"))
-            context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in context.close(promise: nil) }
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in channel.close(promise: nil) }
             pending = []
         }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
+}
+
+/// The control socket could not be set up.
+public struct ControlServerError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ d: String) { description = d }
 }
 
 extension String {

@@ -25,43 +25,26 @@ public struct ConfigFileError: Error, CustomStringConvertible {
 }
 
 extension Appliance {
-    /// Runs one shell line; returns its output and whether it succeeded.
+    /// Runs one shell line in a fresh exec-mode session (no config file, so
+    /// no `write memory`); returns its output and whether it succeeded.
     public func execute(_ line: String) -> (output: String, ok: Bool) {
-        if line.isEmpty { return ("", true) }
-        let matched: MatchedCommand
-        do {
-            matched = try CommandRegistry.standard.match(line, mode: .exec)
-        } catch {
-            return (error.rendered(line: line) + "\n", false)
-        }
-        guard case .exec(let action) = matched.action else { return ("% Not an exec command\n", false) }
-        let command: ExecCommand
-        do {
-            command = try action(matched.arguments)
-        } catch {
-            return ("% \(error.message)\n", false)
-        }
-        return run(command)
+        let response = ShellSession(backend: self, configFile: nil).execute(line)
+        return (response.output, response.status != .error)
     }
 
-    func run(_ command: ExecCommand) -> (output: String, ok: Bool) {
-        switch command {
-        case .show(.version, _):
-            return (showVersion(), true)
-        case .show(.runningConfig, _):
-            return (config.render(), true)
-        case .show(.interfaces(let name), let json):
-            return showInterfaces(name: name, json: json)
-        case .show(.ipRoute, let json):
-            return showRoutes(ipv6: false, json: json)
-        case .show(.ipv6Route, let json):
-            return showRoutes(ipv6: true, json: json)
-        case .show(.dataplane, let json):
-            return showDataplane(json: json)
-        case .configureTerminal:
-            return ("% Configuration mode in the shell is not available yet: edit the file and send SIGHUP\n", false)
-        case .exit, .end:
-            return ("", true)
+    /// The output of a `show` command.
+    func run(_ command: ShowCommand, json: Bool) -> ShellResponse {
+        let (output, ok): (String, Bool) = switch command {
+        case .version: (showVersion(), true)
+        case .runningConfig: (config.render(), true)
+        case .interfaces(let name): showInterfaces(name: name, json: json)
+        case .ipRoute: showRoutes(ipv6: false, json: json)
+        case .ipv6Route: showRoutes(ipv6: true, json: json)
+        case .dataplane: showDataplane(json: json)
+        case .logging: (showLogging(json: json), true)
+        case .bgp(let what): showBGP(what, json: json)
+        case .wccp(let what): showWCCP(what, json: json)
         }
+        return ShellResponse(ok ? .ok : .error, output)
     }
 }

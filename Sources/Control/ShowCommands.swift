@@ -134,9 +134,9 @@ extension Appliance {
             let isV6: Bool = { if case .v6 = r.prefix { return true } else { return false } }()
             guard isV6 == ipv6 else { continue }
             switch r.target {
-            case .tunnels(let names): rows.append((r.prefix.description, "static", names))
-            case .nextHop(let a, let mtu): rows.append((r.prefix.description, "static", ["\(a) (mtu \(mtu))"]))
-            case .blackhole: rows.append((r.prefix.description, "static", ["blackhole"]))
+            case .tunnels(let names): rows.append((r.prefix.description, r.origin, names))
+            case .nextHop(let a, let mtu): rows.append((r.prefix.description, r.origin, ["\(a) (mtu \(mtu))"]))
+            case .blackhole: rows.append((r.prefix.description, r.origin, ["blackhole"]))
             case .kernel: rows.append((r.prefix.description, "kernel", ["kernel"]))
             }
         }
@@ -145,9 +145,9 @@ extension Appliance {
                 .object([("prefix", .string($0.prefix)), ("protocol", .string($0.kind)), ("nexthops", .array($0.via.map { .string($0) }))])
             }))]).rendered() + "\n", true)
         }
-        var out = "Codes: C - connected tunnel, K - kernel (handed to the kernel), S - static, > - selected, * - in the engine's table\n\n"
+        var out = "Codes: C - connected tunnel, K - kernel (handed to the kernel), S - static, B - BGP, > - selected, * - in the engine's table\n\n"
         for r in rows {
-            let code = r.kind == "connected" ? "C" : (r.kind == "kernel" ? "K" : "S")
+            let code = ["connected": "C", "kernel": "K", "bgp": "B"][r.kind] ?? "S"
             out += "\(code)>* \(r.prefix)" + r.via.enumerated().map { i, v in
                 (i == 0 ? " " : "\n  *" + String(repeating: " ", count: r.prefix.count + 2)) + (r.kind == "kernel" ? "via the kernel" : (r.kind == "connected" || !v.contains(".") && !v.contains(":") ? "is directly connected, \(v)" : "via \(v)"))
             }.joined() + "\n"

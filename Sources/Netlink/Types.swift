@@ -70,9 +70,10 @@ public struct InterfaceAddress: Hashable, Sendable, CustomStringConvertible {
 /// Route protocol numbers (rtm_protocol): who installed a route.
 public enum RouteProtocol {
     /// Routes installed by egressd. FRR/zebra use 186 and up for its daemons (bgp 186,
-    /// isis 187, ospf 188, ...); 196 is unassigned in /etc/iproute2/rt_protos. A distinct
+    /// isis 187, ospf 188, ... static 196 in /etc/iproute2/rt_protos.d/frr.conf, up to 198);
+    /// 218 is in neither iproute2's nor FRR's list. A distinct
     /// number lets the daemon find and flush its own stale routes at start-up, as zebra does.
-    public static let egressd: UInt8 = 196
+    public static let egressd: UInt8 = 218
     /// Routes the kernel made itself (connected subnets).
     public static let kernel: UInt8 = 2
     /// Routes installed at boot, the default of `ip route add`.

@@ -23,6 +23,9 @@ struct EgressDaemon: ParsableCommand {
     @Option(name: .long, help: "UNIX socket for egsh.")
     var socket: String = ShellProtocol.defaultSocketPath
 
+    @Option(name: .long, help: "Group allowed to use the shell socket (mode 0660); default: root's.")
+    var socketGroup: String?
+
     @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
@@ -62,7 +65,9 @@ struct EgressDaemon: ParsableCommand {
         }
         let configPath = config
         do {
-            try server.start(path: socket) { line in appliance.execute(line) }
+            let group = try socketGroup.map(Self.groupID)
+            let store = ConfigFileStore(path: configPath)
+            try server.start(path: socket, group: group) { ShellSession(backend: appliance, configFile: store) }
         } catch {
             printError("egressd: cannot listen on \(socket): \(error)")
             _ = try? server.run { appliance.shutdown() }
@@ -108,6 +113,15 @@ struct EgressDaemon: ParsableCommand {
         int.setEventHandler(handler: stop)
         int.resume()
         withExtendedLifetime((hup, term, int)) { dispatchMain() }
+    }
+}
+
+extension EgressDaemon {
+    /// The id of group `name` (or a numeric id), for --socket-group.
+    static func groupID(_ name: String) throws -> gid_t {
+        if let entry = getgrnam(name) { return entry.pointee.gr_gid }
+        if let number = gid_t(name) { return number }
+        throw ValidationError("unknown group '\(name)' for --socket-group")
     }
 }
 

@@ -7,12 +7,12 @@ private let registry = CommandRegistry.standard
 
 @Test func topLevelExecCompletions() throws {
     let words = try registry.completions(line: "", mode: .exec).map(\.word)
-    #expect(words == ["configure", "end", "exit", "show"])
+    #expect(words == ["clear", "configure", "copy", "end", "exit", "show", "write"])
 }
 
 @Test func completionsAfterShow() throws {
     let entries = try registry.completions(line: "show ", mode: .exec)
-    #expect(entries.map(\.word) == ["dataplane", "interfaces", "ip", "ipv6", "running-config", "version"])
+    #expect(entries.map(\.word) == ["bgp", "dataplane", "interfaces", "ip", "ipv6", "logging", "running-config", "version"])
     #expect(entries.first { $0.word == "ip" }?.help == "IP information")
     #expect(entries.allSatisfy { $0.kind == .keyword })
 }
@@ -71,5 +71,5 @@ private let registry = CommandRegistry.standard
     let entries = try registry.completions(line: "do sh", mode: .configInterface).map(\.word)
     #expect(entries == ["show"])
     let afterShow = try registry.completions(line: "do show ip ", mode: .config).map(\.word)
-    #expect(afterShow == ["route"])
+    #expect(afterShow == ["bgp", "route", "wccp"])
 }

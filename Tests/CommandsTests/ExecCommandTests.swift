@@ -23,6 +23,13 @@ private let registry = CommandRegistry.standard
     ("conf t", .configureTerminal),
     ("exit", .exit),
     ("end", .end),
+    ("show logging", .show(.logging, json: false)),
+    ("sh log", .show(.logging, json: false)),
+    ("write memory", .writeMemory),
+    ("write", .writeMemory),
+    ("wr mem", .writeMemory),
+    ("copy running-config startup-config", .writeMemory),
+    ("copy run start", .writeMemory),
 ])
 func execLines(line: String, expected: ExecCommand) throws {
     #expect(try registry.parseExec(line) == expected)

@@ -136,11 +136,11 @@ func typedArgumentsValidate(placeholder: String, text: String, valid: Bool) {
 }
 
 @Test func newFamiliesCanAddModesAndCommands() throws {
-    // How BGP will plug in: a mode, a config command entering it, a sub-mode command.
-    let router = CommandMode(name: "config-router", title: "router configuration", enteredBy: "router bgp ASNUM", parent: .config)
+    // How a routing protocol plugs in (BGP does so in BGPCommands.swift): a mode, a config command entering it, a sub-mode command.
+    let router = CommandMode(name: "config-router-ospf", title: "router configuration", enteredBy: "router ospf ASNUM", parent: .config)
     var r = CommandRegistry.standard
     r.addMode(router)
-    r.config(.config, [.keyword("router", help: "Routing protocol"), .keyword("bgp", help: "BGP"),
+    r.config(.config, [.keyword("router", help: "Routing protocol"), .keyword("ospf", help: "OSPF"),
                        .argument("as", .asNumber, help: "AS number")]) { s, a throws(CommandFailure) in
         s.enter(router, target: String(try a.number("as")))
     }
@@ -148,7 +148,7 @@ func typedArgumentsValidate(placeholder: String, text: String, valid: Bool) {
         #expect(s.target == "65000")
     }
     var session = ConfigSession(registry: r)
-    _ = try session.execute("router bgp 65000")
+    _ = try session.execute("router ospf 65000")
     #expect(session.mode == router)
     _ = try session.execute(" bgp router-id 10.0.1.10")
     _ = try session.execute("interface tgw0")

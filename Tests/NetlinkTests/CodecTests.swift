@@ -37,7 +37,7 @@ private func decodeRequest(_ bytes: [UInt8]) -> DecodedRoute? {
         let hop1 = le16(16) + [0, 0] + le32(3) + attribute(5, [10, 0, 1, 2])  // rtnexthop + RTA_GATEWAY
         let hop2 = le16(16) + [0, 2] + le32(4) + attribute(5, [10, 0, 2, 2])  // weight 3 = rtnh_hops 2
         let body: [UInt8] =
-            [2, 16, 0, 0, 254, 196, 0, 1] + le32(0)     // rtmsg: AF_INET /16 main egressd universe unicast
+            [2, 16, 0, 0, 254, 218, 0, 1] + le32(0)     // rtmsg: AF_INET /16 main egressd universe unicast
             + attribute(15, le32(254))                     // RTA_TABLE
             + attribute(1, [10, 1, 0, 0])                  // RTA_DST
             + attribute(6, le32(20))                       // RTA_PRIORITY

@@ -95,7 +95,7 @@ struct KernelTests {
         try nl.replaceRoute(multipath)
         try nl.replaceRoute(multipath)  // replacing with itself is fine
         let shown = try #require(try ns.json("route", "show", "10.1.0.0/16").first)
-        #expect(shown["protocol"] as? String == "196")
+        #expect(shown["protocol"] as? String == "218")
         let hops = try #require(shown["nexthops"] as? [[String: Any]])
         #expect(hops.map { $0["gateway"] as? String } == ["10.0.1.2", "10.0.2.2"])
         #expect(hops.map { $0["dev"] as? String } == ["d1", "d2"])
@@ -140,8 +140,8 @@ struct KernelTests {
 
         for route in [single, v6, blackhole] { try nl.deleteRoute(route) }
         #expect(try nl.routes(protocol: RouteProtocol.egressd).isEmpty)
-        #expect(try ns.json("route", "show", "proto", "196").isEmpty)
-        #expect(try ns.json("-6", "route", "show", "proto", "196").isEmpty)
+        #expect(try ns.json("route", "show", "proto", "218").isEmpty)
+        #expect(try ns.json("-6", "route", "show", "proto", "218").isEmpty)
 
         // Errors are typed and readable.
         do {
@@ -229,7 +229,7 @@ struct KernelTests {
         #expect(results[bad]?.errno == ENETUNREACH)
         #expect(results[invalid]?.errno == EINVAL)
         #expect(results[bad]?.operation == "RTM_NEWROUTE \(routes[bad].prefix)")
-        let listed = ns.ip("route", "show", "proto", "196").output.split(separator: "\n")
+        let listed = ns.ip("route", "show", "proto", "218").output.split(separator: "\n")
         #expect(listed.count == count - 2)
         let dumped = try nl.routes(protocol: RouteProtocol.egressd)
         #expect(dumped.count == count - 2)
@@ -241,7 +241,7 @@ struct KernelTests {
         let deleted = try nl.deleteRoutes(dumped)
         print("deleteRoutes: \(dumped.count) routes in \(clock.now - flushStart)")
         #expect(deleted.allSatisfy { $0 == nil })
-        #expect(ns.ip("route", "show", "proto", "196").output.isEmpty)
+        #expect(ns.ip("route", "show", "proto", "218").output.isEmpty)
     }
 
     @Test func callsFromManyThreadsAreSerialised() throws {

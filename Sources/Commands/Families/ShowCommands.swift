@@ -1,5 +1,5 @@
 // Exec-mode commands: the shell's `show ...`, `configure terminal`, `exit`,
-// `end`. The line is parsed into an ExecCommand value that the control server
+// `end`, `write memory`. The line is parsed into an ExecCommand value that the control server
 // runs; adding `show ip bgp ...` is a new ShowCommand case plus one
 // `registry.show(...)` line in the BGP family's file.
 
@@ -13,6 +13,9 @@ public enum ExecCommand: Equatable, Sendable {
     case exit
     /// `end`: nothing to leave in exec mode (accepted as IOS does).
     case end
+    /// `write memory` / `copy running-config startup-config`: save the
+    /// running config to the file the daemon was started with.
+    case writeMemory
 }
 
 /// What a `show` command asks for.
@@ -29,6 +32,12 @@ public enum ShowCommand: Equatable, Sendable {
     case ipv6Route
     /// `show dataplane`: engine workers and drop counters.
     case dataplane
+    /// `show logging`: recent state changes of the appliance.
+    case logging
+    /// `show ip bgp ...` (see BGPCommands.swift).
+    case bgp(BGPShowCommand)
+    /// `show ip wccp ...` and `clear ip wccp` (see WCCPCommands.swift).
+    case wccp(WCCPShowCommand)
 }
 
 extension CommandRegistry {
@@ -76,10 +85,17 @@ enum ShowCommands: CommandFamily {
         registry.show([ip, route]) { _ in .ipRoute }
         registry.show([ipv6, route]) { _ in .ipv6Route }
         registry.show([.keyword("dataplane", help: "Packet engine workers and drop counters")]) { _ in .dataplane }
+        registry.show([.keyword("logging", help: "Recent state changes (interfaces, sessions, configuration)")]) { _ in .logging }
 
         registry.exec([.keyword("configure", help: "Enter configuration mode"),
                        .keyword("terminal", help: "Configure from the terminal")]) { _ in .configureTerminal }
         registry.exec([.keyword("exit", help: "Exit the shell")]) { _ in .exit }
         registry.exec([.keyword("end", help: "End (nothing to end in exec mode)")]) { _ in .end }
+        // IOS: `write` alone means `write memory`.
+        registry.exec([.keyword("write", help: "Write running configuration to memory or terminal"),
+                       .optional([.keyword("memory", help: "Write to the configuration file (keeps FILE.bak)")])]) { _ in .writeMemory }
+        registry.exec([.keyword("copy", help: "Copy from one file to another"),
+                       .keyword("running-config", help: "Copy from the current running configuration"),
+                       .keyword("startup-config", help: "Copy to the configuration file (keeps FILE.bak)")]) { _ in .writeMemory }
     }
 }

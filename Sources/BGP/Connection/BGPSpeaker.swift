@@ -1,0 +1,340 @@
+// The BGP speaker at the edge: listens for peers, runs one PeerSession per
+// neighbour on a single event loop (the control thread, so no locks), feeds
+// UPDATEs into the RIB and hands the selected routes to a sink (the
+// appliance's route table). Reconfiguration touches only the neighbours that
+// changed.
+
+import NIOCore
+import NIOPosix
+import Packet
+
+/// A running BGP speaker. Create, use and stop it on `eventLoop` only.
+public final class BGPSpeaker: @unchecked Sendable {
+    /// Receives the learned routes: for each prefix, its ECMP next hops (replaces the previous table).
+    public typealias RouteSink = ([IPPrefix: [IPAddress]]) -> Void
+    /// Receives state changes worth a log line.
+    public typealias EventSink = (String) -> Void
+
+    public let eventLoop: EventLoop
+    public private(set) var configuration: BGPSpeakerConfiguration
+    private let routeSink: RouteSink
+    private let eventSink: EventSink
+    private(set) var rib: RIB
+    private var sessions: [IPAddress: PeerSession] = [:]
+    /// RIB peer slots by address; the RIB never forgets a peer, so a re-added neighbour reuses its slot.
+    private var ribPeers: [IPAddress: PeerID] = [:]
+    private var listeners: [Channel] = []
+    /// Increments per stop, so a listener bound for a stopped instance is closed when it arrives.
+    private var runGeneration = 0
+    /// The selected routes as given to the sink.
+    public private(set) var routes: [IPPrefix: [IPAddress]] = [:]
+    /// Seeds the FSMs' jitter generators (one per session).
+    private var seed: UInt64 = 0x5EED
+
+    public init(eventLoop: EventLoop, configuration: BGPSpeakerConfiguration,
+                routeSink: @escaping RouteSink, eventSink: @escaping EventSink = { _ in }) {
+        self.eventLoop = eventLoop
+        self.configuration = configuration
+        self.routeSink = routeSink
+        self.eventSink = eventSink
+        rib = RIB(multipath: MultipathConfiguration(maximumPaths: configuration.maximumPaths))
+    }
+
+    /// Opens the listeners and starts every session.
+    public func start() throws {
+        eventLoop.preconditionInEventLoop()
+        for address in configuration.listenAddresses {
+            // Bound asynchronously: waiting on the loop's own thread would deadlock it.
+            let port = configuration.listenPort
+            let generation = runGeneration
+            try listen(on: address).whenComplete { [self] result in
+                switch result {
+                case .success(let channel):
+                    guard generation == runGeneration else { return channel.close(promise: nil) }
+                    listeners.append(channel)
+                case .failure(let error):
+                    report("cannot listen on [\(address)]:\(port): \(error)")
+                }
+            }
+        }
+        for n in configuration.neighbors { addSession(n) }
+    }
+
+    /// Stops every session (Cease) and closes the listeners.
+    public func stop() {
+        runGeneration += 1
+        for (_, s) in sessions { s.teardown(.cease(.peerDeconfigured)) }
+        sessions = [:]
+        for l in listeners { l.close(promise: nil) }
+        listeners = []
+        if !routes.isEmpty {
+            routes = [:]
+            routeSink(routes)
+        }
+    }
+
+    /// Applies a new configuration: sessions whose OPEN or connection parameters
+    /// changed restart, the others keep running.
+    public func reconfigure(_ new: BGPSpeakerConfiguration) throws {
+        eventLoop.preconditionInEventLoop()
+        if new.localAS != configuration.localAS || new.routerID != configuration.routerID
+            || new.listenAddresses != configuration.listenAddresses || new.listenPort != configuration.listenPort {
+            stop()
+            configuration = new
+            rib = RIB(multipath: MultipathConfiguration(maximumPaths: new.maximumPaths))
+            ribPeers = [:]
+            try start()
+            return
+        }
+        let old = configuration
+        configuration = new
+        rib.multipath = MultipathConfiguration(maximumPaths: new.maximumPaths)
+        let wanted = Dictionary(new.neighbors.map { ($0.address, $0) }, uniquingKeysWith: { a, _ in a })
+        for (address, s) in sessions where wanted[address] == nil {
+            s.teardown(.cease(.peerDeconfigured))
+            sessions[address] = nil
+            report("neighbor \(address) removed")
+        }
+        let previous = Dictionary(old.neighbors.map { ($0.address, $0) }, uniquingKeysWith: { a, _ in a })
+        for n in new.neighbors {
+            guard let s = sessions[n.address] else { addSession(n); continue }
+            if let before = previous[n.address], n.needsReset(from: before) {
+                s.teardown(.cease(.otherConfigurationChange))
+                sessions[n.address] = nil
+                addSession(n)
+            } else {
+                s.update(n)
+            }
+        }
+    }
+
+    /// `clear ip bgp *|ADDR [soft]`. Returns false when no such neighbour exists.
+    @discardableResult
+    public func clear(_ address: IPAddress?, soft: Bool) -> Bool {
+        let targets = address.map { a in sessions[a].map { [$0] } ?? [] } ?? Array(sessions.values)
+        for s in targets { if soft { s.softClear() } else { s.clear() } }
+        return !targets.isEmpty
+    }
+
+    private func addSession(_ n: BGPNeighborSettings) {
+        let peer: PeerID
+        let ribConfig = ribConfiguration(n, identifier: .any)
+        if let existing = ribPeers[n.address] {
+            peer = existing
+            rib.updatePeer(peer, ribConfig)
+        } else {
+            do {
+                peer = try rib.addPeer(ribConfig)
+            } catch {
+                report("neighbor \(n.address) not started: \(error)")
+                return
+            }
+            ribPeers[n.address] = peer
+        }
+        seed &+= 0x9E37_79B9
+        let s = PeerSession(speaker: self, settings: n, ribPeer: peer, seed: seed)
+        sessions[n.address] = s
+        s.start()
+    }
+
+    private func ribConfiguration(_ n: BGPNeighborSettings, identifier: IPv4Address) -> RIBPeerConfiguration {
+        RIBPeerConfiguration(address: n.address, peerAS: n.session.peerAS, localAS: n.session.localAS,
+                             identifier: identifier, importPolicy: n.importPolicy, maximumPrefix: n.maximumPrefix)
+    }
+
+    // MARK: listening
+
+    private func listen(on address: IPAddress) throws -> EventLoopFuture<Channel> {
+        var bootstrap = ServerBootstrap(group: eventLoop)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(ChannelOptions.backlog, value: 16)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let handler = BGPChannelHandler()
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                    let c = BGPConnection(channel: channel, direction: .inbound)
+                    handler.attach(c)
+                    accepted(c)
+                }
+            }
+        if case .v6 = address {
+            bootstrap = bootstrap.serverChannelOption(
+                ChannelOptions.Types.SocketOption(level: .ipv6, name: NIOBSDSocket.Option(rawValue: 26)), value: 1)  // IPV6_V6ONLY
+        }
+        return bootstrap.bind(to: try address.socketAddress(port: configuration.listenPort))
+    }
+
+    /// An inbound connection: only configured neighbours are served (GTSM off).
+    private func accepted(_ c: BGPConnection) {
+        guard let remote = c.remoteAddress, let s = sessions[remote] else {
+            c.close()
+            return
+        }
+        // Our segments leave with the neighbour's TTL, as on active opens.
+        _ = c.channel.setOption(ttlOption(for: remote), value: SocketOptionValue(s.settings.ttl))
+        s.accept(c)
+    }
+
+    // MARK: from the sessions
+
+    func report(_ event: String) { eventSink(event) }
+
+    func updateRIBPeer(_ s: PeerSession) {
+        let id = s.negotiated?.peerIdentifier ?? .any
+        rib.updatePeer(s.ribPeer, ribConfiguration(s.settings, identifier: id))
+    }
+
+    func sessionEstablished(_ s: PeerSession, _ n: NegotiatedSession) {
+        rib.updatePeer(s.ribPeer, ribConfiguration(s.settings, identifier: n.peerIdentifier))
+        report("neighbor \(s.settings.address) Established (AS \(n.peerAS), router-id \(n.peerIdentifier), hold \(n.holdTime) s)")
+    }
+
+    func deliver(_ update: ReceivedUpdate, from s: PeerSession) {
+        if case .treatAsWithdraw(let reason) = update.verdict {
+            report("neighbor \(s.settings.address): UPDATE treated as withdraw: \(reason)")
+        }
+        let changes = update.routeChanges
+        var result = rib.apply(changes, from: s.ribPeer)
+        if let family = changes.endOfRIB {
+            let swept = rib.sweepStale(s.ribPeer, family: family)
+            result.changes += swept.changes
+        }
+        publish(result.changes)
+        for event in result.events {
+            switch event {
+            case .maximumPrefixWarning(_, let count, let limit):
+                report("neighbor \(s.settings.address): \(count) prefixes, warning threshold of maximum-prefix \(limit) reached")
+            case .maximumPrefixExceeded(_, let count, let notification, let teardown):
+                report("neighbor \(s.settings.address): \(count) prefixes exceed maximum-prefix" + (teardown ? ", session stopped" : ""))
+                if teardown { s.stop(notification) }
+            }
+        }
+    }
+
+    func sessionDown(_ s: PeerSession, reason: SessionDownReason, retainFor: UInt16?) {
+        report("neighbor \(s.settings.address) down: \(reason)" + (retainFor.map { ", keeping its routes as stale for \($0) s" } ?? ""))
+        if retainFor != nil {
+            rib.markStale(s.ribPeer)
+        } else {
+            publish(rib.removePeerRoutes(s.ribPeer).changes)
+        }
+    }
+
+    func sweepStale(_ s: PeerSession) {
+        publish(rib.sweepStale(s.ribPeer).changes)
+    }
+
+    /// Applies RIB changes to the route table and hands it to the sink.
+    private func publish(_ changes: [RouteChange]) {
+        guard !changes.isEmpty else { return }
+        for c in changes {
+            if c.isRemoval {
+                routes[c.prefix] = nil
+            } else {
+                var hops: [IPAddress] = []
+                for p in c.paths {
+                    let hop: IPAddress = switch p.nextHop {
+                    case .v4(let a): .v4(a)
+                    case .v6(let global, _): .v6(global)
+                    }
+                    if !hops.contains(hop) { hops.append(hop) }
+                }
+                routes[c.prefix] = hops
+            }
+        }
+        routeSink(routes)
+    }
+
+    // MARK: status for the shell
+
+    /// Every neighbour's state and counters, in address order.
+    public func peerStatus() -> [BGPPeerStatus] {
+        let now = NIODeadline.now()
+        return sessions.values.map { s in
+            BGPPeerStatus(
+                address: s.settings.address, remoteAS: s.settings.session.peerAS, localAS: s.settings.session.localAS,
+                state: s.state, shutdown: s.settings.shutdown, enabled: s.fsm.enabled,
+                messagesReceived: s.messagesReceived, messagesSent: s.messagesSent,
+                upFor: s.establishedAt.map { Duration.nanoseconds((now - $0).nanoseconds) },
+                downFor: s.lastDownAt.map { Duration.nanoseconds((now - $0).nanoseconds) },
+                prefixesReceived: rib.prefixCount(s.ribPeer), prefixesSent: s.advertised.count,
+                establishedTransitions: s.establishedTransitions, lastError: s.lastError, lastConnectError: s.lastConnectError,
+                negotiated: s.negotiated, ttl: s.settings.ttl,
+                localAddress: s.connection?.localAddress, holdTime: s.settings.session.holdTime,
+                keepaliveTime: s.settings.session.keepaliveTime,
+                advertised: s.advertised.sorted { $0.description < $1.description })
+        }.sorted { a, b in
+            switch (a.address, b.address) {
+            case (.v4(let x), .v4(let y)): x < y
+            case (.v6(let x), .v6(let y)): x < y
+            case (.v4, .v6): true
+            case (.v6, .v4): false
+            }
+        }
+    }
+
+    /// The selected paths of every learned prefix, with the attributes `show ip bgp` prints.
+    public func routeStatus() -> [BGPRouteStatus] {
+        var addressOf: [PeerID: IPAddress] = [:]
+        for (a, p) in ribPeers { addressOf[p] = a }
+        return routes.keys.map { prefix in
+            let paths = rib.paths(for: prefix).enumerated().map { index, p in
+                let attributes = rib.attributes(p.attributes)
+                return BGPPathStatus(peer: addressOf[p.peer], nextHop: p.nextHop.description, best: index == 0,
+                                     asPath: attributes.attributes.asPath?.description ?? "",
+                                     origin: attributes.attributes.origin ?? .incomplete,
+                                     med: attributes.attributes.multiExitDisc, localPref: attributes.attributes.localPref)
+            }
+            return BGPRouteStatus(prefix: prefix, paths: paths)
+        }
+    }
+
+    /// Accepted prefixes in the RIB, both families.
+    public var ribRouteCount: Int { rib.routeCount }
+}
+
+/// One neighbour as `show ip bgp summary` / `neighbors` print it.
+public struct BGPPeerStatus: Sendable {
+    public var address: IPAddress
+    public var remoteAS: UInt32
+    public var localAS: UInt32
+    public var state: BGPSessionState
+    public var shutdown: Bool
+    /// False after max-prefix stopped it (until `clear ip bgp`).
+    public var enabled: Bool
+    public var messagesReceived: Int
+    public var messagesSent: Int
+    /// Time since Established, while Established.
+    public var upFor: Duration?
+    /// Time since the session last went down.
+    public var downFor: Duration?
+    public var prefixesReceived: Int
+    public var prefixesSent: Int
+    public var establishedTransitions: Int
+    public var lastError: String?
+    /// Why the last outbound connection attempt failed.
+    public var lastConnectError: String?
+    public var negotiated: NegotiatedSession?
+    public var ttl: Int
+    public var localAddress: IPAddress?
+    public var holdTime: UInt16
+    public var keepaliveTime: UInt16
+    public var advertised: [IPPrefix]
+}
+
+/// A learned prefix and its selected paths (best first, then multipaths).
+public struct BGPRouteStatus: Sendable {
+    public var prefix: IPPrefix
+    public var paths: [BGPPathStatus]
+}
+
+/// One selected path.
+public struct BGPPathStatus: Sendable {
+    public var peer: IPAddress?
+    public var nextHop: String
+    public var best: Bool
+    public var asPath: String
+    public var origin: Origin
+    public var med: UInt32?
+    public var localPref: UInt32?
+}

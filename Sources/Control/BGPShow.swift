@@ -1,0 +1,261 @@
+// `show ip bgp summary`, `show ip bgp`, `show bgp ipv6 unicast` and
+// `show ip bgp neighbors`, in FRR's layout (operators read them the same
+// way) and as JSON with FRR's key names where FRR has them.
+
+import BGP
+import Commands
+import Packet
+
+extension Appliance {
+    /// Runs a BGP show command.
+    func showBGP(_ what: BGPShowCommand, json: Bool) -> (String, Bool) {
+        guard let speaker = bgpSpeaker, let router = config.bgp else {
+            return json ? ("{}\n", true) : ("% BGP instance not found\n", false)
+        }
+        let c = speaker.configuration
+        switch what {
+        case .summary:
+            return (BGPShowFormat.summary(speaker.peerStatus(), routerID: c.routerID, localAS: c.localAS,
+                                          ribEntries: speaker.ribRouteCount, json: json), true)
+        case .routes(let ipv6):
+            let family: BGPFamily = ipv6 ? .ipv6 : .ipv4
+            let learned = speaker.routeStatus().filter { r in if case .v6 = r.prefix { ipv6 } else { !ipv6 } }
+            return (BGPShowFormat.routes(learned, local: router[family].networks.sorted { $0.description < $1.description },
+                                         routerID: c.routerID, localAS: c.localAS, json: json), true)
+        case .neighbors(let address, let advertisedRoutes):
+            var peers = speaker.peerStatus()
+            if let address {
+                peers = peers.filter { $0.address == address }
+                if peers.isEmpty { return json ? ("{}\n", true) : ("% No such neighbor \(address)\n", false) }
+            }
+            if advertisedRoutes {
+                return (BGPShowFormat.advertised(peers, routerID: c.routerID, localAS: c.localAS, json: json), true)
+            }
+            return (BGPShowFormat.neighbors(peers, routerID: c.routerID, json: json), true)
+        }
+    }
+}
+
+/// Text and JSON forms of the BGP show commands (pure, for tests).
+enum BGPShowFormat {
+    /// FRR's "00:01:02", "1d02h03m" for longer, "never" without a time.
+    static func uptime(_ d: Duration?) -> String {
+        guard let d else { return "never" }
+        let s = max(0, d.components.seconds)
+        if s < 86_400 { return String(format2(s / 3600)) + ":" + format2(s % 3600 / 60) + ":" + format2(s % 60) }
+        return "\(s / 86_400)d" + format2(s % 86_400 / 3600) + "h" + format2(s % 3600 / 60) + "m"
+    }
+
+    static func format2(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
+
+    static func milliseconds(_ d: Duration?) -> JSON {
+        guard let d else { return .int(0) }
+        return .int(d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000)
+    }
+
+    static func stateColumn(_ p: BGPPeerStatus) -> String {
+        if p.state == .established { return String(p.prefixesReceived) }
+        if p.shutdown { return "Idle (Admin)" }
+        if !p.enabled { return "Idle (PfxCt)" }
+        return p.state.rawValue
+    }
+
+    static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+    static func right(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }
+
+    static func summary(_ peers: [BGPPeerStatus], routerID: IPv4Address, localAS: UInt32, ribEntries: Int, json: Bool) -> String {
+        if json {
+            let table: [(String, JSON)] = peers.map { p in
+                (p.address.description, .object([
+                    ("remoteAs", .uint(UInt64(p.remoteAS))), ("localAs", .uint(UInt64(p.localAS))), ("version", .int(4)),
+                    ("msgRcvd", .int(Int64(p.messagesReceived))), ("msgSent", .int(Int64(p.messagesSent))),
+                    ("peerUptime", .string(uptime(p.upFor))), ("peerUptimeMsec", milliseconds(p.upFor)),
+                    ("pfxRcd", .int(Int64(p.prefixesReceived))), ("pfxSnt", .int(Int64(p.prefixesSent))),
+                    ("state", .string(p.shutdown ? "Idle (Admin)" : p.state.rawValue)),
+                    ("connectionsEstablished", .int(Int64(p.establishedTransitions))),
+                    ("lastError", p.lastError.map { .string($0) } ?? .null),
+                ]))
+            }
+            return JSON.object([("ipv4Unicast", .object([
+                ("routerId", .string(routerID.description)), ("as", .uint(UInt64(localAS))), ("vrfId", .int(0)),
+                ("ribCount", .int(Int64(ribEntries))), ("peerCount", .int(Int64(peers.count))),
+                ("peers", .object(table)), ("totalPeers", .int(Int64(peers.count))),
+            ]))]).rendered() + "\n"
+        }
+        var out = "IPv4 Unicast Summary (VRF default):\n"
+        out += "BGP router identifier \(routerID), local AS number \(localAS) vrf-id 0\n"
+        out += "RIB entries \(ribEntries)\n"
+        out += "Peers \(peers.count)\n\n"
+        out += "Neighbor        V         AS   MsgRcvd   MsgSent   TblVer  InQ OutQ  Up/Down State/PfxRcd   PfxSnt Desc\n"
+        for p in peers {
+            let up = p.state == .established ? uptime(p.upFor) : (p.downFor == nil ? "never" : uptime(p.downFor))
+            out += pad(p.address.description, 15) + " 4" + right(String(p.remoteAS), 11) + right(String(p.messagesReceived), 10)
+                + right(String(p.messagesSent), 10) + right("0", 9) + right("0", 5) + right("0", 5) + " " + right(up, 8)
+                + " " + right(stateColumn(p), 12) + right(String(p.prefixesSent), 9) + " N/A\n"
+        }
+        out += "\nTotal number of neighbors \(peers.count)\n"
+        return out
+    }
+
+    static let routesHeader = """
+        Status codes:  s suppressed, d damped, h history, * valid, > best, = multipath,
+                       i internal, r RIB-failure, S Stale, R Removed
+        Origin codes:  i - IGP, e - EGP, ? - incomplete
+
+           Network          Next Hop            Metric LocPrf Weight Path
+
+        """
+
+    static func routes(_ learned: [BGPRouteStatus], local: [IPPrefix], routerID: IPv4Address, localAS: UInt32, json: Bool) -> String {
+        struct Row { var prefix: IPPrefix; var path: BGPPathStatus?; var best: Bool; var multipath: Bool }
+        var rows: [Row] = local.map { Row(prefix: $0, path: nil, best: true, multipath: false) }
+        for r in learned {
+            for (i, p) in r.paths.enumerated() { rows.append(Row(prefix: r.prefix, path: p, best: i == 0, multipath: r.paths.count > 1)) }
+        }
+        rows.sort { a, b in a.prefix.description == b.prefix.description ? a.best && !b.best : BGPShowFormat.prefixLess(a.prefix, b.prefix) }
+        let prefixes = Set(rows.map(\.prefix)).count
+        if json {
+            var byPrefix: [(String, [JSON])] = []
+            for row in rows {
+                let entry: JSON = .object([
+                    ("valid", .bool(true)), ("bestpath", .bool(row.best)), ("multipath", .bool(row.multipath)),
+                    ("pathFrom", .string(row.path == nil ? "local" : "external")),
+                    ("peerId", .string(row.path?.peer?.description ?? "(unspec)")),
+                    ("path", .string(row.path?.asPath ?? "")),
+                    ("origin", .string(originName(row.path?.origin ?? .igp))),
+                    ("weight", .int(row.path == nil ? 32768 : 0)),
+                    ("nexthops", .array([.object([("ip", .string(row.path?.nextHop ?? (isV6(row.prefix) ? "::" : "0.0.0.0")))])])),
+                ])
+                if let last = byPrefix.last, last.0 == row.prefix.description {
+                    byPrefix[byPrefix.count - 1].1.append(entry)
+                } else {
+                    byPrefix.append((row.prefix.description, [entry]))
+                }
+            }
+            return JSON.object([
+                ("vrfId", .int(0)), ("routerId", .string(routerID.description)), ("defaultLocPrf", .int(100)),
+                ("localAS", .uint(UInt64(localAS))), ("routes", .object(byPrefix.map { ($0.0, .array($0.1)) })),
+            ]).rendered() + "\n"
+        }
+        var out = "BGP table version is 0, local router ID is \(routerID), vrf id 0\n"
+        out += "Default local pref 100, local AS \(localAS)\n" + routesHeader
+        var previous: IPPrefix?
+        for row in rows {
+            let status = "*" + (row.best ? ">" : (row.multipath ? "=" : " "))
+            let network = row.prefix == previous ? "" : row.prefix.description
+            previous = row.prefix
+            let nextHop = row.path?.nextHop ?? (isV6(row.prefix) ? "::" : "0.0.0.0")
+            let metric = row.path == nil ? "0" : (row.path?.med.map(String.init) ?? "")
+            let localPref = row.path?.localPref.map(String.init) ?? ""
+            let weight = row.path == nil ? "32768" : "0"
+            let path = [row.path?.asPath ?? "", originName(row.path?.origin ?? .igp, short: true)].filter { !$0.isEmpty }.joined(separator: " ")
+            var line = status + " " + pad(network, 16)
+            if network.count > 16 { line += "\n" + String(repeating: " ", count: 20) }
+            line += " " + pad(nextHop, 19) + right(metric, 7) + right(localPref, 7) + right(weight, 7) + " " + path
+            out += line + "\n"
+        }
+        out += "\nDisplayed  \(prefixes) routes and \(rows.count) total paths\n"
+        return out
+    }
+
+    static func neighbors(_ peers: [BGPPeerStatus], routerID: IPv4Address, json: Bool) -> String {
+        if json {
+            return JSON.object(peers.map { ($0.address.description, neighborJSON($0, routerID: routerID)) }).rendered() + "\n"
+        }
+        var out = ""
+        for p in peers {
+            out += "BGP neighbor is \(p.address), remote AS \(p.remoteAS), local AS \(p.localAS), "
+                + (p.remoteAS == p.localAS ? "internal link\n" : "external link\n")
+            out += "  BGP version 4, remote router ID \(p.negotiated?.peerIdentifier.description ?? "0.0.0.0"), local router ID \(routerID)\n"
+            out += "  BGP state = \(p.shutdown ? "Idle (Admin)" : p.state.rawValue)"
+                + (p.state == .established ? ", up for \(uptime(p.upFor))" : "") + "\n"
+            if let n = p.negotiated {
+                out += "  Hold time is \(n.holdTime), keepalive interval is \(n.keepaliveTime) seconds\n"
+                out += "  Neighbor capabilities:\n"
+                out += "    4 Byte AS: \(n.fourOctetAS ? "advertised and received" : "advertised")\n"
+                out += "    Route refresh: \(n.routeRefresh ? "advertised and received" : "advertised")\n"
+                if let gr = n.peerGracefulRestart { out += "    Graceful Restart: received, restart time \(gr.restartTime) s\n" }
+                for f in n.families.sorted() { out += "    Address Family \(f): advertised and received\n" }
+            } else {
+                out += "  Configured hold time is \(p.holdTime), keepalive interval is \(p.keepaliveTime) seconds\n"
+            }
+            out += "  Message statistics:\n    Sent \(p.messagesSent), received \(p.messagesReceived)\n"
+            out += "  \(p.prefixesReceived) accepted prefixes, \(p.prefixesSent) advertised\n"
+            out += "  Connections established \(p.establishedTransitions)"
+                + (p.lastError.map { "; last reset \(uptime(p.downFor)) ago, due to \($0)" } ?? "") + "\n"
+            if p.remoteAS != p.localAS { out += "  External BGP neighbor may be up to \(p.ttl) hops away.\n" }
+            if let local = p.localAddress { out += "Local host: \(local)\n" }
+            out += "\n"
+        }
+        return out
+    }
+
+    /// One neighbour of `show ip bgp neighbors json` (FRR's key names).
+    static func neighborJSON(_ p: BGPPeerStatus, routerID: IPv4Address) -> JSON {
+        let n = p.negotiated
+        var f: [(String, JSON)] = []
+        f.append(("remoteAs", .uint(UInt64(p.remoteAS))))
+        f.append(("localAs", .uint(UInt64(p.localAS))))
+        f.append(("nbrExternalLink", .bool(p.remoteAS != p.localAS)))
+        f.append(("remoteRouterId", .string(n?.peerIdentifier.description ?? "0.0.0.0")))
+        f.append(("localRouterId", .string(routerID.description)))
+        f.append(("bgpState", .string(p.state.rawValue)))
+        f.append(("adminShutDown", .bool(p.shutdown)))
+        f.append(("bgpTimerUpMsec", milliseconds(p.upFor)))
+        f.append(("bgpTimerHoldTimeMsecs", .int(Int64(n?.holdTime ?? p.holdTime) * 1000)))
+        f.append(("bgpTimerKeepAliveIntervalMsecs", .int(Int64(n?.keepaliveTime ?? p.keepaliveTime) * 1000)))
+        let families: [JSON] = (n?.families.sorted() ?? []).map { .string($0.description) }
+        f.append(("addressFamilies", .array(families)))
+        f.append(("fourOctetAs", .bool(n?.fourOctetAS ?? false)))
+        f.append(("routeRefresh", .bool(n?.routeRefresh ?? false)))
+        let gr: JSON = n?.peerGracefulRestart.map { .int(Int64($0.restartTime)) } ?? .null
+        f.append(("gracefulRestartPeerTime", gr))
+        f.append(("messageStats", .object([("totalSent", .int(Int64(p.messagesSent))), ("totalRecv", .int(Int64(p.messagesReceived)))])))
+        f.append(("acceptedPrefixCounter", .int(Int64(p.prefixesReceived))))
+        f.append(("sentPrefixCounter", .int(Int64(p.prefixesSent))))
+        f.append(("connectionsEstablished", .int(Int64(p.establishedTransitions))))
+        f.append(("lastResetDueTo", p.lastError.map { .string($0) } ?? .null))
+        f.append(("lastConnectError", p.lastConnectError.map { .string($0) } ?? .null))
+        f.append(("hostLocal", p.localAddress.map { .string($0.description) } ?? .null))
+        f.append(("ttl", .int(Int64(p.ttl))))
+        return .object(f)
+    }
+
+    static func advertised(_ peers: [BGPPeerStatus], routerID: IPv4Address, localAS: UInt32, json: Bool) -> String {
+        if json {
+            return JSON.object(peers.map { p in
+                (p.address.description, .object([("advertisedRoutes", .array(p.advertised.map { .string($0.description) })),
+                                                  ("totalPrefixCounter", .int(Int64(p.advertised.count)))]))
+            }).rendered() + "\n"
+        }
+        var out = ""
+        for p in peers {
+            out += "BGP table version is 0, local router ID is \(routerID), vrf id 0\nDefault local pref 100, local AS \(localAS)\n" + routesHeader
+            let hop = p.localAddress?.description ?? "0.0.0.0"
+            for prefix in p.advertised {
+                out += "*> " + pad(prefix.description, 16) + " " + pad(hop, 19) + right("0", 7) + right("", 7) + right("32768", 7) + " i\n"
+            }
+            out += "\nTotal number of prefixes \(p.advertised.count)\n"
+        }
+        return out
+    }
+
+    static func originName(_ o: Origin, short: Bool = false) -> String {
+        switch o {
+        case .igp: short ? "i" : "IGP"
+        case .egp: short ? "e" : "EGP"
+        case .incomplete: short ? "?" : "incomplete"
+        }
+    }
+
+    static func isV6(_ p: IPPrefix) -> Bool { if case .v6 = p { true } else { false } }
+
+    static func prefixLess(_ a: IPPrefix, _ b: IPPrefix) -> Bool {
+        switch (a, b) {
+        case (.v4(let x), .v4(let y)): x < y
+        case (.v6(let x), .v6(let y)): x < y
+        case (.v4, .v6): true
+        case (.v6, .v4): false
+        }
+    }
+}

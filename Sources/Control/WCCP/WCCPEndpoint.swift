@@ -1,0 +1,227 @@
+// The WCCPv2 router's UDP endpoint: the I/O edge around the pure WCCPRouter.
+// Datagrams from caches go to `receive`, a repeating 500 ms task calls `tick`,
+// `.send` actions leave as unicast datagrams, and every assignment or cache
+// change rebuilds the engine's redirect services through `hooks.install`.
+// Everything runs on one event loop (the control thread), so no locks.
+
+import Commands
+import Engine
+import NIOCore
+import NIOPosix
+import Packet
+import WCCP
+
+/// What the endpoint needs from the appliance.
+struct WCCPEndpointHooks {
+    /// Replaces the engine's redirect services.
+    var install: ([RedirectServiceSpec]) -> Void
+    /// Notes a state change for `show logging`.
+    var record: (String) -> Void
+    /// The L2 path to a cache (interface and MAC), or nil while its neighbour entry is unresolved.
+    var resolveL2: (IPv4Address) -> RedirectMethod?
+}
+
+/// Per-service counters that `clear ip wccp` zeroes: the engine's, plus dropped messages.
+struct WCCPServiceCounters: Equatable {
+    var engine: [UInt64]
+    var drops: [WCCPDropReason: UInt64]
+}
+
+final class WCCPEndpoint: @unchecked Sendable {
+    /// Port of both ends (draft-wilson §4.1); tests use other ports.
+    static let wccpPort = 2048
+    /// Timer period: half the fastest removal we care about (< 2 s with 500 ms hellos).
+    static let tickInterval = TimeAmount.milliseconds(500)
+
+    let eventLoop: EventLoop
+    let routerID: IPv4Address
+    let listenPort: Int
+    let cachePort: Int
+    let hooks: WCCPEndpointHooks
+    private(set) var settings: WCCPConfig
+    private(set) var accessLists: [String: AccessListConfig]
+    private(set) var router: WCCPRouter
+    /// The REDIRECT_ASSIGN each service's table was compiled from.
+    private var accepted: [UInt8: AcceptedAssignment] = [:]
+    /// Drops by service (messages that decoded far enough to name one).
+    private(set) var serviceDrops: [UInt8: [WCCPDropReason: UInt64]] = [:]
+    /// The services last installed in the engine.
+    private(set) var installed: [RedirectServiceSpec] = []
+    /// Caches asked to forward by L2 whose MAC is not known yet.
+    private var unresolvedL2: Set<IPv4Address> = []
+    private var channel: Channel?
+    private var timer: RepeatedTask?
+    private let epoch = ContinuousClock.now
+    /// Counter values at the last `clear ip wccp`, by service.
+    var baseline: [UInt8: WCCPServiceCounters] = [:]
+
+    init(eventLoop: EventLoop, settings: WCCPConfig, accessLists: [String: AccessListConfig], routerID: IPv4Address,
+         listenPort: Int = WCCPEndpoint.wccpPort, cachePort: Int = WCCPEndpoint.wccpPort,
+         hooks: WCCPEndpointHooks) throws(WCCPConfigError) {
+        self.eventLoop = eventLoop
+        self.settings = settings
+        self.accessLists = accessLists
+        self.routerID = routerID
+        self.listenPort = listenPort
+        self.cachePort = cachePort
+        self.hooks = hooks
+        router = WCCPRouter(config: try WCCPTranslation.routerConfig(settings, routerID: routerID))
+    }
+
+    /// Monotonic time since the endpoint started.
+    var now: Duration { ContinuousClock.now - epoch }
+
+    /// Binds UDP `listenPort` on the router-id (asynchronously: this runs on the loop's own
+    /// thread) and starts the timer. A bind failure is recorded; the endpoint stays idle.
+    func start() {
+        let bootstrap = DatagramBootstrap(group: eventLoop)
+            .channelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .channelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(WCCPDatagramHandler(endpoint: self))
+                }
+            }
+        bootstrap.bind(host: routerID.description, port: listenPort).whenComplete { [self] result in
+            switch result {
+            case .success(let channel):
+                self.channel = channel
+                hooks.record("wccp: listening on \(routerID):\(listenPort), \(settings.services.count) service(s)")
+            case .failure(let error):
+                hooks.record("wccp: cannot bind UDP \(routerID):\(listenPort): \(error)")
+            }
+        }
+        timer = eventLoop.scheduleRepeatedTask(initialDelay: Self.tickInterval, delay: Self.tickInterval) { [weak self] _ in
+            self?.tick()
+        }
+        install()
+    }
+
+    /// Closes the socket, stops the timer and withdraws the services from the engine.
+    func stop() {
+        timer?.cancel()
+        timer = nil
+        channel?.close(promise: nil)
+        channel = nil
+        hooks.install([])
+    }
+
+    /// Applies new settings. Returns false when the router itself must be rebuilt
+    /// (services, passwords, methods or timers changed): the caller starts a new endpoint.
+    func reconfigure(_ new: WCCPConfig, accessLists lists: [String: AccessListConfig]) -> Bool {
+        guard let wanted = try? WCCPTranslation.routerConfig(new, routerID: routerID), wanted == router.config else {
+            return false
+        }
+        settings = new
+        accessLists = lists
+        install()
+        return true
+    }
+
+    // MARK: Events
+
+    /// One datagram from `source`.
+    func receive(_ datagram: [UInt8], from source: IPv4Address) {
+        let before = router.drops
+        let (settings, lists) = (self.settings, self.accessLists)
+        let actions = router.receive(datagram, from: source, now: now) { id, cache in
+            WCCPTranslation.groupListPermits(settings, accessLists: lists, serviceID: id, cache: cache)
+        }
+        let message = try? WCCPMessage.decode(datagram)
+        if let id = message?.service.serviceID {
+            for (reason, count) in router.drops where count != before[reason, default: 0] {
+                serviceDrops[id, default: [:]][reason, default: 0] += count - before[reason, default: 0]
+            }
+        }
+        // Remember the assignment the router compiled its table from.
+        if case .redirectAssign(let ra)? = message, router.drops == before {
+            switch ra.assignment {
+            case .hash(let h), .alternate(.hash(let h)): accepted[ra.service.serviceID] = .hash(h)
+            case .alternate(.mask(let m)): accepted[ra.service.serviceID] = .mask(m)
+            case .alternate(.other): break
+            }
+        }
+        perform(actions)
+    }
+
+    /// Timers: removal queries, removals, assignment deadlines; retries unresolved L2 caches.
+    func tick() {
+        let actions = router.tick(now: now)
+        perform(actions)
+        if !unresolvedL2.isEmpty, !actions.contains(where: Self.changesEngine) { install() }
+    }
+
+    private static func changesEngine(_ action: WCCPRouterAction) -> Bool {
+        if case .send = action { return false }
+        return true
+    }
+
+    private func perform(_ actions: [WCCPRouterAction]) {
+        var changed = false
+        for action in actions {
+            switch action {
+            case .send(let datagram, let to):
+                send(datagram, to: to, port: cachePort)
+            case .assignmentChanged(let id, let table):
+                changed = true
+                hooks.record("wccp: service \(id) assignment changed: \(table.caches.count) cache(s)")
+            case .cacheStateChanged(let id, let cache, let state, let reason):
+                changed = true
+                hooks.record("wccp: service \(id) cache \(cache) \(state.rawValue): \(reason.rawValue)")
+            }
+        }
+        if changed { install() }
+    }
+
+    private func send(_ bytes: [UInt8], to address: IPv4Address, port: Int) {
+        guard let channel, let remote = try? SocketAddress(ipAddress: address.description, port: port) else { return }
+        var buffer = channel.allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: buffer), promise: nil)
+    }
+
+    // MARK: Engine
+
+    /// The engine's services from the router's current state.
+    func serviceSpecs() -> [RedirectServiceSpec] {
+        var unresolved: Set<IPv4Address> = []
+        let specs = router.status().compactMap { status -> RedirectServiceSpec? in
+            let redirectList = settings.services[status.serviceID]?.redirectList.map { WCCPTranslation.accessRules(accessLists[$0]) }
+            return WCCPTranslation.serviceSpec(status: status, table: router.table(serviceID: status.serviceID),
+                                               accepted: accepted[status.serviceID], redirectList: redirectList) { [self] cache in
+                guard cache.forwarding == .l2 else { return .gre(source: routerID) }
+                if let l2 = hooks.resolveL2(cache.address) { return l2 }
+                unresolved.insert(cache.address)
+                return nil
+            }
+        }
+        // Any datagram makes the kernel resolve the cache's MAC; the discard port ignores it.
+        for cache in unresolved { send([], to: cache, port: 9) }
+        unresolvedL2 = unresolved
+        return specs
+    }
+
+    private func install() {
+        let specs = serviceSpecs()
+        guard specs != installed else { return }
+        installed = specs
+        hooks.install(specs)
+    }
+}
+
+/// Hands datagrams from the socket to the endpoint (on the same event loop).
+final class WCCPDatagramHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+
+    let endpoint: WCCPEndpoint
+    init(endpoint: WCCPEndpoint) { self.endpoint = endpoint }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        guard let text = envelope.remoteAddress.ipAddress, let source = IPv4Address(text) else { return }
+        var buffer = envelope.data
+        endpoint.receive(buffer.readBytes(length: buffer.readableBytes) ?? [], from: source)
+    }
+
+    /// ICMP port unreachable from a cache surfaces here; the protocol's timers handle dead caches.
+    func errorCaught(context: ChannelHandlerContext, error: Error) {}
+}

@@ -1,0 +1,135 @@
+import NIOCore
+import NIOPosix
+import Testing
+@testable import BGP
+import Packet
+
+// Two speakers on the loopback interface, each the other's neighbour: real
+// TCP, real timers, both sides opening at once (a collision), routes learned
+// and withdrawn through the RIB into the route sink.
+
+/// Collects what a speaker hands to its sinks (touched on the event loop only).
+private final class Sinks: @unchecked Sendable {
+    var routes: [IPPrefix: [IPAddress]] = [:]
+    var events: [String] = []
+}
+
+private func settings(peer: IPAddress, port: Int, localAS: UInt32, peerAS: UInt32, routerID: IPv4Address,
+                      source: IPAddress, advertised: [IPPrefix]) -> BGPNeighborSettings {
+    var session = BGPSessionConfiguration(localAS: localAS, peerAS: peerAS, routerID: routerID)
+    session.holdTime = 9
+    session.keepaliveTime = 3
+    session.connectRetryTime = 2
+    session.idleHoldTime = 1
+    var n = BGPNeighborSettings(address: peer, session: session)
+    n.port = port
+    n.updateSource = source
+    n.importPolicy = .acceptAll
+    n.advertised = advertised
+    return n
+}
+
+/// Polls `condition` on the loop until it holds or `seconds` pass.
+private func waitFor(_ loop: EventLoop, seconds: Double = 15, _ condition: @escaping @Sendable () -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    while ContinuousClock.now < deadline {
+        if try await loop.submit(condition).get() { return true }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    return false
+}
+
+private func freePort() throws -> Int {
+    // Bind port 0 and read the kernel's choice; a tiny race with other users is acceptable in tests.
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    defer { try? group.syncShutdownGracefully() }
+    let channel = try ServerBootstrap(group: group).bind(host: "::1", port: 0).wait()
+    let port = channel.localAddress!.port!
+    try channel.close().wait()
+    return port
+}
+
+@Test(.timeLimit(.minutes(1)))
+func twoSpeakersEstablishAndExchangeRoutes() async throws {
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    let loop = group.next()
+    let portA = try freePort(), portB = try freePort()
+    let lo: IPAddress = .v6(IPv6Address("::1")!)
+    let defaultRoute = IPPrefix("::/0")!, spoke = IPPrefix("2001:db8:1::/48")!, extra = IPPrefix("2001:db8:ff::/48")!
+
+    var configA = BGPSpeakerConfiguration(localAS: 65000, routerID: IPv4Address(10, 0, 0, 1))
+    configA.listenAddresses = [lo]
+    configA.listenPort = portA
+    configA.neighbors = [settings(peer: lo, port: portB, localAS: 65000, peerAS: 64512, routerID: configA.routerID,
+                                  source: lo, advertised: [defaultRoute, extra])]
+    var configB = BGPSpeakerConfiguration(localAS: 64512, routerID: IPv4Address(10, 0, 0, 2))
+    configB.listenAddresses = [lo]
+    configB.listenPort = portB
+    configB.neighbors = [settings(peer: lo, port: portA, localAS: 64512, peerAS: 65000, routerID: configB.routerID,
+                                  source: lo, advertised: [spoke])]
+
+    let sinkA = Sinks(), sinkB = Sinks()
+    let (a, b) = try await loop.submit { [configA, configB] in
+        let a = BGPSpeaker(eventLoop: loop, configuration: configA, routeSink: { sinkA.routes = $0 }, eventSink: { sinkA.events.append($0) })
+        let b = BGPSpeaker(eventLoop: loop, configuration: configB, routeSink: { sinkB.routes = $0 }, eventSink: { sinkB.events.append($0) })
+        try a.start()
+        try b.start()
+        return (a, b)
+    }.get()
+
+    // Both Established; each learned the other's routes with the peer's address as next hop.
+    let learned = try await waitFor(loop) {
+        sinkA.routes == [spoke: [lo]] && sinkB.routes == [defaultRoute: [lo], extra: [lo]]
+    }
+    #expect(learned, "A: \(sinkA.events) B: \(sinkB.events)")
+    let status = try await loop.submit { (a.peerStatus(), b.routeStatus()) }.get()
+    #expect(status.0.first?.state == .established)
+    #expect(status.0.first?.prefixesReceived == 1 && status.0.first?.prefixesSent == 2)
+    #expect(status.1.first { $0.prefix == defaultRoute }?.paths.first?.asPath == "65000")
+
+    // A stops advertising one prefix: B's route goes, the session stays.
+    configA.neighbors[0].advertised = [defaultRoute]
+    try await loop.submit { [configA] in try a.reconfigure(configA) }.get()
+    #expect(try await waitFor(loop) { sinkB.routes == [defaultRoute: [lo]] })
+
+    // A prepends twice more: B sees the longer path without a reset.
+    configA.neighbors[0].extraPrepends = 2
+    try await loop.submit { [configA] in try a.reconfigure(configA) }.get()
+    #expect(try await waitFor(loop) { b.routeStatus().first?.paths.first?.asPath == "65000 65000 65000" })
+    #expect(try await loop.submit { b.peerStatus().first?.establishedTransitions }.get() == 1)
+
+    // A stops: it sends a Cease, B drops A's routes at once (no graceful restart for a deconfigured peer).
+    try await loop.submit { a.stop() }.get()
+    #expect(try await waitFor(loop) { sinkB.routes.isEmpty && b.peerStatus().first?.state != .established })
+    #expect(try await loop.submit { sinkA.routes }.get().isEmpty)
+    try await loop.submit { b.stop() }.get()
+    try await group.shutdownGracefully()
+}
+
+@Test(.timeLimit(.minutes(1)))
+func unconfiguredPeersAreRefusedAndShutdownNeighboursStayDown() async throws {
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    let loop = group.next()
+    let port = try freePort()
+    let lo: IPAddress = .v6(IPv6Address("::1")!)
+    var config = BGPSpeakerConfiguration(localAS: 65000, routerID: IPv4Address(10, 0, 0, 1))
+    config.listenAddresses = [lo]
+    config.listenPort = port
+    // The only neighbour is elsewhere: a connection from ::1 is not from a configured peer.
+    var n = settings(peer: .v6(IPv6Address("fd00::99")!), port: 179, localAS: 65000, peerAS: 64512, routerID: config.routerID,
+                     source: lo, advertised: [])
+    n.shutdown = true
+    config.neighbors = [n]
+    let speaker = try await loop.submit { [config] in
+        let s = BGPSpeaker(eventLoop: loop, configuration: config, routeSink: { _ in })
+        try s.start()
+        return s
+    }.get()
+    let client = try await ClientBootstrap(group: group).connect(host: "::1", port: port).get()
+    // The speaker closes it without a word.
+    try await client.closeFuture.get()
+    let peer = try #require(try await loop.submit { speaker.peerStatus().first }.get())
+    #expect(peer.state == .idle && peer.shutdown && peer.messagesSent == 0)
+    try await loop.submit { speaker.stop() }.get()
+    try await group.shutdownGracefully()
+}

@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# BGP interop with FRR over the GRE tunnels. Its own two-namespace topology (not scripts/lab.sh):
+#
+#   tgw (TGW stand-in): egressd with tunnels only + FRR zebra/bgpd, AS 64512, networks 10.1/16, 10.2/16
+#   app (appliance):    egressd with `router bgp 65000`, default-originate, maximum-paths 2
+#   underlay veth u0: tgw 10.0.0.1 + 10.0.0.2  <->  app 10.0.1.10
+#   tunnels: tgw0 169.254.6.0/29 (.2 tgw, .1 app), tgw1 169.254.7.0/29 -> two eBGP sessions
+#
+# Asserts: both sessions Established (FRR and egsh json), FRR installs 0.0.0.0/0 with two next
+# hops, egressd learns both spoke prefixes over both tunnels (show ip route json, kernel proto 218),
+# a withdrawal in FRR removes the prefix, stopping bgpd brings the sessions down and the routes go.
+# Usage: EGRESSD_BIN=... EGSH_BIN=... Tests/Namespace/bgp-frr.test.sh (run.sh sets them)
+set -uo pipefail
+TEST_NAME=bgp-frr
+NS_TEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$NS_TEST_DIR/../.." && pwd)
+# shellcheck source=../../scripts/lib/common.sh
+source "$REPO_DIR/scripts/lib/common.sh"
+
+TGW=bgpfrr-tgw-$$
+APP=bgpfrr-app-$$
+WORK=$(mktemp -d "/tmp/egressd-nstest-bgp-frr.XXXXXX")
+FRR_DIR=$WORK/frr
+PIDS=()
+
+fail() { echo "FAIL $TEST_NAME: $*"; exit 1; }
+pass() { echo "PASS $TEST_NAME"; exit 0; }
+
+cleanup() {
+    local rc=$? pid f
+    trap - EXIT INT TERM
+    for pid in "${PIDS[@]}"; do eg_kill_pid "$pid" 5; wait "$pid" 2>/dev/null; done
+    if (( rc != 0 )); then
+        for f in "$WORK"/app.log "$WORK"/tgw.log "$FRR_DIR"/bgpd.log "$FRR_DIR"/zebra.log; do
+            [[ -s $f ]] || continue
+            echo "--- $TEST_NAME: ${f##*/} (last 40 lines)"
+            tail -n 40 "$f" | sed 's/^/    /'
+        done
+    fi
+    ip netns pids "$TGW" 2>/dev/null | xargs -r kill -9 2>/dev/null
+    ip netns pids "$APP" 2>/dev/null | xargs -r kill -9 2>/dev/null
+    ip netns del "$TGW" 2>/dev/null
+    ip netns del "$APP" 2>/dev/null
+    rm -rf -- "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'fail "interrupted"' INT TERM
+
+[[ -n ${EGRESSD_BIN:-} && -n ${EGSH_BIN:-} ]] || fail "EGRESSD_BIN and EGSH_BIN must be set"
+[[ -x /usr/lib/frr/bgpd ]] || eg_apt_ensure frr
+
+# in NS CMD...: run CMD in namespace NS (nsenter execs, so a background $! is CMD's pid).
+in_ns() { local ns=$1; shift; nsenter --net="/run/netns/$ns" -- "$@"; }
+egsh() { "$EGSH_BIN" --socket "$WORK/$1.sock" -c "$2"; }
+vtysh_c() { vtysh --vty_socket "$FRR_DIR" "$@" 2>&1; }
+
+# --- topology ---
+ip netns add "$TGW" && ip netns add "$APP" || fail "cannot create namespaces"
+ip -n "$TGW" link add u0 mtu 9001 type veth peer name u0 mtu 9001 netns "$APP" || fail "veth"
+ip -n "$TGW" addr add 10.0.0.1/16 dev u0
+ip -n "$TGW" addr add 10.0.0.2/16 dev u0
+ip -n "$APP" addr add 10.0.1.10/16 dev u0
+# A spoke network behind the stand-in and a "firewall" network behind the appliance, as
+# connected subnets on veth pairs standing in for dummy interfaces (no dummy module here),
+# created before egressd starts, which hands traffic for connected subnets to the kernel.
+stub_subnet() {  # NS IFACE ADDRESS/LEN
+    ip -n "$1" link add "$2" type veth peer name "$2-peer" && ip -n "$1" addr add "$3" dev "$2" \
+        && ip -n "$1" link set "$2-peer" up && ip -n "$1" link set "$2" up || fail "cannot create $2 in $1"
+}
+stub_subnet "$TGW" spokes 10.1.0.1/16
+stub_subnet "$APP" fw 198.51.100.1/24
+for ns in "$TGW" "$APP"; do
+    ip -n "$ns" link set lo up
+    ip -n "$ns" link set u0 up
+    in_ns "$ns" sysctl -qw net.ipv4.ip_forward=1
+done
+
+cat >"$WORK/tgw.conf" <<'EOF'
+hostname tgw
+interface tgw0
+ tunnel connect-peer app-1 source 10.0.0.1 destination 10.0.1.10
+ ip address 169.254.6.2/29
+interface tgw1
+ tunnel connect-peer app-2 source 10.0.0.2 destination 10.0.1.10
+ ip address 169.254.7.2/29
+! The stand-in's engine forwards what its kernel hands it by its own table (as in scripts/lab.sh);
+! its kernel route (metric 0) sits beside the default route FRR learns (metric 20).
+ip route 0.0.0.0/0 tgw0
+ip route 0.0.0.0/0 tgw1
+EOF
+cat >"$WORK/app.conf" <<'EOF'
+hostname app
+interface tgw0
+ tunnel connect-peer tgw-1 source 10.0.1.10 destination 10.0.0.1
+ ip address 169.254.6.1/29
+interface tgw1
+ tunnel connect-peer tgw-2 source 10.0.1.10 destination 10.0.0.2
+ ip address 169.254.7.1/29
+!
+router bgp 65000
+ bgp router-id 10.0.1.10
+ no bgp ebgp-requires-policy
+ neighbor 169.254.6.2 remote-as 64512
+ neighbor 169.254.6.2 ebgp-multihop 2
+ neighbor 169.254.7.2 remote-as 64512
+ neighbor 169.254.7.2 ebgp-multihop 2
+ address-family ipv4 unicast
+  neighbor 169.254.6.2 default-originate
+  neighbor 169.254.7.2 default-originate
+  maximum-paths 2
+ exit-address-family
+EOF
+
+start_egressd() {
+    local node=$1 ns=$2
+    "$EGRESSD_BIN" --config "$WORK/$node.conf" --check >/dev/null || fail "$node.conf does not pass --check"
+    nsenter --net="/run/netns/$ns" -- "$EGRESSD_BIN" --config "$WORK/$node.conf" --socket "$WORK/$node.sock" \
+        --log-level info </dev/null >"$WORK/$node.log" 2>&1 &
+    PIDS+=($!)
+    eg_wait 30 egsh "$node" "show interfaces json" >/dev/null || fail "egressd in $node did not start"
+}
+start_egressd tgw "$TGW"
+start_egressd app "$APP"
+
+# --- FRR in the tgw namespace ---
+mkdir -p "$FRR_DIR"
+chmod 755 "$WORK"  # FRR drops to the frr user, which must reach its run directory
+cat >"$FRR_DIR/zebra.conf" <<'EOF'
+hostname tgw-zebra
+EOF
+cat >"$FRR_DIR/bgpd.conf" <<'EOF'
+frr defaults traditional
+hostname tgw-bgpd
+log file @DIR@/bgpd.log
+router bgp 64512
+ bgp router-id 10.66.0.1
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ bgp graceful-restart restart-time 5
+ neighbor 169.254.6.1 remote-as 65000
+ neighbor 169.254.6.1 ebgp-multihop 2
+ neighbor 169.254.6.1 timers 10 30
+ neighbor 169.254.6.1 timers connect 5
+ neighbor 169.254.7.1 remote-as 65000
+ neighbor 169.254.7.1 ebgp-multihop 2
+ neighbor 169.254.7.1 timers 10 30
+ neighbor 169.254.7.1 timers connect 5
+ address-family ipv4 unicast
+  network 10.1.0.0/16
+  network 10.2.0.0/16
+  maximum-paths 2
+ exit-address-family
+EOF
+sed -i "s|@DIR@|$FRR_DIR|" "$FRR_DIR/bgpd.conf"
+chown -R frr:frr "$FRR_DIR"
+nsenter --net="/run/netns/$TGW" -- /usr/lib/frr/zebra -u frr -g frr -f "$FRR_DIR/zebra.conf" -z "$FRR_DIR/zserv.api" \
+    --vty_socket "$FRR_DIR" -i "$FRR_DIR/zebra.pid" -A 127.0.0.1 -P 0 >"$FRR_DIR/zebra.log" 2>&1 &
+PIDS+=($!)
+eg_wait 10 test -S "$FRR_DIR/zserv.api" || fail "zebra did not start"
+nsenter --net="/run/netns/$TGW" -- /usr/lib/frr/bgpd -u frr -g frr -f "$FRR_DIR/bgpd.conf" -z "$FRR_DIR/zserv.api" \
+    --vty_socket "$FRR_DIR" -i "$FRR_DIR/bgpd.pid" -A 127.0.0.1 -P 0 >>"$FRR_DIR/bgpd.out" 2>&1 &
+BGPD_PID=$!
+PIDS+=("$BGPD_PID")
+
+# --- sessions ---
+frr_established() {
+    vtysh_c -c "show bgp ipv4 unicast summary json" | eg_json \
+        "all(d['peers'][p]['state'] == 'Established' for p in ('169.254.6.1', '169.254.7.1'))" | grep -qx True
+}
+egressd_established() {
+    egsh app "show ip bgp summary json" | eg_json \
+        "all(d['ipv4Unicast']['peers'][p]['state'] == 'Established' for p in ('169.254.6.2', '169.254.7.2'))" | grep -qx True
+}
+eg_wait 60 frr_established || { vtysh_c -c "show bgp summary"; egsh app "show ip bgp summary"; fail "FRR sessions not Established"; }
+eg_wait 10 egressd_established || { egsh app "show ip bgp summary"; fail "egressd sessions not Established"; }
+echo "    sessions Established on both sides"
+egsh app "show ip bgp summary" | sed 's/^/    /'
+
+# --- FRR learned the default route over both tunnels: ECMP in tgw's kernel ---
+tgw_default_ecmp() { [[ $(ip -n "$TGW" route show 0.0.0.0/0 proto bgp | grep -c 'nexthop via 169.254.') == 2 ]]; }
+eg_wait 20 tgw_default_ecmp || { ip -n "$TGW" route show; vtysh_c -c "show ip bgp"; fail "tgw kernel has no 2-way ECMP default route"; }
+frr_default=$(vtysh_c -c "show bgp ipv4 unicast 0.0.0.0/0 json")
+printf '%s' "$frr_default" | eg_json "sorted(p['nexthops'][0]['ip'] for p in d['paths'])" \
+    | grep -q '"169.254.6.1", "169.254.7.1"' || fail "FRR's paths for 0.0.0.0/0 are not via both tunnels: $frr_default"
+echo "    FRR: 0.0.0.0/0 via 169.254.6.1 and 169.254.7.1 (ECMP in the tgw kernel)"
+
+# --- egressd learned both spoke prefixes over both tunnels ---
+app_route_ecmp() {  # PREFIX: in show ip route json with both tunnels, and in the kernel as proto 218
+    egsh app "show ip route json" | eg_json \
+        "sorted(next((r['nexthops'] for r in d['routes'] if r['prefix'] == '$1'), []))" | grep -q '"tgw0", "tgw1"' \
+        && [[ $(ip -n "$APP" route show "$1" proto 218 | grep -c 'dev tgw') == 2 ]]
+}
+for p in 10.1.0.0/16 10.2.0.0/16; do
+    eg_wait 20 app_route_ecmp "$p" || { egsh app "show ip route json"; ip -n "$APP" route; fail "egressd did not install $p over both tunnels"; }
+done
+egsh app "show ip bgp json" | eg_json "sorted(d['routes'])" | grep -q '"10.1.0.0/16", "10.2.0.0/16"' \
+    || fail "show ip bgp json lacks the spoke prefixes"
+[[ $(egsh app "show ip bgp json" | eg_json "len(d['routes']['10.1.0.0/16'])") == 2 ]] || fail "10.1.0.0/16 should have 2 paths"
+echo "    egressd: 10.1.0.0/16 and 10.2.0.0/16 via tgw0 and tgw1 (kernel proto 218)"
+egsh app "show ip bgp" | sed 's/^/    /'
+
+# --- traffic: spoke address -> GRE -> appliance, and back over the routes egressd learned by BGP ---
+in_ns "$TGW" ping -c 3 -i 0.2 -W 2 -I 10.1.0.1 198.51.100.1 >"$WORK/ping.log" 2>&1 \
+    || { cat "$WORK/ping.log"; ip -n "$TGW" route get 198.51.100.1 from 10.1.0.1; ip -n "$APP" route get 10.1.0.1 from 198.51.100.1
+         egsh tgw "show interfaces"; egsh app "show interfaces"; egsh app "show ip route"
+         [[ -n ${BGP_FRR_DEBUG:-} ]] && { echo "debug: $TGW $APP"; sleep 120; }
+         fail "no traffic from 10.1.0.1 to 198.51.100.1 over the BGP routes"; }
+echo "    traffic flows: 10.1.0.1 (tgw) <-> 198.51.100.1 (app) over the learned routes"
+
+# --- withdrawal ---
+vtysh_c -c "configure terminal" -c "router bgp 64512" -c "address-family ipv4 unicast" -c "no network 10.2.0.0/16" >/dev/null
+route_gone() { ! egsh app "show ip route json" | grep -q '"10.2.0.0/16"' && [[ -z $(ip -n "$APP" route show 10.2.0.0/16) ]]; }
+eg_wait 20 route_gone || fail "10.2.0.0/16 still installed after FRR withdrew it"
+app_route_ecmp 10.1.0.0/16 || fail "10.1.0.0/16 lost after withdrawing 10.2.0.0/16"
+echo "    withdrawal of 10.2.0.0/16 removed it from egressd and the kernel"
+
+# --- bgpd stops: sessions go down, learned routes go ---
+eg_kill_pid "$BGPD_PID" 10
+wait "$BGPD_PID" 2>/dev/null
+sessions_down() {
+    egsh app "show ip bgp summary json" | eg_json \
+        "all(d['ipv4Unicast']['peers'][p]['state'] != 'Established' for p in ('169.254.6.2', '169.254.7.2'))" | grep -qx True
+}
+eg_wait 45 sessions_down || fail "egressd sessions still Established after bgpd stopped"
+# FRR announced graceful restart (restart time 5 s): the routes stay, stale, then go.
+app_route_ecmp 10.1.0.0/16 || fail "10.1.0.0/16 should be kept (stale) right after the sessions went down (graceful restart)"
+learned_gone() { ! egsh app "show ip route json" | grep -q '"10.1.0.0/16"' && [[ -z $(ip -n "$APP" route show 10.1.0.0/16) ]]; }
+eg_wait 20 learned_gone || { egsh app "show ip bgp neighbors"; fail "10.1.0.0/16 still installed after the restart time"; }
+echo "    bgpd stopped: sessions down, routes kept as stale for the restart time, then removed"
+pass

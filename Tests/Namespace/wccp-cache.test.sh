@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# wccp-cache: app1 as a WCCPv2 router (UDP 2048 on 10.0.3.10) with a fake cache in a "proxy"
+# namespace of this test (10.0.3.11, wccp_cache.py: real Squid HERE_I_AM bytes, MD5). The cache
+# joins and assigns every bucket to itself; spoke1's HTTP SYN to 198.51.100.80 then reaches the
+# proxy GRE-encapsulated (0x883E, service 0) from 10.0.3.10, and the web-cache counters rise;
+# UDP is not redirected; a HERE_I_AM with the wrong password is dropped and counted; `clear ip
+# wccp` zeroes the counters; when the cache goes silent it is removed after 3 x 500 ms and
+# traffic fails open (curl works again, counted as unassigned); adding a service rebuilds the
+# endpoint on the same port.
+TEST_NAME="wccp-cache"  # used by lib.sh
+# shellcheck source=Tests/Namespace/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+PROXY_NS=${LAB_PREFIX}proxy
+ROUTER=10.0.3.10
+CACHE=10.0.3.11
+PASSWORD=egwccp
+
+# The proxy namespace is this test's own: delete it before the lab's cleanup runs.
+wccp_cleanup() {
+    local rc=$?
+    ip netns del "$PROXY_NS" 2>/dev/null
+    (exit "$rc")
+    ns_test_cleanup
+}
+trap wccp_cleanup EXIT
+
+# in_proxy CMD...: run CMD in the proxy namespace (background jobs call ip netns exec directly, so $! is the program).
+in_proxy() { ip netns exec "$PROXY_NS" "$@"; }
+wccp_json() { egsh_json app1 "show ip wccp json"; }
+web_cache() { json_get "$(wccp_json)" "next(s for s in d['services'] if s['serviceId'] == 0)['$1']"; }
+clients_are() { [[ $(web_cache clients) == "$1" ]]; }
+test_auth_rose() { (( $(web_cache authenticationFailures) == auth_before + 1 )); }
+all_buckets_assigned() {
+    [[ $(json_get "$(egsh_json app1 "show ip wccp web-cache detail json")" \
+        "sum(c['hashAllotment'] for c in d['clients'] if c['state'] == 'usable')") == 256 ]]
+}
+
+lab_up
+
+ip netns add "$PROXY_NS" || fail "cannot create namespace $PROXY_NS"
+in_proxy ip link set lo up
+ip -n "${LAB_PREFIX}app1" link add wc0 type veth peer name eth0 netns "$PROXY_NS" || fail "cannot create the proxy veth"
+ip -n "${LAB_PREFIX}app1" addr add "$ROUTER/24" dev wc0
+ip -n "${LAB_PREFIX}app1" link set wc0 up
+in_proxy ip addr add "$CACHE/24" dev eth0
+in_proxy ip link set eth0 up
+
+cat >>"$LAB_STATE/app1.conf" <<EOF
+ip access-list extended WEB
+ deny tcp host $CACHE any
+ permit tcp any any eq 80
+!
+ip wccp router-id $ROUTER
+ip wccp timers here-i-am 500
+ip wccp web-cache redirect-list WEB password 0 $PASSWORD
+!
+EOF
+kill -HUP "$(cat "$LAB_STATE/app1.pid")" || fail "cannot SIGHUP egressd in app1"
+eg_wait 10 "$LAB" sh app1 -c "show ip wccp json" || fail "show ip wccp does not answer after SIGHUP"
+[[ $(json_get "$(wccp_json)" "d['routerIdentifier']") == "$ROUTER" ]] || fail "router identifier is not $ROUTER"
+running=$(egsh_json app1 "show running-config")
+[[ $running == *"ip wccp web-cache redirect-list WEB password 0 $PASSWORD"* ]] || fail "running-config lacks the ip wccp line"
+
+capture_pcap=$WORK/proxy.pcap
+ip netns exec "$PROXY_NS" tshark -n -q -i eth0 -f "ip proto 47 or udp port 2048" -w "$capture_pcap" >"$capture_pcap.log" 2>&1 &
+CAPTURE_PID=$!
+BG_PIDS+=("$CAPTURE_PID")
+eg_wait 20 grep -q "Capturing on" "$capture_pcap.log" || fail "tshark did not start in $PROXY_NS: $(cat "$capture_pcap.log")"
+
+# The cache joins and assigns every bucket to itself; it keeps saying HERE_I_AM until killed.
+ip netns exec "$PROXY_NS" "$PY" "$NS_TEST_DIR/wccp_cache.py" join --router "$ROUTER" --cache "$CACHE" --password "$PASSWORD" \
+    --hello 0.5 >"$WORK/cache.log" 2>&1 &
+CACHE_PID=$!
+BG_PIDS+=("$CACHE_PID")
+eg_wait 10 grep -q assigned "$WORK/cache.log" || fail "the fake cache did not become usable: $(cat "$WORK/cache.log")"
+eg_wait 5 all_buckets_assigned || fail "app1 did not take the assignment: $(egsh_json app1 "show ip wccp web-cache detail json")"
+clients_are 1 || fail "web-cache does not list 1 client"
+text=$("$LAB" sh app1 -c "show ip wccp web-cache detail") || fail "show ip wccp web-cache detail failed"
+[[ $text == *"WCCP Client ID:          $CACHE"* && $text == *"Hash Allotment:          256 (100.00%)"* ]] \
+    || fail "unexpected show ip wccp web-cache detail: $text"
+
+# Wrong password: dropped and counted as an authentication failure (sent from another port:
+# the joined cache holds UDP 2048 in the proxy namespace).
+auth_before=$(web_cache authenticationFailures)
+in_proxy "$PY" "$NS_TEST_DIR/wccp_cache.py" badpass --router "$ROUTER" --cache "$CACHE" --password wrong \
+    || fail "could not send the bad-password HERE_I_AM"
+eg_wait 3 test_auth_rose || fail "authenticationFailures did not rise by 1 ($auth_before -> $(web_cache authenticationFailures))"
+
+# HTTP from spoke1: redirected to the cache, which does not answer (curl fails: fine).
+redirected_before=$(web_cache packetsRedirected)
+in_node spoke1 curl -s -m 2 -o /dev/null http://198.51.100.80/ && fail "curl succeeded: the SYN was not redirected"
+# UDP to port 80: not part of service 0, forwarded normally.
+in_node spoke1 "$PY" -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); [s.sendto(b"x", ("198.51.100.80", 80)) for _ in range(5)]'
+redirected_after=$(web_cache packetsRedirected)
+(( redirected_after > redirected_before )) || fail "packetsRedirected did not rise ($redirected_before -> $redirected_after)"
+buckets=$(egsh_json app1 "show ip wccp web-cache buckets json")
+per_bucket=$(json_get "$buckets" "sum(b['packetsRedirected'] for b in d['buckets'])")
+(( per_bucket == redirected_after )) || fail "per-bucket counts ($per_bucket) do not add up to packetsRedirected ($redirected_after)"
+
+sleep 1
+kill -INT "$CAPTURE_PID" 2>/dev/null
+eg_wait 10 eg_pid_gone "$CAPTURE_PID"
+tshark -n -r "$capture_pcap" -Y "gre.proto == 0x883e" -T fields -E separator=';' \
+    -e ip.src -e ip.dst -e gre.wccp.service_id -e gre.wccp.dynamic_service -e tcp.dstport -e tcp.flags.syn -e udp.dstport \
+    >"$WORK/gre.txt" 2>"$WORK/gre.err" || fail "tshark could not read the capture: $(cat "$WORK/gre.err")"
+why=$("$PY" - "$WORK/gre.txt" "$ROUTER" "$CACHE" "$redirected_after" <<'PYEOF'
+import sys
+path, router, cache, redirected = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+rows = [line.rstrip("\n").split(";") for line in open(path) if line.strip()]
+problems = []
+syns = [r for r in rows if r[0].startswith(router + ",") and r[1].startswith(cache + ",") and r[1].endswith(",198.51.100.80")
+        and r[2] == "0" and r[3] in ("0", "False") and r[4] == "80" and r[5] in ("1", "True")]
+if not syns:
+    problems.append("no GRE 0x883E (service 0) carrying the SYN to 198.51.100.80:80 from %s to %s; saw %s" % (router, cache, rows[:3]))
+if any(r[6] for r in rows):
+    problems.append("UDP was redirected: %s" % [r for r in rows if r[6]][:3])
+if len(rows) != redirected:
+    problems.append("capture saw %d redirected packets, show ip wccp counted %d" % (len(rows), redirected))
+print("; ".join(problems))
+PYEOF
+) || fail "checking the capture failed"
+[[ -z $why ]] || fail "$why"
+
+# clear ip wccp: the shown counters restart from zero.
+"$LAB" sh app1 -c "clear ip wccp" >/dev/null || fail "clear ip wccp failed"
+(( $(web_cache packetsRedirected) == 0 )) || fail "packetsRedirected is not 0 after clear ip wccp"
+
+# The cache goes silent: removed after 3 x 500 ms, its buckets fail open, HTTP works again.
+eg_kill_pid "$CACHE_PID" 3
+eg_wait 5 clients_are 0 || fail "the silent cache was not removed within 5 s"
+body=$(in_node spoke1 curl -s -m 5 http://198.51.100.80/) || fail "curl failed after the cache was removed (no fail-open)"
+[[ $body == "egressd lab origin" ]] || fail "unexpected body after fail-open: '$body'"
+(( $(web_cache packetsUnassigned) > 0 )) || fail "packetsUnassigned did not rise after the cache was removed"
+(( $(web_cache packetsRedirected) == 0 )) || fail "packets were redirected after the cache was removed"
+
+# A changed service set rebuilds the endpoint on the same port (no bind failure).
+printf 'ip wccp 61\n!\n' >>"$LAB_STATE/app1.conf"
+kill -HUP "$(cat "$LAB_STATE/app1.pid")" || fail "cannot SIGHUP egressd in app1"
+services_are_two() { [[ $(json_get "$(wccp_json)" "len(d['services'])") == 2 ]]; }
+eg_wait 5 services_are_two || fail "service 61 did not appear after SIGHUP"
+listened_twice() { (( $(grep -c 'wccp: listening on' "$LAB_STATE/app1.log") >= 2 )); }
+eg_wait 5 listened_twice || fail "the rebuilt endpoint did not listen again"
+! grep -q "wccp: cannot bind" "$LAB_STATE/app1.log" || fail "$(grep "wccp: cannot bind" "$LAB_STATE/app1.log")"
+pass
