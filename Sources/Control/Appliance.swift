@@ -166,7 +166,7 @@ public final class Appliance: @unchecked Sendable {
                 if let t = tunnel(owning: a) {
                     out.append(RouteSpec(prefix: r.prefix, target: .tunnels([t])))
                 } else {
-                    out.append(RouteSpec(prefix: r.prefix, target: .nextHop(a, mtu: egressMTU(toward: a))))
+                    out.append(RouteSpec(prefix: r.prefix, target: .nextHop(a, mtu: egressMTU(toward: a)), adjacency: adjacency(of: a)))
                 }
             case .blackhole:
                 out.append(RouteSpec(prefix: r.prefix, target: .blackhole))
@@ -180,7 +180,8 @@ public final class Appliance: @unchecked Sendable {
                 if !names.isEmpty {
                     out.append(RouteSpec(prefix: prefix, target: .tunnels(names), origin: source))
                 } else if let first = hops.first {
-                    out.append(RouteSpec(prefix: prefix, target: .nextHop(first, mtu: egressMTU(toward: first)), origin: source))
+                    out.append(RouteSpec(prefix: prefix, target: .nextHop(first, mtu: egressMTU(toward: first)), origin: source,
+                                         adjacency: adjacency(of: first)))
                 }
             }
         }
@@ -209,6 +210,31 @@ public final class Appliance: @unchecked Sendable {
     }
 
     /// The MTU of the interface the kernel would use toward `address`.
+    /// The neighbour entry (interface, MAC) of an IPv4 next hop, when the
+    /// kernel has resolved it. nil: the engine sends through the kernel's IP
+    /// output, which resolves ARP; `refreshAdjacencies` picks the MAC up later.
+    func adjacency(of address: IPAddress) -> Adjacency? {
+        guard case .v4 = address, let r = try? netlink.routeLookup(to: address), let oif = r.interfaceIndex,
+              let neighbours = try? netlink.neighbours(index: oif) else { return nil }
+        let target = r.gateway ?? address
+        // Only confirmed entries: a STALE one may hold an old MAC, and packets
+        // the engine sends itself never make the kernel re-check it; through
+        // the kernel's output path they do, and the entry becomes REACHABLE.
+        let valid: NeighbourState = [.reachable, .permanent]
+        guard let n = neighbours.first(where: { $0.address == target && !$0.state.intersection(valid).isEmpty }),
+              let mac = n.macAddress, mac.count == 6 else { return nil }
+        return Adjacency(interfaceIndex: oif, mac: mac)
+    }
+
+    /// Re-resolves next-hop MACs (a neighbour may appear, move or vanish)
+    /// and republishes when one changed. Runs every few seconds.
+    public func refreshAdjacencies() {
+        let fresh = resolveRoutes(config)
+        if fresh.map(\.adjacency) != lastRoutes.map(\.adjacency) || fresh.count != lastRoutes.count {
+            publish(routes: fresh)
+        }
+    }
+
     func egressMTU(toward address: IPAddress) -> Int {
         if let r = try? netlink.routeLookup(to: address), let oif = r.interfaceIndex,
            let link = try? netlink.link(index: oif) {

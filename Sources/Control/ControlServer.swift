@@ -61,6 +61,11 @@ public final class ControlServer: @unchecked Sendable {
         chmod(path, 0o660)
     }
 
+    /// Runs `body` on the control thread every `seconds`, from now on.
+    public func every(seconds: Int64, _ body: @escaping @Sendable () -> Void) {
+        eventLoop.scheduleRepeatedTask(initialDelay: .seconds(seconds), delay: .seconds(seconds)) { _ in body() }
+    }
+
     /// Runs `body` on the control thread and waits for it.
     public func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) throws -> T {
         try eventLoop.submit(body).wait()

@@ -135,7 +135,9 @@ extension Appliance {
             guard isV6 == ipv6 else { continue }
             switch r.target {
             case .tunnels(let names): rows.append((r.prefix.description, r.origin, names))
-            case .nextHop(let a, let mtu): rows.append((r.prefix.description, r.origin, ["\(a) (mtu \(mtu))"]))
+            case .nextHop(let a, let mtu):
+                let mac = r.adjacency.map { ", " + $0.mac.map { String($0, radix: 16).leftPadded(2) }.joined(separator: ":") } ?? ""
+                rows.append((r.prefix.description, r.origin, ["\(a) (mtu \(mtu)\(mac))"]))
             case .blackhole: rows.append((r.prefix.description, r.origin, ["blackhole"]))
             case .kernel: rows.append((r.prefix.description, "kernel", ["kernel"]))
             }
@@ -164,4 +166,5 @@ extension Appliance {
 
 extension String {
     func padding(_ n: Int) -> String { count >= n ? self : self + String(repeating: " ", count: n - count) }
+    func leftPadded(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
 }

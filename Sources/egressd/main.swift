@@ -74,6 +74,8 @@ struct EgressDaemon: ParsableCommand {
             server.stop()
             throw ExitCode(1)
         }
+        // Next-hop MACs appear, move and expire: follow them.
+        server.every(seconds: 5) { appliance.refreshAdjacencies() }
         logger.info("egressd \(Appliance.version) ready", metadata: ["config": "\(configPath)", "socket": "\(socket)"])
 
         signal(SIGHUP, SIG_IGN)

@@ -19,6 +19,18 @@ import Packet
         #expect(rig.counter("tgw0", .decapForwarded) == 1)
     }
 
+    @Test func aResolvedNextHopGetsTheFrameDirectly() {
+        let adj = Adjacency(interfaceIndex: 4, mac: [0x02, 0, 0, 0, 0x02, 0x01])
+        let rig = Rig(routes: [RouteSpec(prefix: IPPrefix("0.0.0.0/0")!, target: .nextHop(.v4(IPv4Address("10.0.2.1")!), mtu: 1500),
+                                         adjacency: adj)])
+        rig.fromTunnel(Build.gre(src: "10.0.0.1", dst: "10.0.1.10", inner: Build.ipv4(src: "10.1.0.10", dst: "198.51.100.80", ttl: 9)))
+        #expect(rig.out[0].kind == .l2)
+        #expect(rig.out[0].interfaceIndex == 4)
+        #expect(rig.out[0].mac == 0x0200_0000_0201)
+        #expect(rig.output(0)[8] == 8)
+        #expect(rig.counter("tgw0", .decapForwarded) == 1)
+    }
+
     @Test func packetsForTheApplianceGoToTheIngressTUN() {
         let rig = Rig()
         rig.fromTunnel(Build.gre(src: "10.0.0.2", dst: "10.0.1.10", inner: Build.ipv4(src: "169.254.7.2", dst: "169.254.7.1", proto: 6)))

@@ -84,10 +84,8 @@ interface tgw0
 interface tgw1
  tunnel connect-peer app-2 source 10.0.0.2 destination 10.0.1.10
  ip address 169.254.7.2/29
-! The stand-in's engine forwards what its kernel hands it by its own table (as in scripts/lab.sh);
-! its kernel route (metric 0) sits beside the default route FRR learns (metric 20).
-ip route 0.0.0.0/0 tgw0
-ip route 0.0.0.0/0 tgw1
+! No egressd routes: the default route FRR's zebra installs (via 169.254.6.1 / 7.1, i.e. into
+! the TUNs) decides, and the engine sends what the kernel routes into a TUN through its tunnel.
 EOF
 cat >"$WORK/app.conf" <<'EOF'
 hostname app

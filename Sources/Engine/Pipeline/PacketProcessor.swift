@@ -126,8 +126,12 @@ public struct PacketProcessor {
         }
         ip.decrementTTL()
         if route.kind == .nextHop {
-            if out.append(OutputEntry(data: inner, length: length, kind: .raw4, fd: -1, destination4: ip.destination.value,
-                                      destination6: .any, txTunnel: -1)) {
+            let entry = route.mac != 0
+                ? OutputEntry(data: inner, length: length, kind: .l2, fd: -1, destination4: ip.destination.value,
+                              destination6: .any, txTunnel: -1, interfaceIndex: route.interfaceIndex, mac: route.mac)
+                : OutputEntry(data: inner, length: length, kind: .raw4, fd: -1, destination4: ip.destination.value,
+                              destination6: .any, txTunnel: -1)
+            if out.append(entry) {
                 counters.add(TunnelCounter.decapForwarded.rawValue)
             } else {
                 counters.add(TunnelCounter.dropBase + DropReason.txError.rawValue)

@@ -52,11 +52,30 @@ public struct RouteSpec: Equatable, Sendable {
     public var target: RouteTarget
     /// Who made the route ("static", "bgp", "kernel"), for show commands.
     public var origin: String
-    public init(prefix: IPPrefix, target: RouteTarget, origin: String = "static") {
+    /// For an IPv4 next hop: its resolved link-layer neighbour. With it the
+    /// engine sends the packet straight to that MAC (AF_PACKET), without
+    /// the kernel's routing and neighbour lookups; without it, through the
+    /// kernel's IP output (which also resolves ARP).
+    public var adjacency: Adjacency?
+    public init(prefix: IPPrefix, target: RouteTarget, origin: String = "static", adjacency: Adjacency? = nil) {
         self.prefix = prefix
         self.target = target
         self.origin = origin
+        self.adjacency = adjacency
     }
+}
+
+/// A next hop's interface and MAC address.
+public struct Adjacency: Equatable, Sendable {
+    public var interfaceIndex: Int32
+    public var mac: [UInt8]
+    public init(interfaceIndex: Int32, mac: [UInt8]) {
+        self.interfaceIndex = interfaceIndex
+        self.mac = mac
+    }
+
+    /// The MAC in the low 48 bits (first octet highest), as output entries carry it.
+    var packedMAC: UInt64 { mac.count == 6 ? mac.reduce(0) { $0 << 8 | UInt64($1) } : 0 }
 }
 
 /// A route's entry in the flat route array.
@@ -70,6 +89,10 @@ public struct RouteEntry: Sendable {
     public var mtu: UInt32
     public var nextHopV4: UInt32
     public var nextHopV6: IPv6Address
+    /// For `.nextHop` with a resolved adjacency: where to send the frame
+    /// (mac 0: not resolved, use the kernel's IP output).
+    public var interfaceIndex: Int32 = 0
+    public var mac: UInt64 = 0
 }
 
 /// A tunnel's entry in the flat tunnel array.
@@ -184,12 +207,14 @@ public final class ForwardingSnapshot: @unchecked Sendable {
         // ECMP group (as several `ip route` lines are in IOS/FRR).
         var merged: [IPPrefix: RouteTarget] = [:]
         var origins: [IPPrefix: String] = [:]
+        var adjacencies: [IPPrefix: Adjacency] = [:]
         var order: [IPPrefix] = []
         for r in routeList {
             switch (merged[r.prefix], r.target) {
             case (nil, _):
                 merged[r.prefix] = r.target
                 origins[r.prefix] = r.origin
+                adjacencies[r.prefix] = r.adjacency
                 order.append(r.prefix)
             case (.tunnels(let a)?, .tunnels(let b)):
                 merged[r.prefix] = .tunnels(a + b)
@@ -212,8 +237,12 @@ public final class ForwardingSnapshot: @unchecked Sendable {
                 case .v4(let a): e.nextHopV4 = a.value
                 case .v6(let a): e.nextHopV6 = a
                 }
+                if case .v4 = nh, let adj = adjacencies[prefix], adj.packedMAC != 0 {
+                    e.interfaceIndex = adj.interfaceIndex
+                    e.mac = adj.packedMAC
+                }
                 add(prefix, e)
-                kept.append(RouteSpec(prefix: prefix, target: target, origin: origin))
+                kept.append(RouteSpec(prefix: prefix, target: target, origin: origin, adjacency: adjacencies[prefix]))
             case .blackhole:
                 add(prefix, RouteEntry(kind: .blackhole, index: 0, mtu: 0, nextHopV4: 0, nextHopV6: .any))
                 kept.append(RouteSpec(prefix: prefix, target: target, origin: origin))
