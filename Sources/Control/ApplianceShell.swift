@@ -3,6 +3,7 @@
 // the difference is applied; completion offers the live tunnel names.
 
 import Commands
+import Packet
 
 extension Appliance: ShellBackend {
     public var runningConfig: RunningConfig { config }
@@ -19,10 +20,26 @@ extension Appliance: ShellBackend {
     /// Tunnel names for interface arguments. Other live values (BGP
     /// neighbor addresses, WCCP service numbers) are added here by slot
     /// name as their families arrive.
-    public func liveValues(for slot: ArgumentSlot) -> [String] {
+    public func liveValues(for slot: ArgumentSlot) -> [String] { Self.liveValues(for: slot, in: config) }
+
+    /// What TAB offers for an argument, from the running config: tunnel
+    /// names, BGP neighbor addresses, WCCP service numbers.
+    static func liveValues(for slot: ArgumentSlot, in config: RunningConfig) -> [String] {
         switch slot.kind {
         case .interfaceName:
             return config.tunnels.keys.sorted { $0.count != $1.count ? $0.count < $1.count : $0 < $1 }
+        case .ipv4Address where slot.name == "peer":
+            // BGP neighbor addresses (`neighbor A ...`, `show ip bgp neighbors A`).
+            let peers = config.bgp.map { Array($0.neighbors.keys) } ?? []
+            let v4: [IPv4Address] = peers.compactMap { if case .v4(let a) = $0 { a } else { nil } }
+            return v4.sorted().map(\.description)
+        case .ipv6Address where slot.name == "peer":
+            let peers = config.bgp.map { Array($0.neighbors.keys) } ?? []
+            let v6: [IPv6Address] = peers.compactMap { if case .v6(let a) = $0 { a } else { nil } }
+            return v6.sorted().map(\.description)
+        case .range where slot.name == "service":
+            // WCCP service groups configured (`ip wccp N ...`, `show ip wccp N`).
+            return config.wccp.services.keys.sorted().map(String.init)
         default:
             return []
         }
