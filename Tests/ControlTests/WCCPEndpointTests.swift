@@ -285,7 +285,7 @@ private struct CacheSocket {
     #expect(state == [.usable])
 }
 
-@Test func accessListChangesApplyInPlaceServiceChangesRebuild() throws {
+@Test func changesApplyInPlaceAndUntouchedGroupsKeepTheirCaches() throws {
     let c = try config("""
         ip access-list extended WEB
          permit tcp any any eq 80
@@ -300,6 +300,15 @@ private struct CacheSocket {
     #expect(e.reconfigure(edited.wccp, accessLists: edited.accessLists))
     #expect(e.router.status()[0].caches.count == 1)          // the group survives an ACL edit
     #expect(sink.installs.last?.first?.redirectList?.first?.destinationPorts == 8080...8080)
+    // A new service group leaves web-cache's cache and assignment alone.
+    edited.wccp.services[61] = WCCPServiceSettings(serviceID: 61)
+    #expect(e.reconfigure(edited.wccp, accessLists: edited.accessLists))
+    let after = e.router.status()
+    #expect(after.first { $0.serviceID == 0 }?.caches.count == 1)
+    #expect(after.first { $0.serviceID == 61 }?.caches.isEmpty == true)
+    // A changed group (new password) starts over: its cache must register again.
     edited.wccp.services[0]?.password = "new"
-    #expect(!e.reconfigure(edited.wccp, accessLists: edited.accessLists))   // the caller starts a new endpoint
+    #expect(e.reconfigure(edited.wccp, accessLists: edited.accessLists))
+    #expect(e.router.status().first { $0.serviceID == 0 }?.caches.isEmpty == true)
+    #expect(sink.installs.last?.contains { $0.serviceID == 0 && !$0.caches.isEmpty } != true)
 }

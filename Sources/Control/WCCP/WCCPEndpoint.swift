@@ -105,14 +105,20 @@ final class WCCPEndpoint: @unchecked Sendable {
         hooks.install([])
     }
 
-    /// Applies new settings. Returns false when the router itself must be rebuilt
-    /// (services, passwords, methods or timers changed): the caller starts a new endpoint.
+    /// Applies new settings in place: access lists at once; service groups
+    /// whose definition changed (or that were added or removed) start over,
+    /// the others keep their caches and assignment. Returns false only when
+    /// the translation fails (the caller then rebuilds the endpoint).
     func reconfigure(_ new: WCCPConfig, accessLists lists: [String: AccessListConfig]) -> Bool {
-        guard let wanted = try? WCCPTranslation.routerConfig(new, routerID: routerID), wanted == router.config else {
-            return false
-        }
+        guard let wanted = try? WCCPTranslation.routerConfig(new, routerID: routerID) else { return false }
         settings = new
         accessLists = lists
+        if wanted != router.config {
+            // Untouched service groups keep their caches and assignment.
+            let kept = Set(wanted.services.filter { s in router.config.services.contains(s) }.map(\.serviceID))
+            accepted = accepted.filter { kept.contains($0.key) }
+            perform(router.reconfigure(wanted))
+        }
         install()
         return true
     }

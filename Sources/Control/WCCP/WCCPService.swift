@@ -1,6 +1,6 @@
 // The WCCP router inside the appliance: started from `ip wccp ...` on apply,
-// reconfigured in place when only access lists change, rebuilt when the
-// services change, stopped with the appliance. Like BGP it runs on the
+// reconfigured in place (untouched service groups keep their caches),
+// rebuilt when the router-id changes, stopped with the appliance. Like BGP it runs on the
 // control thread's event loop and installs services in the engine directly.
 
 import Commands

@@ -3,7 +3,7 @@ import Packet
 /// The WCCPv2 router state machine: datagrams and clock ticks in, actions out.
 /// Pure: no I/O, no wall-clock time; `now` is a monotonic time since an arbitrary epoch.
 public struct WCCPRouter: Sendable {
-    public let config: WCCPRouterConfig
+    public private(set) var config: WCCPRouterConfig
     var groups: [UInt8: ServiceGroup]
     /// Dropped datagrams by reason.
     public private(set) var drops: [WCCPDropReason: UInt64] = [:]
@@ -11,6 +11,38 @@ public struct WCCPRouter: Sendable {
     public init(config: WCCPRouterConfig) {
         self.config = config
         groups = Dictionary(uniqueKeysWithValues: config.services.map { ($0.serviceID, ServiceGroup(config: $0)) })
+    }
+
+    /// Takes a new configuration and keeps the state of every service group
+    /// whose definition did not change (its caches, assignment and change
+    /// numbers stay, so their flows do not move). Added groups start empty;
+    /// removed or changed ones are dropped, their redirection withdrawn.
+    /// Timer changes apply to all groups from the next tick.
+    public mutating func reconfigure(_ new: WCCPRouterConfig) -> [WCCPRouterAction] {
+        guard new.routerID == config.routerID else {
+            // The router's identity is in every message: start over.
+            var actions: [WCCPRouterAction] = groups.keys.sorted().map { .assignmentChanged(serviceID: $0, table: .empty) }
+            self = WCCPRouter(config: new)
+            return actions
+        }
+        var actions: [WCCPRouterAction] = []
+        var next: [UInt8: ServiceGroup] = [:]
+        for service in new.services {
+            if let old = groups[service.serviceID], old.config == service {
+                next[service.serviceID] = old
+            } else {
+                next[service.serviceID] = ServiceGroup(config: service)
+                if groups[service.serviceID] != nil {
+                    actions.append(.assignmentChanged(serviceID: service.serviceID, table: .empty))
+                }
+            }
+        }
+        for id in groups.keys.sorted() where next[id] == nil {
+            actions.append(.assignmentChanged(serviceID: id, table: .empty))
+        }
+        groups = next
+        config = new
+        return actions
     }
 
     /// Handles one datagram received on UDP 2048 from `source`.
