@@ -204,10 +204,7 @@ final class Worker: @unchecked Sendable {
             case .raw4:
                 txAddresses4[n4] = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: 0,
                                                sin_addr: in_addr(s_addr: e.destination4.bigEndian), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
-                txIOVecs[n4] = iovec(iov_base: e.data, iov_len: e.length)
-                txMessages[n4].msg_hdr = msghdr(msg_name: UnsafeMutableRawPointer(txAddresses4 + n4),
-                                                msg_namelen: socklen_t(MemoryLayout<sockaddr_in>.size),
-                                                msg_iov: txIOVecs + n4, msg_iovlen: 1, msg_control: nil, msg_controllen: 0, msg_flags: 0)
+                Self.setMessage(txMessages + n4, iov: txIOVecs + n4, entry: e, name: txAddresses4 + n4)
                 txEntryIndex[n4] = i
                 n4 += 1
             case .l2:
@@ -217,10 +214,7 @@ final class Worker: @unchecked Sendable {
                 withUnsafeBytes(of: &mac) { m in
                     egressd_fill_sockaddr_ll(l2Addresses + nl2, e.interfaceIndex, m.baseAddress!.assumingMemoryBound(to: UInt8.self))
                 }
-                l2IOVecs[nl2] = iovec(iov_base: e.data, iov_len: e.length)
-                l2Messages[nl2].msg_hdr = msghdr(msg_name: UnsafeMutableRawPointer(l2Addresses + nl2),
-                                                 msg_namelen: socklen_t(MemoryLayout<sockaddr_ll>.size),
-                                                 msg_iov: l2IOVecs + nl2, msg_iovlen: 1, msg_control: nil, msg_controllen: 0, msg_flags: 0)
+                Self.setMessage(l2Messages + nl2, iov: l2IOVecs + nl2, entry: e, name: l2Addresses + nl2)
                 l2EntryIndex[nl2] = i
                 nl2 += 1
             case .raw6:
@@ -233,10 +227,7 @@ final class Worker: @unchecked Sendable {
                     b.baseAddress!.setU64(e.destination6.low, 8)
                 }
                 txAddresses6[j] = a
-                txIOVecs[j] = iovec(iov_base: e.data, iov_len: e.length)
-                txMessages[j].msg_hdr = msghdr(msg_name: UnsafeMutableRawPointer(txAddresses6 + j),
-                                               msg_namelen: socklen_t(MemoryLayout<sockaddr_in6>.size),
-                                               msg_iov: txIOVecs + j, msg_iovlen: 1, msg_control: nil, msg_controllen: 0, msg_flags: 0)
+                Self.setMessage(txMessages + j, iov: txIOVecs + j, entry: e, name: txAddresses6 + j)
                 txEntryIndex[j] = i
                 n6 += 1
             }
@@ -248,6 +239,15 @@ final class Worker: @unchecked Sendable {
         if nl2 > 0 { send(fd: l2FD, messages: l2Messages, count: nl2, entries: l2EntryIndex, out: out, view: view) }
         out.removeAll()
         processor.resetScratch()
+    }
+
+    /// Points one mmsghdr at an output's bytes and its destination address.
+    @inline(__always)
+    static func setMessage<Address>(_ m: UnsafeMutablePointer<egressd_mmsghdr>, iov: UnsafeMutablePointer<iovec>,
+                                    entry e: OutputEntry, name: UnsafeMutablePointer<Address>) {
+        iov.pointee = iovec(iov_base: e.data, iov_len: e.length)
+        m.pointee.msg_hdr = msghdr(msg_name: UnsafeMutableRawPointer(name), msg_namelen: socklen_t(MemoryLayout<Address>.size),
+                                   msg_iov: iov, msg_iovlen: 1, msg_control: nil, msg_controllen: 0, msg_flags: 0)
     }
 
     /// sendmmsg until every message went or failed; failures are counted.
