@@ -72,18 +72,6 @@ func notificationHeader(_ totalLength: Int) -> String {
     String(repeating: "ff", count: 16) + hexString([UInt8(totalLength >> 8), UInt8(totalLength & 0xFF), 3])
 }
 
-/// SplitMix64: a deterministic random source for tests (chunk sizes, jitter).
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 // Well-formed attribute fragments for crafting UPDATEs (4-octet AS session).
 let originIGP: [UInt8] = [0x40, 1, 1, 0]

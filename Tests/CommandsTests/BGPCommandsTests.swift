@@ -149,7 +149,7 @@ func refusedLines(text: String, message: String) throws {
 
 /// Random BGP configurations: render, parse, render again.
 @Test func randomBGPConfigsRoundTrip() throws {
-    var rng = SeededGenerator(state: 0xB6B)
+    var rng = SplitMix64(seed: 0xB6B)
     for _ in 0..<300 {
         var c = RunningConfig()
         var b = BGPRouterConfig(asNumber: UInt32.random(in: 1...UInt32.max, using: &rng))

@@ -17,7 +17,7 @@ import Testing
     }
 
     @Test func hashIsXorOfSelectedOctets() {
-        var rng = SplitMix64(state: 42)
+        var rng = SplitMix64(seed: 42)
         for _ in 0..<2000 {
             let s = UInt32.random(in: .min ... .max, using: &rng), d = UInt32.random(in: .min ... .max, using: &rng)
             let sp = UInt16.random(in: .min ... .max, using: &rng), dp = UInt16.random(in: .min ... .max, using: &rng)
@@ -80,7 +80,7 @@ import Testing
         let table = RedirectTable(maskSets: [set])
         #expect(table.caches == caches)
         #expect(table.maskValueCount(forSlot: 0) == 32 && table.maskValueCount(forSlot: 1) == 32)
-        var rng = SplitMix64(state: 7)
+        var rng = SplitMix64(seed: 7)
         for _ in 0..<500 {
             let dst = UInt32.random(in: .min ... .max, using: &rng)
             let index = set.values.firstIndex { $0.value.dstIP == dst & 0x1741 }!

@@ -67,7 +67,7 @@ import Testing
     }
 
     @Test func randomMutationsNeverTrap() {
-        var rng = SplitMix64(state: 2026)
+        var rng = SplitMix64(seed: 2026)
         let seeds = CodecTests.allMessages.map { $0.encode() } + [squidHereIAmHash, squidAcceptedISeeYou]
         var decodedCount = 0
         for round in 0..<20_000 {
@@ -84,7 +84,7 @@ import Testing
     }
 
     @Test func randomGarbageNeverTraps() {
-        var rng = SplitMix64(state: 99)
+        var rng = SplitMix64(seed: 99)
         for _ in 0..<5000 {
             var b = (0..<Int.random(in: 0...300, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
             if b.count >= 8 { b[0...4] = [0, 0, 0, UInt8.random(in: 10...13, using: &rng), 2]; b[5] = 0 }

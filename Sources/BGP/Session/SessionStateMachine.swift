@@ -17,13 +17,13 @@ public struct BGPSessionStateMachine: Sendable {
     public private(set) var consecutiveFailures = 0
     /// Whether the operator has the neighbour enabled.
     public private(set) var enabled = false
-    private var random: SplitMixRandom
+    private var random: SplitMix64
     /// An automatic restart is scheduled by the idle hold timer.
     private var waitingForIdleHold = false
 
     public init(configuration: BGPSessionConfiguration, randomSeed: UInt64) {
         self.configuration = configuration
-        self.random = SplitMixRandom(seed: randomSeed)
+        self.random = SplitMix64(seed: randomSeed)
     }
 
     /// How to decode this peer's UPDATEs now (the negotiated context once known).
@@ -260,15 +260,3 @@ public func collisionSurvivor(localIdentifier: IPv4Address, remoteIdentifier: IP
     localIdentifier.value > remoteIdentifier.value ? .outbound : .inbound
 }
 
-/// SplitMix64: small, seedable, good enough for timer jitter.
-struct SplitMixRandom: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
