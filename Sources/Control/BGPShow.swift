@@ -22,6 +22,12 @@ extension Appliance {
             let learned = speaker.routeStatus().filter { r in if case .v6 = r.prefix { ipv6 } else { !ipv6 } }
             return (BGPShowFormat.routes(learned, local: router[family].networks.sorted { $0.description < $1.description },
                                          routerID: c.routerID, localAS: c.localAS, json: json), true)
+        case .clear(let address, let soft):
+            guard speaker.clear(address, soft: soft) else {
+                return ("% No such neighbor \(address.map(\.description) ?? "")\n", false)
+            }
+            record("bgp: clear \(address.map(\.description) ?? "*")\(soft ? " soft" : "") from the shell")
+            return ("", true)
         case .neighbors(let address, let advertisedRoutes):
             var peers = speaker.peerStatus()
             if let address {

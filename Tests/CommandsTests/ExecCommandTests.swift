@@ -1,3 +1,4 @@
+import Packet
 import Testing
 @testable import Commands
 
@@ -26,6 +27,10 @@ private let registry = CommandRegistry.standard
     ("show logging", .show(.logging, json: false)),
     ("sh log", .show(.logging, json: false)),
     ("write memory", .writeMemory),
+    ("clear ip bgp *", .show(.bgp(.clear(nil, soft: false)), json: false)),
+    ("clear ip bgp * soft", .show(.bgp(.clear(nil, soft: true)), json: false)),
+    ("cl ip bgp 169.254.6.2", .show(.bgp(.clear(.v4(IPv4Address("169.254.6.2")!), soft: false)), json: false)),
+    ("clear ip bgp fd00::2 soft", .show(.bgp(.clear(.v6(IPv6Address("fd00::2")!), soft: true)), json: false)),
     ("write", .writeMemory),
     ("wr mem", .writeMemory),
     ("copy running-config startup-config", .writeMemory),

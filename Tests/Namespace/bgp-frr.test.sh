@@ -206,6 +206,21 @@ in_ns "$TGW" ping -c 3 -i 0.2 -W 2 -I 10.1.0.1 198.51.100.1 >"$WORK/ping.log" 2>
          fail "no traffic from 10.1.0.1 to 198.51.100.1 over the BGP routes"; }
 echo "    traffic flows: 10.1.0.1 (tgw) <-> 198.51.100.1 (app) over the learned routes"
 
+# --- clear ip bgp: one session resets and comes back, the other stays up ---
+established_count() {  # PEER: how many times the session to PEER has reached Established
+    egsh app "show ip bgp summary json" | eg_json "d['ipv4Unicast']['peers']['$1']['connectionsEstablished']"
+}
+before6=$(established_count 169.254.6.2) before7=$(established_count 169.254.7.2)
+egsh app "clear ip bgp 169.254.6.2" >/dev/null || fail "clear ip bgp 169.254.6.2 failed"
+reestablished() { (( $(established_count 169.254.6.2) > before6 )) && egressd_established; }
+eg_wait 30 reestablished || { egsh app "show ip bgp summary"; fail "the session to 169.254.6.2 did not come back after clear"; }
+(( $(established_count 169.254.7.2) == before7 )) || fail "clear ip bgp 169.254.6.2 also reset 169.254.7.2"
+egsh app "clear ip bgp * soft" >/dev/null || fail "clear ip bgp * soft failed"
+sleep 1
+(( $(established_count 169.254.7.2) == before7 )) || fail "a soft clear reset a session"
+egressd_established || fail "sessions not Established after a soft clear"
+echo "    clear ip bgp: the cleared session came back, the other was untouched; soft clear kept both"
+
 # --- withdrawal ---
 vtysh_c -c "configure terminal" -c "router bgp 64512" -c "address-family ipv4 unicast" -c "no network 10.2.0.0/16" >/dev/null
 route_gone() { ! egsh app "show ip route json" | grep -q '"10.2.0.0/16"' && [[ -z $(ip -n "$APP" route show 10.2.0.0/16) ]]; }

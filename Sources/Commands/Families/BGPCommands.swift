@@ -152,6 +152,11 @@ public enum BGPShowCommand: Equatable, Sendable {
     case routes(ipv6: Bool)
     /// `show ip bgp neighbors [A] [advertised-routes]`.
     case neighbors(IPAddress?, advertisedRoutes: Bool)
+    /// `clear ip bgp *|A [soft]`: reset sessions (all, or one), or with `soft`
+    /// ask for the peer's routes again (route refresh) and re-send ours,
+    /// keeping the session. Like `clear ip wccp`, it runs where the show
+    /// commands run: on the appliance's live state.
+    case clear(IPAddress?, soft: Bool)
 }
 
 extension CommandMode {
@@ -192,6 +197,11 @@ enum BGPCommands: CommandFamily {
         }
         registry.show([ip, bgp, neighbors, .optional([peer, .optional([advertised])])]) { a throws(CommandFailure) in
             .bgp(.neighbors(a.contains("peer") ? try a.ipAddress("peer") : nil, advertisedRoutes: a.has("advertised-routes")))
+        }
+        registry.exec([.keyword("clear", help: "Reset functions"), ip, .keyword("bgp", help: "BGP sessions"),
+                       .choice([[.keyword("*", help: "Clear all peers")], [peer]]),
+                       .optional([.keyword("soft", help: "Soft reconfiguration: route refresh in, re-advertise out")])]) { a throws(CommandFailure) in
+            .show(.bgp(.clear(a.contains("peer") ? try a.ipAddress("peer") : nil, soft: a.has("soft"))), json: false)
         }
     }
 
