@@ -78,20 +78,24 @@ private func randomConfig(_ rng: inout SplitMix64) -> RunningConfig {
     return c
 }
 
+/// parse(render(c)) == c, and rendering the parsed config gives the same text.
+private func expectRoundTrip(_ config: RunningConfig) {
+    let text = config.render()
+    let parsed: RunningConfig
+    do {
+        parsed = try ConfigParser.parse(text: text, fileName: "generated")
+    } catch {
+        Issue.record("\(error)\n--- text ---\n\(text)")
+        return
+    }
+    #expect(parsed == config, "\(text)")
+    #expect(parsed.render() == text)
+}
+
 @Test func randomConfigValuesRoundTrip() throws {
     var rng = SplitMix64(seed: 0xE6E5)
     for _ in 0..<400 {
-        let config = randomConfig(&rng)
-        let text = config.render()
-        let parsed: RunningConfig
-        do {
-            parsed = try ConfigParser.parse(text: text, fileName: "generated")
-        } catch {
-            Issue.record("\(error)\n--- text ---\n\(text)")
-            return
-        }
-        #expect(parsed == config, "\(text)")
-        #expect(parsed.render() == text)
+        expectRoundTrip(randomConfig(&rng))
     }
 }
 
@@ -153,17 +157,7 @@ private func randomCommand(_ rng: inout SplitMix64, interfaces: [String]) -> Str
                 #expect(session.config == before, "a refused line changed the config: \(line)")
             }
         }
-        let config = session.config
-        let text = config.render()
-        let parsed: RunningConfig
-        do {
-            parsed = try ConfigParser.parse(text: text, fileName: "generated")
-        } catch {
-            Issue.record("\(error)\n--- text ---\n\(text)")
-            return
-        }
-        #expect(parsed == config, "\(text)")
-        #expect(parsed.render() == text)
+        expectRoundTrip(session.config)
     }
     // The generator must exercise both paths to mean anything.
     #expect(accepted > 1000)
