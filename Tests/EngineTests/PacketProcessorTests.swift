@@ -40,6 +40,24 @@ import Packet
         #expect(rig.counter("tgw1", .decapToKernel) == 1)
     }
 
+    @Test func anotherAddressOfTheIngressTunnelsSubnetGoesToTheKernel() {
+        // The peer's second BGP address (.3 beside .2 on the /29, as a Transit
+        // Gateway Connect peer has) is the kernel's to deliver or route, as on a
+        // Linux GRE device; it must never go straight back into the tunnel
+        // (where it would bounce between two engines until its TTL ran out).
+        let rig = Rig()
+        rig.fromTunnel(Build.gre(src: "10.0.0.1", dst: "10.0.1.10", inner: Build.ipv4(src: "169.254.6.2", dst: "169.254.6.3", proto: 6, ttl: 1)))
+        #expect(rig.out.count == 1)
+        #expect(rig.out[0].kind == .tun)
+        #expect(rig.counter("tgw0", .decapToKernel) == 1)
+        #expect(rig.drops("tgw0", .ttlExpired) == 0)
+        rig.out.removeAll()
+        rig.fromTunnel(Build.gre(src: "10.0.0.1", dst: "10.0.1.10", proto: EtherType.ipv6, inner: Build.ipv6(src: "fd00::2", dst: "fd00::3", hopLimit: 1)))
+        #expect(rig.out.count == 1)
+        #expect(rig.out[0].kind == .tun)
+        #expect(rig.counter("tgw0", .decapToKernel) == 2)
+    }
+
     @Test func noRouteMeansTheKernelDecides() {
         // Only a tunnel route: a packet for elsewhere goes to the kernel.
         let rig = Rig(routes: [RouteSpec(prefix: IPPrefix("10.1.0.0/16")!, target: .tunnels(["tgw0"]))])

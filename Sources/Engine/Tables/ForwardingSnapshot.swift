@@ -195,12 +195,17 @@ public final class ForwardingSnapshot: @unchecked Sendable {
             }
         }
         var kept: [RouteSpec] = []
+        // A tunnel's inside subnet is the kernel's, as on a Linux GRE device: a
+        // packet from the tunnel for another address of that subnet (e.g. a second
+        // BGP address the kernel holds) goes to the kernel, never straight back
+        // into the tunnel it came from (a loop until the TTL runs out); what the
+        // kernel sends to the subnet leaves through the TUN's own tunnel.
         for t in sorted {
             if let a = t.insideV4 {
-                add(.v4(a.subnet), RouteEntry(kind: .tunnels, index: group([t.name]), mtu: 0, nextHopV4: 0, nextHopV6: .any))
+                add(.v4(a.subnet), RouteEntry(kind: .local, index: UInt32(index[t.name]!), mtu: 0, nextHopV4: 0, nextHopV6: .any))
             }
             if let a = t.insideV6 {
-                add(.v6(a.subnet), RouteEntry(kind: .tunnels, index: group([t.name]), mtu: 0, nextHopV4: 0, nextHopV6: .any))
+                add(.v6(a.subnet), RouteEntry(kind: .local, index: UInt32(index[t.name]!), mtu: 0, nextHopV4: 0, nextHopV6: .any))
             }
         }
         // Configured routes for one prefix merge: several tunnel lines are one
