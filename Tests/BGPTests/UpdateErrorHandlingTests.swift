@@ -154,6 +154,15 @@ func expectTreatAsWithdraw(_ bytes: [UInt8], _ context: UpdateDecodingContext = 
         var mp: [UInt8] = [0, 2, 1, 16] + addr6("2001:db8::1").bytes + [0, 129] + [UInt8](repeating: 0, count: 17)
         mp = [0x80, 14, UInt8(mp.count)] + mp
         #expect(notificationBytes(for: updateFrame(attributes: originIGP + asPath64512 + mp)) == notificationHeader(21) + "030a")
+        // MP_REACH flagged well-known transitive (0x40): 3/4 Attribute Flags Error with the attribute.
+        var flagged: [UInt8] = [0x40, 14, 0, 0, 2, 1, 16] + addr6("2001:db8::1").bytes + [0]
+        flagged[2] = UInt8(flagged.count - 3)
+        #expect(notificationBytes(for: updateFrame(attributes: originIGP + asPath64512 + flagged))
+                == notificationHeader(21 + flagged.count) + "0304" + hexString(flagged))
+        // MP_UNREACH flagged optional transitive (0xC0): 3/4 as well.
+        let unreachFlagged: [UInt8] = [0xC0, 15, 3, 0, 2, 1]
+        #expect(notificationBytes(for: updateFrame(attributes: unreachFlagged))
+                == notificationHeader(21 + unreachFlagged.count) + "0304" + hexString(unreachFlagged))
         // MP_UNREACH twice: 3/1.
         let unreach: [UInt8] = [0x80, 15, 3, 0, 2, 1]
         #expect(notificationBytes(for: updateFrame(attributes: unreach + unreach)) == notificationHeader(21) + "0301")

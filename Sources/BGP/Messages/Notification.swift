@@ -64,6 +64,11 @@ public struct BGPNotification: Error, Hashable, Sendable, CustomStringConvertibl
 
     /// 3/1 Malformed Attribute List.
     public static let malformedAttributeList = BGPNotification(code: 3, subcode: 1)
+    /// 3/4 Attribute Flags Error; data is the attribute (RFC 4271 §6.3), for an
+    /// attribute whose errors reset the session (MP_REACH/MP_UNREACH, RFC 7606 §3 c).
+    public static func attributeFlagsError(_ attribute: [UInt8]) -> BGPNotification {
+        BGPNotification(code: 3, subcode: 4, data: attribute)
+    }
     /// 3/9 Optional Attribute Error; data is the attribute.
     public static func optionalAttributeError(_ attribute: [UInt8] = []) -> BGPNotification {
         BGPNotification(code: 3, subcode: 9, data: attribute)

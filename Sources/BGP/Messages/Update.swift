@@ -150,6 +150,9 @@ public enum UpdateDecoder {
             }
             let failure: AttributeFailure?
             if flags & (AttributeFlags.optional | AttributeFlags.transitive) != row.flags {
+                // RFC 7606 §3 c: treat-as-withdraw unless the attribute's own rules differ;
+                // where they reset the session, RFC 4271 §6.3 names the subcode (3/4).
+                if row.onError == .sessionReset { throw .attributeFlagsError(whole) }
                 failure = .malformed("\(row.name) flags 0x\(String(flags, radix: 16))")
             } else {
                 do { try row.decode(&state, value, context); failure = nil } catch { failure = error }
