@@ -176,7 +176,9 @@ public final class Appliance: @unchecked Sendable {
         let staticPrefixes = Set(c.staticRoutes.map(\.prefix))
         for (source, table) in protocolRoutes.sorted(by: { $0.key < $1.key }) {
             for (prefix, hops) in table.sorted(by: { $0.key.description < $1.key.description }) where !staticPrefixes.contains(prefix) {
-                let names = hops.compactMap { tunnel(owning: $0) }
+                // Several peers in one tunnel (a Connect peer's two BGP addresses) are one hop.
+                var seen = Set<String>()
+                let names = hops.compactMap { tunnel(owning: $0) }.filter { seen.insert($0).inserted }
                 if !names.isEmpty {
                     out.append(RouteSpec(prefix: prefix, target: .tunnels(names), origin: source))
                 } else if let first = hops.first {
@@ -281,6 +283,10 @@ public final class Appliance: @unchecked Sendable {
             switch r.target {
             case .tunnels(let names):
                 for n in names { if let t = tunnels[n] { k.nextHops.append(KernelNextHop(interfaceIndex: t.interfaceIndex)) } }
+                if case .v6 = r.prefix, k.nextHops.count > 1 {
+                    // IPv6 multipath needs gateways (KernelRouteGateways.swift).
+                    k.nextHops = names.compactMap { ipv6MultipathHop(prefix: r.prefix, tunnel: $0) }
+                }
             case .nextHop(let a, _):
                 guard k.nextHops.isEmpty else { continue }
                 k.nextHops.append(KernelNextHop(gateway: a))
