@@ -7,9 +7,9 @@
 #  | spoke1    |--------------->| tgw        |====== GRE tgw0 ==============>| app1        |
 #  | 10.1.0.10 |          .0.1  | TGW stand- |  169.254.6.2/29  169.254.6.1  | egressd:    |
 #  +-----------+                | in: egress-|====== GRE tgw1 ==============>| the         |
-#  +-----------+  10.2.0.0/16   | d, tunnels |  169.254.7.2/29  169.254.7.1  | appliance   |
-#  | spoke2    |--------------->| only, ECMP |                               |             |
-#  | 10.2.0.10 |          .0.1  | default    |                               +------+------+
+#  +-----------+  10.2.0.0/16   | d + FRR or |  169.254.7.2/29  169.254.7.1  | appliance   |
+#  | spoke2    |--------------->| BIRD, AS   |                               |             |
+#  | 10.2.0.10 |          .0.1  | 64512      |                               +------+------+
 #  +-----------+                +------------+                                .10 | 10.0.2.0/24
 #                                                                                 | MTU 1500
 #  +----------------+  198.51.100.0/24  +-------------------------------+     .1  |
@@ -19,10 +19,14 @@
 #  | echo :7        |
 #  +----------------+
 #
-# Spoke traffic: spoke -> tgw kernel -> default route into the TUNs tgw0/tgw1 -> tgw's egressd
-# encapsulates (ECMP) -> app1's egressd decapsulates and forwards to fw -> NAT -> inet.
-# Return: fw -> app1 kernel route "10.x/16 dev tgw0 dev tgw1" -> app1's egressd encapsulates
-# (its own ECMP) -> tgw's egressd decapsulates into its kernel -> spoke.
+# BGP: the stand-in runs a real BGP daemon (LAB_BGP: FRR or BIRD), AS 64512, from the .2 and .3
+# address of each tunnel's /29 (four sessions, as two Connect peers with two BGP addresses
+# each); app1's egressd (AS 65000) advertises the default route and learns 10.1/16 and 10.2/16.
+# Spoke traffic: spoke -> tgw kernel -> BGP-learned ECMP default route via 169.254.6.1 and
+# 169.254.7.1, i.e. into the TUNs tgw0/tgw1 -> tgw's egressd encapsulates -> app1's egressd
+# decapsulates and forwards to fw -> NAT -> inet.
+# Return: fw -> app1's BGP-learned ECMP route "10.x/16 dev tgw0 dev tgw1" (engine and kernel)
+# -> app1's egressd encapsulates (its own ECMP) -> tgw's egressd decapsulates into its kernel -> spoke.
 #
 # Usage: scripts/lab.sh up | down | status | exec NODE CMD... | sh NODE [-c "CMD"...]
 #   NODE: spoke1 spoke2 tgw app1 fw inet (sh: tgw or app1, the nodes running egressd)
@@ -33,6 +37,8 @@
 #   LAB_DAEMONS  0 = build the topology only, start no egressd (for working on the lab itself)
 #   LAB_LOG_LEVEL  egressd --log-level (default info)
 #   LAB_WORKERS  dataplane workers of each egressd (default 1)
+#   LAB_BGP      the stand-in's BGP daemon: frr (default; bgpd + zebra) or bird (BIRD 2)
+#   LAB_BGP_GR   1 = the stand-in's daemon announces graceful restart (restart time 15 s)
 set -euo pipefail
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -182,6 +188,116 @@ start_daemon() {
     eg_log "egressd up in $(ns "$node") (pid $pid)"
 }
 
+# ---------------------------------------------------------------------------------------------
+# The stand-in's BGP daemon (FRR or BIRD) and the appliance's sessions to it.
+
+# The stand-in's BGP addresses (the appliance's neighbours) and the tunnel each is on.
+LAB_BGP_PEERS=(169.254.6.2 169.254.6.3 169.254.7.2 169.254.7.3)
+
+lab_bgp_kind() {
+    local kind=${LAB_BGP:-frr}
+    [[ $kind == frr || $kind == bird ]] || eg_die "LAB_BGP must be frr or bird, got '$kind'"
+    printf '%s' "$kind"
+}
+
+# bgp_render TEMPLATE OUT KEY=VALUE...: configs/lab/TEMPLATE with @PREFIX@ and each @KEY@ replaced.
+bgp_render() {
+    local template=$1 out=$2 kv args=(-e "s|@PREFIX@|$P|g"); shift 2
+    for kv in "$@"; do args+=(-e "s|@${kv%%=*}@|${kv#*=}|g"); done
+    sed "${args[@]}" "$REPO_DIR/configs/lab/$template" >"$out"
+}
+
+# bgp_add_addresses: the stand-in's second BGP address (.3) on each TUN (egressd configures one).
+bgp_add_addresses() {
+    ip -n "$(ns tgw)" addr replace 169.254.6.3/29 dev tgw0
+    ip -n "$(ns tgw)" addr replace 169.254.7.3/29 dev tgw1
+}
+
+bgp_start_frr() {
+    local gr="bgp graceful-restart-disable" dir inst host hops
+    [[ ${LAB_BGP_GR:-0} == 1 ]] && gr="bgp graceful-restart\n bgp graceful-restart restart-time 15"
+    [[ -x /usr/lib/frr/bgpd ]] || eg_apt_ensure frr
+    chmod 755 "$STATE"   # FRR drops to the frr user, which must reach its run directories
+    # Instance a (.2 addresses) with zebra: the learned default goes into tgw's kernel.
+    for inst in a b; do
+        dir=$STATE/frr-$inst; host=2 hops="ebgp-multihop 2"
+        # Without zebra, bgpd cannot track a multihop peer's next hop and never connects.
+        [[ $inst == b ]] && host=3 hops=disable-connected-check
+        mkdir -p "$dir"
+        bgp_render tgw-bgpd.conf "$dir/bgpd.conf" "INSTANCE=$inst" "HOST=$host" "DIR=$dir" "GR=$gr" "HOPS=$hops"
+        chown -R frr:frr "$dir"
+    done
+    dir=$STATE/frr-a
+    echo "hostname ${P}tgw-zebra" >"$dir/zebra.conf"; chown frr:frr "$dir/zebra.conf"
+    start_bg tgw zebra /usr/lib/frr/zebra -u frr -g frr -f "$dir/zebra.conf" -z "$dir/zserv.api" \
+        --vty_socket "$dir" -i "$dir/zebra.pid" -A 127.0.0.1 -P 0
+    eg_wait 10 test -S "$dir/zserv.api" || { tail -n 20 "$STATE/zebra.log" >&2; eg_die "zebra did not start"; }
+    start_bg tgw bgpd-a /usr/lib/frr/bgpd -u frr -g frr -z "$dir/zserv.api" -f "$dir/bgpd.conf" \
+        --vty_socket "$dir" -i "$dir/bgpd.pid" -A 127.0.0.1 -P 0 -p 0
+    dir=$STATE/frr-b
+    start_bg tgw bgpd-b /usr/lib/frr/bgpd -Z -S -f "$dir/bgpd.conf" \
+        --vty_socket "$dir" -i "$dir/bgpd.pid" -A 127.0.0.1 -P 0 -p 0
+}
+
+bgp_start_bird() {
+    local gr=off
+    [[ ${LAB_BGP_GR:-0} == 1 ]] && gr=on
+    command -v bird >/dev/null || eg_apt_ensure bird2
+    bgp_render tgw-bird.conf "$STATE/bird.conf" "GR=$gr" "GR_TIME=15"
+    start_bg tgw bird bird -f -c "$STATE/bird.conf" -s "$STATE/bird.ctl"
+    eg_wait 10 test -S "$STATE/bird.ctl" || { tail -n 20 "$STATE/bird.log" >&2; eg_die "bird did not start"; }
+}
+
+# lab_bgp_start: the stand-in's BGP daemon. Its kernel must hash ECMP by ports (flows spread).
+lab_bgp_start() {
+    local kind; kind=$(lab_bgp_kind)
+    printf '%s' "$kind" >"$STATE/bgp.kind"
+    sysctl_ns tgw net.ipv4.fib_multipath_hash_policy=1
+    bgp_add_addresses
+    "bgp_start_$kind"
+    eg_log "$kind started in $(ns tgw) (AS 64512, 4 sessions toward app1)"
+}
+
+# bgp_established_count: how many of app1's sessions to the stand-in are Established.
+bgp_established_count() {
+    "$EGSH_BIN" --socket "$STATE/app1.sock" -c "show ip bgp summary json" | eg_json \
+        "sum(1 for p in ($(printf "'%s'," "${LAB_BGP_PEERS[@]}")) if d['ipv4Unicast']['peers'].get(p, {}).get('state') == 'Established')"
+}
+bgp_all_established() { [[ $(bgp_established_count 2>/dev/null) == "${#LAB_BGP_PEERS[@]}" ]]; }
+# tgw_default_ecmp: the stand-in's kernel has the default route via both tunnels.
+tgw_default_ecmp() {
+    local r; r=$(ip -n "$(ns tgw)" route show 0.0.0.0/0)
+    [[ $r == *"dev tgw0"* && $r == *"dev tgw1"* ]]
+}
+
+# lab_bgp_wait: bounded wait for all sessions and the stand-in's ECMP default route.
+lab_bgp_wait() {
+    if ! eg_wait 45 bgp_all_established; then
+        "$EGSH_BIN" --socket "$STATE/app1.sock" -c "show ip bgp summary" >&2 || true
+        eg_die "app1's BGP sessions not all Established within 45 s (lab left up for inspection; run down)"
+    fi
+    eg_wait 20 tgw_default_ecmp || { ip -n "$(ns tgw)" route >&2
+        eg_die "the stand-in's kernel has no ECMP default route over tgw0 and tgw1 (lab left up; run down)"; }
+    eg_log "BGP: 4 sessions Established, ECMP default route in $(ns tgw)"
+}
+
+# lab_bgp_status: the stand-in's view of the sessions and routes.
+lab_bgp_status() {
+    local kind inst
+    kind=$(cat "$STATE/bgp.kind" 2>/dev/null) || return 0
+    printf '== BGP (%s in %s)\n' "$kind" "$(ns tgw)"
+    if [[ $kind == frr ]]; then
+        for inst in a b; do
+            [[ -d $STATE/frr-$inst ]] || continue
+            vtysh --vty_socket "$STATE/frr-$inst" -c "show bgp ipv4 unicast summary" 2>&1 \
+                | sed -n '/^Neighbor/,/^$/p' | sed "s/^/   [$inst] /" || true
+        done
+    else
+        birdc -s "$STATE/bird.ctl" show protocols 2>&1 | sed 's/^/   /' || true
+    fi
+    ip -n "$(ns tgw)" route show 0.0.0.0/0 2>&1 | sed 's/^/   tgw kernel: /'
+}
+
 spoke_reaches_inet() {
     [[ $(in_ns spoke1 curl -s -m 3 -o /dev/null -w '%{http_code}' http://198.51.100.80/) == 200 ]]
 }
@@ -189,7 +305,7 @@ spoke_reaches_inet() {
 cmd_up() {
     [[ -e /run/netns/$(ns app1) ]] \
         && eg_die "lab '$P' is already up (scripts/lab.sh down first)"
-    eg_apt_ensure iproute2 nftables curl tshark python3-scapy iperf3 procps util-linux
+    eg_apt_ensure iproute2 nftables curl tshark python3-scapy iperf3 procps util-linux frr bird2
     local daemons=${LAB_DAEMONS:-1}
     [[ $daemons == 0 ]] || resolve_binaries
     mkdir -p "$STATE"
@@ -203,6 +319,8 @@ cmd_up() {
     fi
     local node
     for node in "${DAEMON_NODES[@]}"; do start_daemon "$node"; done
+    lab_bgp_start
+    lab_bgp_wait
     if ! eg_wait 30 spoke_reaches_inet; then
         for node in "${DAEMON_NODES[@]}"; do
             eg_log "--- $STATE/$node.log (last 30 lines)"; tail -n 30 "$STATE/$node.log" >&2
@@ -218,7 +336,7 @@ cmd_up() {
 cmd_down() {
     local pidfile node pid
     # Daemons first (by recorded pid), so they can remove their TUNs and routes cleanly.
-    for node in "${DAEMON_NODES[@]}" inet-server; do
+    for node in bgpd-a bgpd-b bird zebra "${DAEMON_NODES[@]}" inet-server; do
         pidfile=$STATE/$node.pid
         [[ -f $pidfile ]] && eg_kill_pid "$(cat "$pidfile")" 10
     done
@@ -249,7 +367,11 @@ cmd_status() {
             egsh=$(saved_egsh)
             "$egsh" --socket "$STATE/$node.sock" -c "show interfaces" 2>&1 | sed 's/^/   /' || true
         fi
+        if [[ $node == app1 ]] && [[ -S $STATE/$node.sock ]]; then
+            "$egsh" --socket "$STATE/$node.sock" -c "show ip bgp summary" 2>&1 | sed 's/^/   /' || true
+        fi
     done
+    [[ -e /run/netns/$(ns tgw) ]] && lab_bgp_status
     (( any )) || echo "lab '$P' is down"
 }
 

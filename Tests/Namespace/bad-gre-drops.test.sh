@@ -59,6 +59,7 @@ expect_kind() {
 }
 
 lab_up
+lab_bgp_silence   # BGP keepalives would move decapToKernel
 expect_kind version1           10.0.0.1 "{\"tgw0.bad-gre\": $N}"
 expect_kind routing            10.0.0.1 "{\"tgw0.bad-gre\": $N}"
 expect_kind bad-checksum       10.0.0.1 "{\"tgw0.gre-checksum\": $N}"

@@ -92,6 +92,7 @@ set_shutdown app1 tgw1 off
 set_shutdown tgw tgw1 off
 wait_state app1 tgw1 up
 wait_state tgw tgw1 up
+lab_bgp_wait_ecmp   # the BGP sessions over tgw1 come back, and with them the ECMP routes
 run_phase restored
 check restored '
 m = maps["restored"]

@@ -92,3 +92,37 @@ tunnel_state() {
     json_get "$(egsh_json "$1" "show interfaces json")" \
         "next(i['state'] for i in d['interfaces'] if i['name'] == '$2')"
 }
+
+# lab_bgp_silence: stop BGP in the lab (the stand-in's daemons, then app1's `router bgp`), for
+# tests that count every packet decapsulated to the kernel and must not see keepalives. The
+# spoke routes go with it; app1's default route to fw stays.
+lab_bgp_silence() {
+    local name pid
+    for name in bgpd-a bgpd-b bird zebra; do
+        [[ -f $LAB_STATE/$name.pid ]] || continue
+        pid=$(cat "$LAB_STATE/$name.pid")
+        eg_kill_pid "$pid" 5
+    done
+    "$LAB" sh app1 -c "configure terminal" -c "no router bgp" -c "end" >/dev/null 2>&1 \
+        || fail "cannot remove router bgp on app1"
+    sleep 1   # the last BGP packets (NOTIFICATION, FIN) land
+}
+
+# lab_bgp_wait_ecmp [SECONDS]: after tunnels were shut and restored, wait (bounded) until BGP has
+# healed: app1 routes both spoke prefixes over tgw0 and tgw1 again and the stand-in's kernel has
+# its default route over both. Re-adds the stand-in's .3 addresses, which a re-created TUN lacks.
+lab_bgp_wait_ecmp() {
+    in_node tgw ip addr replace 169.254.6.3/29 dev tgw0 2>/dev/null
+    in_node tgw ip addr replace 169.254.7.3/29 dev tgw1 2>/dev/null
+    healed() {
+        local routes r
+        routes=$("$LAB" sh app1 -c "show ip route json" 2>/dev/null) || return 1
+        for p in 10.1.0.0/16 10.2.0.0/16; do
+            json_get "$routes" "sorted(next((r['nexthops'] for r in d['routes'] if r['prefix'] == '$p'), []))" \
+                | grep -q '"tgw0", "tgw1"' || return 1
+        done
+        r=$(in_node tgw ip route show 0.0.0.0/0)
+        [[ $r == *"dev tgw0"* && $r == *"dev tgw1"* ]]
+    }
+    eg_wait "${1:-60}" healed || fail "BGP did not restore ECMP over tgw0 and tgw1 within ${1:-60} s"
+}

@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# bgp-frr-ipv6-as4: IPv6 routes and 4-octet AS numbers with FRR, over GRE tunnels in a topology of
+# its own (two namespaces, as bgp-frr). FRR (zebra + bgpd) is AS 4200000000; egressd AS 4200000001.
+#   tgw0: an IPv4 session carrying IPv4 and IPv6 unicast (MP-BGP, IPv6 next hops on the /125)
+#   tgw1: an IPv6 session between the tunnel's /125 inside addresses (IPv6 unicast), and an IPv4
+#         session on which FRR is a 2-octet speaker (local-as 64600, no capabilities): RFC 6793's
+#         AS_TRANS + AS4_PATH both ways
+# Asserts: all three sessions Established; egressd advertises ::/0 over both IPv6-capable sessions
+# and FRR's kernel gets it as an ECMP route over tgw0 and tgw1; egressd learns the spoke IPv6
+# prefix over both (ECMP in the engine and the kernel); IPv6 traffic flows both ways over them;
+# FRR sees egressd's 4-octet AS through AS4_PATH on the 2-octet session, egressd merges FRR's.
+# Usage: EGRESSD_BIN=... EGSH_BIN=... Tests/Namespace/bgp-frr-ipv6-as4.test.sh (run.sh sets them)
+set -uo pipefail
+TEST_NAME=bgp-frr-ipv6-as4
+NS_TEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$NS_TEST_DIR/../.." && pwd)
+# shellcheck source=../../scripts/lib/common.sh
+source "$REPO_DIR/scripts/lib/common.sh"
+
+TGW=bgp6-tgw-$$
+APP=bgp6-app-$$
+WORK=$(mktemp -d "/tmp/egressd-nstest-bgp-frr-ipv6-as4.XXXXXX")
+FRR_DIR=$WORK/frr
+PIDS=()
+
+fail() { echo "FAIL $TEST_NAME: $*"; exit 1; }
+pass() { echo "PASS $TEST_NAME"; exit 0; }
+
+cleanup() {
+    local rc=$? pid f
+    trap - EXIT INT TERM
+    for pid in "${PIDS[@]}"; do eg_kill_pid "$pid" 5; wait "$pid" 2>/dev/null; done
+    if (( rc != 0 )); then
+        for f in "$WORK"/app.log "$WORK"/tgw.log "$FRR_DIR"/bgpd.log "$FRR_DIR"/zebra.log; do
+            [[ -s $f ]] || continue
+            echo "--- $TEST_NAME: ${f##*/} (last 30 lines)"
+            tail -n 30 "$f" | sed 's/^/    /'
+        done
+    fi
+    ip netns pids "$TGW" 2>/dev/null | xargs -r kill -9 2>/dev/null
+    ip netns pids "$APP" 2>/dev/null | xargs -r kill -9 2>/dev/null
+    ip netns del "$TGW" 2>/dev/null
+    ip netns del "$APP" 2>/dev/null
+    rm -rf -- "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'fail "interrupted"' INT TERM
+
+[[ -n ${EGRESSD_BIN:-} && -n ${EGSH_BIN:-} ]] || fail "EGRESSD_BIN and EGSH_BIN must be set"
+[[ -x /usr/lib/frr/bgpd ]] || eg_apt_ensure frr
+
+in_ns() { local ns=$1; shift; nsenter --net="/run/netns/$ns" -- "$@"; }
+egsh() { "$EGSH_BIN" --socket "$WORK/$1.sock" -c "$2"; }
+vtysh_c() { vtysh --vty_socket "$FRR_DIR" "$@" 2>&1; }
+
+# --- topology ---
+ip netns add "$TGW" && ip netns add "$APP" || fail "cannot create namespaces"
+ip -n "$TGW" link add u0 mtu 9001 type veth peer name u0 mtu 9001 netns "$APP" || fail "veth"
+ip -n "$TGW" addr add 10.0.0.1/16 dev u0
+ip -n "$TGW" addr add 10.0.0.2/16 dev u0
+ip -n "$APP" addr add 10.0.1.10/16 dev u0
+stub_subnet() {  # NS IFACE ADDRESS/LEN ADDRESS6/LEN: a connected subnet on a veth pair
+    ip -n "$1" link add "$2" type veth peer name "$2-peer" && ip -n "$1" addr add "$3" dev "$2" \
+        && ip -n "$1" -6 addr add "$4" dev "$2" nodad \
+        && ip -n "$1" link set "$2-peer" up && ip -n "$1" link set "$2" up || fail "cannot create $2 in $1"
+}
+stub_subnet "$TGW" spokes 10.1.0.1/16 2001:db8:1::1/48
+stub_subnet "$APP" fw 198.51.100.1/24 2001:db8:ff::1/64
+for ns in "$TGW" "$APP"; do
+    ip -n "$ns" link set lo up
+    ip -n "$ns" link set u0 up
+    in_ns "$ns" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+done
+
+cat >"$WORK/tgw.conf" <<'EOF'
+hostname tgw
+interface tgw0
+ tunnel connect-peer app-1 source 10.0.0.1 destination 10.0.1.10
+ ip address 169.254.6.2/29
+ ipv6 address fd00:6::2/125
+interface tgw1
+ tunnel connect-peer app-2 source 10.0.0.2 destination 10.0.1.10
+ ip address 169.254.7.2/29
+ ipv6 address fd00:7::2/125
+EOF
+cat >"$WORK/app.conf" <<'EOF'
+hostname app
+interface tgw0
+ tunnel connect-peer tgw-1 source 10.0.1.10 destination 10.0.0.1
+ ip address 169.254.6.1/29
+ ipv6 address fd00:6::1/125
+interface tgw1
+ tunnel connect-peer tgw-2 source 10.0.1.10 destination 10.0.0.2
+ ip address 169.254.7.1/29
+ ipv6 address fd00:7::1/125
+!
+router bgp 4200000001
+ bgp router-id 10.0.1.10
+ no bgp ebgp-requires-policy
+ neighbor 169.254.6.2 remote-as 4200000000
+ neighbor 169.254.6.2 ebgp-multihop 2
+ neighbor 169.254.7.2 remote-as 64600
+ neighbor 169.254.7.2 ebgp-multihop 2
+ neighbor fd00:7::2 remote-as 4200000000
+ neighbor fd00:7::2 ebgp-multihop 2
+ address-family ipv4 unicast
+  neighbor 169.254.6.2 default-originate
+  neighbor 169.254.7.2 default-originate
+  no neighbor fd00:7::2 activate
+  maximum-paths 2
+ exit-address-family
+ address-family ipv6 unicast
+  neighbor 169.254.6.2 activate
+  neighbor 169.254.6.2 default-originate
+  neighbor fd00:7::2 activate
+  neighbor fd00:7::2 default-originate
+  maximum-paths 2
+ exit-address-family
+EOF
+
+start_egressd() {
+    local node=$1 ns=$2
+    "$EGRESSD_BIN" --config "$WORK/$node.conf" --check >"$WORK/$node.check" 2>&1 || fail "$node.conf does not pass --check: $(cat "$WORK/$node.check")"
+    nsenter --net="/run/netns/$ns" -- "$EGRESSD_BIN" --config "$WORK/$node.conf" --socket "$WORK/$node.sock" \
+        --log-level info </dev/null >"$WORK/$node.log" 2>&1 &
+    PIDS+=($!)
+    eg_wait 30 egsh "$node" "show interfaces json" >/dev/null || fail "egressd in $node did not start"
+}
+start_egressd tgw "$TGW"
+start_egressd app "$APP"
+
+# --- FRR in the tgw namespace (zebra, so the learned ::/0 lands in its kernel) ---
+mkdir -p "$FRR_DIR"
+chmod 755 "$WORK"
+echo "hostname tgw-zebra" >"$FRR_DIR/zebra.conf"
+cat >"$FRR_DIR/bgpd.conf" <<EOF
+frr defaults traditional
+hostname tgw-bgpd
+log file $FRR_DIR/bgpd.log
+router bgp 4200000000
+ bgp router-id 10.66.0.1
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ neighbor 169.254.6.1 remote-as 4200000001
+ neighbor 169.254.6.1 ebgp-multihop 2
+ neighbor 169.254.6.1 timers connect 5
+ neighbor 169.254.7.1 remote-as 4200000001
+ neighbor 169.254.7.1 local-as 64600 no-prepend replace-as
+ neighbor 169.254.7.1 dont-capability-negotiate
+ neighbor 169.254.7.1 ebgp-multihop 2
+ neighbor 169.254.7.1 timers connect 5
+ neighbor fd00:7::1 remote-as 4200000001
+ neighbor fd00:7::1 ebgp-multihop 2
+ neighbor fd00:7::1 timers connect 5
+ address-family ipv4 unicast
+  network 10.1.0.0/16
+  no neighbor fd00:7::1 activate
+  maximum-paths 2
+ exit-address-family
+ address-family ipv6 unicast
+  network 2001:db8:1::/48
+  neighbor 169.254.6.1 activate
+  neighbor 169.254.6.1 route-map NH6 out
+  neighbor fd00:7::1 activate
+  maximum-paths 2
+ exit-address-family
+route-map NH6 permit 10
+ set ipv6 next-hop global fd00:6::2
+EOF
+chown -R frr:frr "$FRR_DIR"
+in_ns "$TGW" /usr/lib/frr/zebra -u frr -g frr -f "$FRR_DIR/zebra.conf" -z "$FRR_DIR/zserv.api" \
+    --vty_socket "$FRR_DIR" -i "$FRR_DIR/zebra.pid" -A 127.0.0.1 -P 0 >"$FRR_DIR/zebra.out" 2>&1 &
+PIDS+=($!)
+eg_wait 10 test -S "$FRR_DIR/zserv.api" || fail "zebra did not start"
+in_ns "$TGW" /usr/lib/frr/bgpd -u frr -g frr -f "$FRR_DIR/bgpd.conf" -z "$FRR_DIR/zserv.api" \
+    --vty_socket "$FRR_DIR" -i "$FRR_DIR/bgpd.pid" -A 127.0.0.1 -P 0 >"$FRR_DIR/bgpd.out" 2>&1 &
+PIDS+=($!)
+
+# --- sessions ---
+APP_PEERS="('169.254.6.2', '169.254.7.2', 'fd00:7::2')"
+app_established() {
+    egsh app "show ip bgp summary json" | eg_json \
+        "all(d['ipv4Unicast']['peers'][p]['state'] == 'Established' for p in $APP_PEERS)" | grep -qx True
+}
+eg_wait 60 app_established || { egsh app "show ip bgp summary"; vtysh_c -c "show bgp summary"; fail "egressd's three sessions not Established"; }
+neighbor_json() { egsh app "show ip bgp neighbors $1 json"; }
+[[ $(neighbor_json 169.254.6.2 | eg_json "d['169.254.6.2']['fourOctetAs']") == True ]] || fail "no 4-octet AS on the tgw0 session"
+[[ $(neighbor_json 169.254.7.2 | eg_json "d['169.254.7.2']['fourOctetAs']") == False ]] || fail "the 2-octet session negotiated 4-octet AS"
+neighbor_json 169.254.6.2 | eg_json "d['169.254.6.2']['addressFamilies']" | grep -q 'IPv6' \
+    || fail "the tgw0 IPv4 session does not carry IPv6 unicast: $(neighbor_json 169.254.6.2)"
+echo "    sessions Established: tgw0 IPv4 (IPv4+IPv6, 4-octet AS), tgw1 IPv6 /125, tgw1 IPv4 (2-octet speaker)"
+
+# --- IPv6: FRR learned ::/0 over both tunnels (ECMP in its kernel) ---
+tgw_default6() { [[ $(ip -n "$TGW" -6 route show default | grep -c 'nexthop via fd00:') == 2 ]]; }
+eg_wait 30 tgw_default6 || { ip -n "$TGW" -6 route; vtysh_c -c "show bgp ipv6 unicast"; fail "tgw kernel has no ECMP ::/0 over both tunnels"; }
+echo "    FRR: ::/0 via fd00:6::1 (MP-BGP over IPv4) and fd00:7::1 (IPv6 session), ECMP in the tgw kernel"
+
+# --- IPv6: egressd learned the spoke prefix over both ---
+app_route6() {
+    egsh app "show ipv6 route json" | eg_json \
+        "sorted(next((r['nexthops'] for r in d['routes'] if r['prefix'] == '2001:db8:1::/48'), []))" | grep -q '"tgw0", "tgw1"' \
+        && [[ $(ip -n "$APP" -6 route show 2001:db8:1::/48 proto 218 | grep -c 'dev tgw') == 2 ]]
+}
+eg_wait 20 app_route6 || { egsh app "show bgp ipv6 unicast"; egsh app "show ipv6 route"; ip -n "$APP" -6 route; fail "egressd did not install 2001:db8:1::/48 over both tunnels"; }
+echo "    egressd: 2001:db8:1::/48 via tgw0 (next hop fd00:6::2) and tgw1 (fd00:7::2), engine and kernel"
+egsh app "show bgp ipv6 unicast" | sed 's/^/    /'
+in_ns "$TGW" ping -6 -c 3 -i 0.2 -W 2 -I 2001:db8:1::1 2001:db8:ff::1 >"$WORK/ping6.log" 2>&1 \
+    || { cat "$WORK/ping6.log"; fail "no IPv6 traffic from 2001:db8:1::1 to 2001:db8:ff::1 over the BGP routes"; }
+echo "    IPv6 traffic flows: 2001:db8:1::1 (tgw) <-> 2001:db8:ff::1 (app)"
+
+# --- 4-octet AS: egressd's view ---
+path_of() { egsh app "show ip bgp json" | eg_json "sorted(p['path'] for p in d['routes'].get('10.1.0.0/16', []))"; }
+want='["4200000000", "64600 4200000000"]'
+eg_wait 10 test "$(path_of)" = "$want" || fail "egressd's paths for 10.1.0.0/16: $(path_of), expected $want"
+echo "    egressd: 10.1.0.0/16 paths 4200000000 (4-octet session) and 64600 4200000000 (AS_PATH + AS4_PATH merged)"
+
+# --- 4-octet AS: FRR's view (AS4_PATH on the 2-octet session) ---
+frr_paths() { vtysh_c -c "show bgp ipv4 unicast 0.0.0.0/0 json" | eg_json \
+    "sorted((p['peer']['peerId'], p['aspath']['string']) for p in d['paths'])"; }
+want='[["169.254.6.1", "4200000001"], ["169.254.7.1", "4200000001"]]'
+eg_wait 10 test "$(frr_paths)" = "$want" || fail "FRR's paths for 0.0.0.0/0: $(frr_paths), expected $want"
+vtysh_c -c "show bgp neighbors 169.254.7.1 json" | eg_json "d['169.254.7.1'].get('neighborCapabilities', {}).get('4byteAs', 'none')" \
+    | grep -qv 'advertisedAndReceived' || fail "FRR negotiated 4-octet AS on the dont-capability-negotiate session"
+echo "    FRR: 0.0.0.0/0 from egressd has AS path 4200000001 on both sessions (via AS4_PATH on the 2-octet one)"
+pass
