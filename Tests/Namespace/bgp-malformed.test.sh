@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bgp-malformed: a scripted scapy BGP peer (bgp_scapy_peer.py) against egressd in a namespace of
-# its own (no tunnels: BGP over a veth pair, 192.0.2.1 egressd, .2 and .3 the scripted peers).
+# its own (no tunnels: BGP over a veth pair, 192.0.2.1 egressd, .2-.9 the scripted peers).
 # egressd runs AS 4200000001 (4-octet). The peer checks, per RFC 4271 §6 / RFC 7606 / RFC 4760:
 #   treat-as-withdraw (ORIGIN flags 0xC0, ORIGIN length 2, AS_PATH segment overrun): session kept,
 #     prefix withdrawn; attribute discard (ATOMIC_AGGREGATE length 1): route kept;
@@ -46,7 +46,7 @@ ip -n "$NS" link set lo up
 ip -n "$NS" link add bgp0 type veth peer name bgp1 || fail "veth"
 ip -n "$NS" addr add 192.0.2.1/24 dev bgp0
 ip -n "$NS" addr add 192.0.2.2/24 dev bgp1
-ip -n "$NS" addr add 192.0.2.3/24 dev bgp1
+for i in 3 4 5 6 7 8 9; do ip -n "$NS" addr add 192.0.2.$i/24 dev bgp1; done
 ip -n "$NS" -6 addr add 2001:db8:ffff::1/64 dev bgp0 nodad
 ip -n "$NS" link set bgp0 up
 ip -n "$NS" link set bgp1 up
@@ -58,12 +58,19 @@ router bgp 4200000001
  no bgp ebgp-requires-policy
  neighbor 192.0.2.2 remote-as 64999
  neighbor 192.0.2.3 remote-as 64998
+ neighbor 192.0.2.4 remote-as 64999
+ neighbor 192.0.2.5 remote-as 64999
+ neighbor 192.0.2.6 remote-as 64999
+ neighbor 192.0.2.7 remote-as 64999
+ neighbor 192.0.2.8 remote-as 64999
+ neighbor 192.0.2.9 remote-as 64999
  address-family ipv4 unicast
   neighbor 192.0.2.2 default-originate
   neighbor 192.0.2.3 default-originate
  exit-address-family
  address-family ipv6 unicast
   neighbor 192.0.2.2 activate
+  neighbor 192.0.2.4 activate
  exit-address-family
 EOF
 "$EGRESSD_BIN" --config "$WORK/egressd.conf" --check >/dev/null || fail "egressd.conf does not pass --check"
