@@ -8,7 +8,8 @@
 # Asserts: all three sessions Established; egressd advertises ::/0 over both IPv6-capable sessions
 # and FRR's kernel gets it as an ECMP route over tgw0 and tgw1; egressd learns the spoke IPv6
 # prefix over both (ECMP in the engine and the kernel); IPv6 traffic flows both ways over them;
-# FRR sees egressd's 4-octet AS through AS4_PATH on the 2-octet session, egressd merges FRR's.
+# FRR sees egressd's AS 4200000001 on the 4-octet session and AS_TRANS on the 2-octet one, whose
+# UPDATE carries AS4_PATH 4200000001 (tshark); egressd merges FRR's AS4_PATH (64600 4200000000).
 # Usage: EGRESSD_BIN=... EGSH_BIN=... Tests/Namespace/bgp-frr-ipv6-as4.test.sh (run.sh sets them)
 set -uo pipefail
 TEST_NAME=bgp-frr-ipv6-as4
@@ -146,7 +147,7 @@ router bgp 4200000000
  neighbor 169.254.6.1 ebgp-multihop 2
  neighbor 169.254.6.1 timers connect 5
  neighbor 169.254.7.1 remote-as 4200000001
- neighbor 169.254.7.1 local-as 64600 no-prepend replace-as
+ neighbor 169.254.7.1 local-as 64600
  neighbor 169.254.7.1 dont-capability-negotiate
  neighbor 169.254.7.1 ebgp-multihop 2
  neighbor 169.254.7.1 timers connect 5
@@ -155,6 +156,8 @@ router bgp 4200000000
  neighbor fd00:7::1 timers connect 5
  address-family ipv4 unicast
   network 10.1.0.0/16
+  network 10.3.0.0/16
+  neighbor 169.254.6.1 prefix-list NOT-10-3 out
   no neighbor fd00:7::1 activate
   maximum-paths 2
  exit-address-family
@@ -167,6 +170,9 @@ router bgp 4200000000
  exit-address-family
 route-map NH6 permit 10
  set ipv6 next-hop global fd00:6::2
+! 10.3.0.0/16 only over the 2-octet session: the one path egressd has for it is that session's.
+ip prefix-list NOT-10-3 seq 5 deny 10.3.0.0/16
+ip prefix-list NOT-10-3 seq 10 permit 0.0.0.0/0 le 32
 EOF
 chown -R frr:frr "$FRR_DIR"
 in_ns "$TGW" /usr/lib/frr/zebra -u frr -g frr -f "$FRR_DIR/zebra.conf" -z "$FRR_DIR/zserv.api" \
@@ -210,17 +216,33 @@ in_ns "$TGW" ping -6 -c 3 -i 0.2 -W 2 -I 2001:db8:1::1 2001:db8:ff::1 >"$WORK/pi
 echo "    IPv6 traffic flows: 2001:db8:1::1 (tgw) <-> 2001:db8:ff::1 (app)"
 
 # --- 4-octet AS: egressd's view ---
-path_of() { egsh app "show ip bgp json" | eg_json "sorted(p['path'] for p in d['routes'].get('10.1.0.0/16', []))"; }
-want='["4200000000", "64600 4200000000"]'
-eg_wait 10 test "$(path_of)" = "$want" || fail "egressd's paths for 10.1.0.0/16: $(path_of), expected $want"
-echo "    egressd: 10.1.0.0/16 paths 4200000000 (4-octet session) and 64600 4200000000 (AS_PATH + AS4_PATH merged)"
+path_of() { egsh app "show ip bgp json" | eg_json "sorted(p['path'] for p in d['routes'].get('$1', []))"; }
+eg_wait 10 test "$(path_of 10.3.0.0/16)" = '["64600 4200000000"]' || { egsh app "show ip bgp"
+    fail "egressd's path for 10.3.0.0/16 (2-octet session): $(path_of 10.3.0.0/16), expected 64600 4200000000 (AS_PATH 64600 23456 + AS4_PATH merged)"; }
+[[ $(path_of 10.1.0.0/16) == '["4200000000"]' ]] || fail "egressd's best path for 10.1.0.0/16: $(path_of 10.1.0.0/16), expected 4200000000"
+echo "    egressd: 10.1.0.0/16 path 4200000000 (4-octet session), 10.3.0.0/16 path 64600 4200000000 (2-octet session, AS4_PATH merged)"
 
-# --- 4-octet AS: FRR's view (AS4_PATH on the 2-octet session) ---
+# --- 4-octet AS: FRR's view, and the UPDATE on the wire of the 2-octet session ---
 frr_paths() { vtysh_c -c "show bgp ipv4 unicast 0.0.0.0/0 json" | eg_json \
     "sorted((p['peer']['peerId'], p['aspath']['string']) for p in d['paths'])"; }
-want='[["169.254.6.1", "4200000001"], ["169.254.7.1", "4200000001"]]'
+# FRR reads AS_PATH as 4-octet on the 4-octet session; on the 2-octet one it keeps AS_TRANS, as it
+# ignores AS4_PATH from a peer that announced the 4-octet capability (FRR's check, even though its
+# own dont-capability-negotiate made the session 2-octet), after its local-as 64600.
+want='[["169.254.6.1", "4200000001"], ["169.254.7.1", "64600 23456"]]'
 eg_wait 10 test "$(frr_paths)" = "$want" || fail "FRR's paths for 0.0.0.0/0: $(frr_paths), expected $want"
 vtysh_c -c "show bgp neighbors 169.254.7.1 json" | eg_json "d['169.254.7.1'].get('neighborCapabilities', {}).get('4byteAs', 'none')" \
     | grep -qv 'advertisedAndReceived' || fail "FRR negotiated 4-octet AS on the dont-capability-negotiate session"
-echo "    FRR: 0.0.0.0/0 from egressd has AS path 4200000001 on both sessions (via AS4_PATH on the 2-octet one)"
+# What egressd sends on that session, as tshark dissects it: AS_PATH [23456] (2-octet) + AS4_PATH [4200000001].
+in_ns "$TGW" timeout 30 tshark -n -q -i tgw1 -a duration:8 -f "tcp port 179 and host 169.254.7.2" -w "$WORK/as4.pcap" >"$WORK/tshark.log" 2>&1 &
+TSHARK=$!
+PIDS+=("$TSHARK")
+eg_wait 20 grep -q "Capturing on" "$WORK/tshark.log" || fail "tshark did not start: $(cat "$WORK/tshark.log")"
+timeout 10 "$EGSH_BIN" --socket "$WORK/app.sock" -c "clear ip bgp 169.254.7.2 soft" >/dev/null || fail "clear ip bgp 169.254.7.2 soft failed"
+wait "$TSHARK" 2>/dev/null   # tshark stops itself after 8 s
+fields=$(timeout 30 tshark -n -r "$WORK/as4.pcap" -d tcp.port==179,bgp -Y "bgp.type == 2 && ip.src == 169.254.7.1 && bgp.update.path_attribute.type_code == 17" \
+    -T fields -e bgp.update.path_attribute.type_code -e bgp.update.path_attribute.as_path_segment.as2 \
+    -e bgp.update.path_attribute.as_path_segment.as4 -E separator=' ' 2>/dev/null | head -1)
+[[ $fields == *23456* && $fields == *4200000001* ]] \
+    || fail "egressd's UPDATE to the 2-octet speaker does not carry AS_PATH 23456 + AS4_PATH 4200000001 (tshark: '$fields')"
+echo "    FRR: 0.0.0.0/0 path 4200000001 (4-octet session), 64600 23456 (2-octet session); on the wire (tshark): $fields"
 pass
