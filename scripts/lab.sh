@@ -239,13 +239,21 @@ bgp_start_frr() {
         --vty_socket "$dir" -i "$dir/bgpd.pid" -A 127.0.0.1 -P 0 -p 0
 }
 
-bgp_start_bird() {
-    local gr=off
+# bgp_start_bird_instance a|b: one BIRD (a: .2 addresses + kernel protocol; b: .3 addresses).
+bgp_start_bird_instance() {
+    local inst=$1 gr=off host=2 conf=$STATE/bird-$1.conf
     [[ ${LAB_BGP_GR:-0} == 1 ]] && gr=on
+    [[ $inst == b ]] && host=3
+    bgp_render tgw-bird.conf "$conf" "GR=$gr" "GR_TIME=15" "HOST=$host"
+    [[ $inst == a ]] && sed -i 's/^#KERNEL#//' "$conf"
+    start_bg tgw "bird-$inst" bird -f -c "$conf" -s "$STATE/bird-$inst.ctl"
+    eg_wait 10 test -S "$STATE/bird-$inst.ctl" || { tail -n 20 "$STATE/bird-$inst.log" >&2; eg_die "bird ($inst) did not start"; }
+}
+
+bgp_start_bird() {
     command -v bird >/dev/null || eg_apt_ensure bird2
-    bgp_render tgw-bird.conf "$STATE/bird.conf" "GR=$gr" "GR_TIME=15"
-    start_bg tgw bird bird -f -c "$STATE/bird.conf" -s "$STATE/bird.ctl"
-    eg_wait 10 test -S "$STATE/bird.ctl" || { tail -n 20 "$STATE/bird.log" >&2; eg_die "bird did not start"; }
+    bgp_start_bird_instance a
+    bgp_start_bird_instance b
 }
 
 # lab_bgp_start: the stand-in's BGP daemon. Its kernel must hash ECMP by ports (flows spread).
@@ -293,7 +301,9 @@ lab_bgp_status() {
                 | sed -n '/^Neighbor/,/^$/p' | sed "s/^/   [$inst] /" || true
         done
     else
-        birdc -s "$STATE/bird.ctl" show protocols 2>&1 | sed 's/^/   /' || true
+        for inst in a b; do
+            birdc -s "$STATE/bird-$inst.ctl" show protocols 2>&1 | grep BGP | sed "s/^/   [$inst] /" || true
+        done
     fi
     ip -n "$(ns tgw)" route show 0.0.0.0/0 2>&1 | sed 's/^/   tgw kernel: /'
 }
@@ -336,7 +346,7 @@ cmd_up() {
 cmd_down() {
     local pidfile node pid
     # Daemons first (by recorded pid), so they can remove their TUNs and routes cleanly.
-    for node in bgpd-a bgpd-b bird zebra "${DAEMON_NODES[@]}" inet-server; do
+    for node in bgpd-a bgpd-b bird-a bird-b zebra "${DAEMON_NODES[@]}" inet-server; do
         pidfile=$STATE/$node.pid
         [[ -f $pidfile ]] && eg_kill_pid "$(cat "$pidfile")" 10
     done

@@ -13,7 +13,8 @@ source "$(dirname "$0")/lib.sh"
 export LAB_BGP=bird LAB_BGP_GR=1
 
 PEERS="('169.254.6.2', '169.254.6.3', '169.254.7.2', '169.254.7.3')"
-birdc_() { birdc -s "$LAB_STATE/bird.ctl" "$@"; }
+birdc_() { local inst=$1; shift; birdc -s "$LAB_STATE/bird-$inst.ctl" "$@"; }
+birdc_both() { birdc_ a "$@" && birdc_ b "$@"; }
 summary() { egsh_json app1 "show ip bgp summary json"; }
 established() {  # how many of the four sessions are Established
     json_get "$(summary)" "sum(1 for p in $PEERS if d['ipv4Unicast']['peers'][p]['state'] == 'Established')"
@@ -30,31 +31,36 @@ route_via() {
     [[ $got == "$2" && $kernel == "$2" ]]
 }
 paths() { json_get "$(egsh_json app1 "show ip bgp json")" "len(d['routes'].get('$1', []))"; }
-bird_pid() { cat "$LAB_STATE/bird.pid"; }
-kill_bird() {  # SIGKILL: no NOTIFICATION, the TCP connections just close
-    local pid; pid=$(bird_pid)
-    kill -KILL "$pid"; eg_wait 5 eg_pid_gone "$pid" || fail "BIRD did not die"
+kill_bird() {  # SIGKILL both BIRDs (the whole stand-in's BGP): no NOTIFICATION, the TCP connections just close
+    local inst pid
+    for inst in a b; do
+        pid=$(cat "$LAB_STATE/bird-$inst.pid")
+        kill -KILL "$pid"; eg_wait 5 eg_pid_gone "$pid" || fail "BIRD ($inst) did not die"
+    done
 }
 start_bird() {
-    nsenter --net="/run/netns/${LAB_PREFIX}tgw" -- bird -f -c "$LAB_STATE/bird.conf" -s "$LAB_STATE/bird.ctl" \
-        </dev/null >>"$LAB_STATE/bird.log" 2>&1 &
-    echo $! >"$LAB_STATE/bird.pid"
-    eg_wait 10 birdc_ show status || fail "BIRD did not restart"
+    local inst
+    for inst in a b; do
+        nsenter --net="/run/netns/${LAB_PREFIX}tgw" -- bird -f -c "$LAB_STATE/bird-$inst.conf" -s "$LAB_STATE/bird-$inst.ctl" \
+            </dev/null >>"$LAB_STATE/bird-$inst.log" 2>&1 &
+        echo $! >"$LAB_STATE/bird-$inst.pid"
+        eg_wait 10 birdc_ "$inst" show status || fail "BIRD ($inst) did not restart"
+    done
 }
 spoke_fetch() { [[ $(in_node spoke1 curl -s -m 3 -o /dev/null -w '%{http_code}' http://198.51.100.80/) == 200 ]]; }
 
 lab_up   # waits for the four sessions and the ECMP default route in tgw's kernel, then spoke -> inet
 
 # --- sessions and route exchange both ways ---
-[[ $(birdc_ show protocols | grep -c 'BGP .* up .*Established') == 4 ]] \
-    || { birdc_ show protocols; fail "BIRD does not show 4 Established sessions"; }
-bird_default=$(birdc_ show route 0.0.0.0/0 all)
+[[ $( (birdc_ a show protocols; birdc_ b show protocols) | grep -c 'BGP .* up .*Established') == 4 ]] \
+    || { birdc_ a show protocols; birdc_ b show protocols; fail "the BIRDs do not show 4 Established sessions"; }
+bird_default=$(birdc_ a show route 0.0.0.0/0 all)
 for nh in 169.254.6.1 169.254.7.1; do
-    grep -q "via $nh" <<<"$bird_default" || fail "BIRD has no path for 0.0.0.0/0 via $nh: $bird_default"
+    grep -q "BGP.next_hop: $nh" <<<"$bird_default" || fail "BIRD has no path for 0.0.0.0/0 with next hop $nh: $bird_default"
 done
 grep -q 'BGP.as_path: 65000$' <<<"$bird_default" || fail "BIRD's default route lacks AS_PATH 65000: $bird_default"
 r=$(in_node tgw ip route show 0.0.0.0/0 proto bird)
-[[ $(grep -c 'nexthop via 169.254.' <<<"$r") == 2 ]] || fail "tgw kernel default is not ECMP over both tunnels (BIRD): $r"
+[[ $(grep -c 'nexthop dev tgw[01]' <<<"$r") == 2 ]] || fail "tgw kernel default is not ECMP over both tunnels (BIRD): $r"
 for p in 10.1.0.0/16 10.2.0.0/16; do
     eg_wait 15 route_via "$p" "tgw0 tgw1" || fail "app1 did not install $p over tgw0 and tgw1"
     [[ $(paths "$p") == 4 ]] || fail "$p should have 4 paths in app1's BGP table, has $(paths "$p")"
@@ -63,8 +69,8 @@ spoke_fetch || fail "spoke1 cannot fetch from inet over the BGP routes"
 echo "    4 sessions with BIRD; default ECMP in tgw's kernel; spoke prefixes ECMP on app1; traffic flows"
 
 # --- withdrawal: BIRD stops announcing 10.2.0.0/16 ---
-sed -i '/route 10.2.0.0\/16 blackhole;/d' "$LAB_STATE/bird.conf"
-birdc_ configure >/dev/null || fail "birdc configure failed"
+sed -i '/route 10.2.0.0\/16 blackhole;/d' "$LAB_STATE"/bird-[ab].conf
+birdc_both configure >/dev/null || fail "birdc configure failed"
 eg_wait 15 route_via 10.2.0.0/16 "" || fail "10.2.0.0/16 still on app1 after BIRD withdrew it"
 route_via 10.1.0.0/16 "tgw0 tgw1" || fail "10.1.0.0/16 lost after withdrawing 10.2.0.0/16"
 all_up || fail "a withdrawal reset sessions"
@@ -88,8 +94,8 @@ route_via 10.2.0.0/16 "" || fail "10.2.0.0/16 came back although BIRD no longer 
 echo "    BIRD killed with graceful restart: routes kept stale, refreshed after its return"
 
 # --- peer restart without graceful restart: routes removed at once ---
-sed -i 's/graceful restart on;/graceful restart off;/' "$LAB_STATE/bird.conf"
-birdc_ configure >/dev/null || fail "birdc configure failed"
+sed -i 's/graceful restart on;/graceful restart off;/' "$LAB_STATE"/bird-[ab].conf
+birdc_both configure >/dev/null || fail "birdc configure failed"
 no_gr() { json_get "$(egsh_json app1 "show ip bgp neighbors 169.254.6.2 json")" "d['169.254.6.2']['gracefulRestartPeerTime']" | grep -qx None; }
 eg_wait 30 no_gr || fail "sessions did not come back without graceful restart"
 eg_wait 30 all_up || fail "sessions not all up after turning graceful restart off"

@@ -98,7 +98,7 @@ tunnel_state() {
 # spoke routes go with it; app1's default route to fw stays.
 lab_bgp_silence() {
     local name pid
-    for name in bgpd-a bgpd-b bird zebra; do
+    for name in bgpd-a bgpd-b bird-a bird-b zebra; do
         [[ -f $LAB_STATE/$name.pid ]] || continue
         pid=$(cat "$LAB_STATE/$name.pid")
         eg_kill_pid "$pid" 5
