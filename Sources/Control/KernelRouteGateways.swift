@@ -12,21 +12,25 @@ import Packet
 extension Appliance {
     /// The kernel next hop for an IPv6 route of an ECMP group through tunnel `name`.
     func ipv6MultipathHop(prefix: IPPrefix, tunnel name: String) -> KernelNextHop? {
-        guard let t = tunnels[name], let mine = t.spec.insideV6 else { return nil }
-        for table in protocolRoutes.values {
-            for hop in table[prefix] ?? [] {
-                if case .v6(let a) = hop, a != mine.address, mine.subnet.contains(a) {
-                    return KernelNextHop(gateway: hop, interfaceIndex: t.interfaceIndex)
-                }
-            }
+        guard let t = tunnels[name], let inside = t.spec.insideV6 else { return nil }
+        let hops = protocolRoutes.values.flatMap { $0[prefix] ?? [] }
+        return Self.ipv6Gateway(inside: inside, protocolNextHops: hops).map {
+            KernelNextHop(gateway: .v6($0), interfaceIndex: t.interfaceIndex)
         }
-        let base = mine.subnet.address
-        for offset in UInt64(1)...2 {
+    }
+
+    /// The gateway in the tunnel whose inside address is `inside`: a protocol next hop in
+    /// its subnet, else the subnet's first host address that is not ours; nil for a /128.
+    static func ipv6Gateway(inside: IPv6InterfaceAddress, protocolNextHops: [IPAddress]) -> IPv6Address? {
+        for hop in protocolNextHops {
+            if case .v6(let a) = hop, a != inside.address, inside.subnet.contains(a) { return a }
+        }
+        let base = inside.subnet.address
+        // A /127 has no subnet-router anycast address to skip: its peer may be the first.
+        for offset: UInt64 in inside.length >= 127 ? [0, 1] : [1, 2] {
             let (low, carry) = base.low.addingReportingOverflow(offset)
             let candidate = IPv6Address(high: base.high &+ (carry ? 1 : 0), low: low)
-            if candidate != mine.address, mine.subnet.contains(candidate) {
-                return KernelNextHop(gateway: .v6(candidate), interfaceIndex: t.interfaceIndex)
-            }
+            if candidate != inside.address, inside.subnet.contains(candidate) { return candidate }
         }
         return nil
     }
