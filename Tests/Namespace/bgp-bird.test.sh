@@ -82,6 +82,9 @@ json_get "$(egsh_json app1 "show ip bgp neighbors 169.254.6.2 json")" "d['169.25
 killed_at=$(date +%s)
 kill_bird
 eg_wait 20 none_up || fail "sessions still Established after BIRD died"
+"$LAB" sh app1 -c "show logging" | grep -q "neighbor 169.254.6.2 down: .*keeping its routes as stale for 15 s" \
+    || fail "app1 did not keep 169.254.6.2's routes as stale (show logging)"
+sleep 3   # well past the moment a non-GR peer's routes go (see below), still inside the 15 s
 route_via 10.1.0.0/16 "tgw0 tgw1" || fail "10.1.0.0/16 not kept (stale) while BIRD restarts (graceful restart)"
 spoke_fetch || fail "traffic stopped while the routes were stale"
 start_bird
@@ -100,8 +103,10 @@ no_gr() { json_get "$(egsh_json app1 "show ip bgp neighbors 169.254.6.2 json")" 
 eg_wait 30 no_gr || fail "sessions did not come back without graceful restart"
 eg_wait 30 all_up || fail "sessions not all up after turning graceful restart off"
 eg_wait 10 route_via 10.1.0.0/16 "tgw0 tgw1" || fail "10.1.0.0/16 not back after turning graceful restart off"
+gone_from=$(date +%s)
 kill_bird
 eg_wait 8 route_via 10.1.0.0/16 "" || fail "10.1.0.0/16 kept after BIRD (no graceful restart) died"
+echo "    (routes gone $(( $(date +%s) - gone_from )) s after the kill)"
 start_bird
 eg_wait 30 all_up || fail "sessions did not come back after BIRD restarted"
 eg_wait 10 route_via 10.1.0.0/16 "tgw0 tgw1" || fail "10.1.0.0/16 not back after BIRD restarted"
