@@ -317,6 +317,7 @@ cmd_up() {
         && eg_die "lab '$P' is already up (scripts/lab.sh down first)"
     eg_apt_ensure iproute2 nftables curl tshark python3-scapy iperf3 procps util-linux frr bird2
     local daemons=${LAB_DAEMONS:-1}
+    lab_bgp_kind >/dev/null   # a bad LAB_BGP fails before anything is made
     [[ $daemons == 0 ]] || resolve_binaries
     mkdir -p "$STATE"
     [[ $daemons == 0 ]] || printf '%s' "$EGSH_BIN" >"$STATE/egsh.path"
