@@ -26,6 +26,8 @@ public struct RunningConfig: Equatable, Sendable {
     public var wccp: WCCPConfig = WCCPConfig()
     /// `ip access-list extended NAME` by name (WCCP redirect-lists and group-lists).
     public var accessLists: [String: AccessListConfig] = [:]
+    /// `metrics listen ADDR:PORT` / `no metrics listen`. See Families/ObservabilityCommands.swift.
+    public var metrics: MetricsConfig = MetricsConfig()
 
     public init(hostname: String = RunningConfig.defaultHostname,
                 tunnels: [String: TunnelInterface] = [:],

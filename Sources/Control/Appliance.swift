@@ -10,6 +10,7 @@ import Commands
 import Engine
 import Logging
 import Netlink
+import Observability
 import Packet
 import CEgressSys
 
@@ -34,6 +35,9 @@ public final class Appliance: @unchecked Sendable {
     /// The WCCP router's UDP endpoint while `ip wccp` is configured (WCCP/WCCPService.swift).
     var wccpEndpoint: WCCPEndpoint?
     var generation: UInt64 = 0
+    /// The Prometheus endpoint (Observability/MetricsServer.swift) and its registry.
+    var metricsServer: MetricsServer?
+    public let metricsRegistry = ScrapeRegistry()
     public let startedAt = ContinuousClock.now
     /// Recent state changes, for `show logging`.
     public private(set) var events: [String] = []
@@ -96,6 +100,7 @@ public final class Appliance: @unchecked Sendable {
         config = new
         applyBGP()
         applyWCCP()
+        applyMetrics()
         republishRoutes()
     }
 
@@ -309,6 +314,7 @@ public final class Appliance: @unchecked Sendable {
     public func shutdown() {
         stopBGP()
         stopWCCP()
+        stopMetrics()
         for (_, r) in installedRoutes { try? netlink.deleteRoute(r) }
         installedRoutes = [:]
         engine.stop()

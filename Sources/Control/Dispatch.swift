@@ -44,6 +44,7 @@ extension Appliance {
         case .logging: (showLogging(json: json), true)
         case .bgp(let what): showBGP(what, json: json)
         case .wccp(let what): showWCCP(what, json: json)
+        case .tracePacket(let request): tracePacket(request, json: json)
         }
         return ShellResponse(ok ? .ok : .error, output)
     }

@@ -38,6 +38,9 @@ public enum ShowCommand: Equatable, Sendable {
     case bgp(BGPShowCommand)
     /// `show ip wccp ...` and `clear ip wccp` (see WCCPCommands.swift).
     case wccp(WCCPShowCommand)
+    /// `trace packet ...` (see ObservabilityCommands.swift): answered by
+    /// the appliance like a show.
+    case tracePacket(TracePacketRequest)
 }
 
 extension CommandRegistry {

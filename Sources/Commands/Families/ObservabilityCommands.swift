@@ -1,0 +1,126 @@
+// Observability words: `metrics listen ADDR:PORT` / `no metrics listen`
+// (the Prometheus endpoint) and the exec command
+// `trace packet [tunnel NAME] PROTO SRC[:PORT] DST[:PORT]`.
+
+import Packet
+
+/// Where the Prometheus endpoint listens.
+public struct MetricsListenAddress: Hashable, Sendable, CustomStringConvertible {
+    public var address: IPv4Address
+    public var port: UInt16
+    public static let `default` = MetricsListenAddress(address: IPv4Address(127, 0, 0, 1), port: 9108)
+
+    public init(address: IPv4Address, port: UInt16) {
+        self.address = address
+        self.port = port
+    }
+
+    /// Parses "A.B.C.D:PORT"; nil when malformed.
+    public init?(parsing text: String) {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, let a = IPv4Address(String(parts[0])), let p = UInt16(parts[1]), p > 0 else { return nil }
+        self.init(address: a, port: p)
+    }
+
+    public var description: String { "\(address):\(port)" }
+}
+
+/// `metrics ...` settings. `listen` nil: the endpoint is off (`no metrics listen`).
+public struct MetricsConfig: Equatable, Sendable {
+    public var listen: MetricsListenAddress? = .default
+    public init(listen: MetricsListenAddress? = .default) { self.listen = listen }
+}
+
+/// The protocol of a traced packet.
+public enum TraceProtocol: String, Sendable, CaseIterable {
+    case tcp, udp, icmp
+    public var number: UInt8 {
+        switch self {
+        case .tcp: 6
+        case .udp: 17
+        case .icmp: 1
+        }
+    }
+}
+
+/// `trace packet ...`: a packet to run through the engine's code.
+public struct TracePacketRequest: Equatable, Sendable {
+    /// The tunnel it arrives on (nil: from the kernel side, i.e. return
+    /// traffic toward the spokes; it is then traced as leaving a TUN).
+    public var tunnel: String?
+    public var proto: TraceProtocol
+    public var source: IPv4Address
+    public var sourcePort: UInt16
+    public var destination: IPv4Address
+    public var destinationPort: UInt16
+
+    public init(tunnel: String?, proto: TraceProtocol, source: IPv4Address, sourcePort: UInt16,
+                destination: IPv4Address, destinationPort: UInt16) {
+        self.tunnel = tunnel
+        self.proto = proto
+        self.source = source
+        self.sourcePort = sourcePort
+        self.destination = destination
+        self.destinationPort = destinationPort
+    }
+
+    /// Parses "A.B.C.D" or "A.B.C.D:PORT".
+    static func endpoint(_ text: String) -> (IPv4Address, UInt16)? {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), let a = IPv4Address(String(parts[0])) else { return nil }
+        if parts.count == 1 { return (a, 0) }
+        guard let p = UInt16(parts[1]) else { return nil }
+        return (a, p)
+    }
+}
+
+enum ObservabilityCommands: CommandFamily {
+    static func register(into registry: inout CommandRegistry) {
+        let metrics = CommandElement.keyword("metrics", help: "Prometheus metrics endpoint")
+        let listen = CommandElement.keyword("listen", help: "Address and port of the HTTP endpoint (/metrics)")
+        let where_ = CommandElement.argument("address", .word, help: "A.B.C.D:PORT (default 127.0.0.1:9108)")
+        registry.config(.config, [metrics, listen, where_]) { s, a throws(CommandFailure) in
+            let text = try a.string("address")
+            guard let l = MetricsListenAddress(parsing: text) else {
+                throw CommandFailure("metrics listen address must be A.B.C.D:PORT, not '\(text)'", argument: "address")
+            }
+            s.config.metrics.listen = l
+        }
+        registry.config(.config, [.no, metrics, listen, .optional([where_])]) { s, _ throws(CommandFailure) in
+            s.config.metrics.listen = nil
+        }
+
+        let trace = CommandElement.keyword("trace", help: "Show the engine's decision for a packet")
+        let packet = CommandElement.keyword("packet", help: "A synthesized packet, stage by stage")
+        let tunnel = CommandElement.keyword("tunnel", help: "Arriving on a tunnel (default: return traffic from the kernel)")
+        let name = CommandElement.argument("tunnel", .interfaceName, help: "Tunnel interface name")
+        let proto = CommandElement.choice(TraceProtocol.allCases.map {
+            [CommandElement.keyword($0.rawValue, help: "\($0.rawValue.uppercased()) packet")]
+        })
+        let src = CommandElement.argument("source", .word, help: "Source A.B.C.D[:PORT]")
+        let dst = CommandElement.argument("destination", .word, help: "Destination A.B.C.D[:PORT]")
+        let json = CommandElement.keyword("json", help: "JavaScript Object Notation output")
+        registry.exec([trace, packet, .optional([tunnel, name]), proto, src, dst, .optional([json])]) { a throws(CommandFailure) in
+            guard let p = TraceProtocol.allCases.first(where: { a.has($0.rawValue) }) else {
+                throw CommandFailure("protocol must be tcp, udp or icmp")
+            }
+            guard let (s, sp) = TracePacketRequest.endpoint(try a.string("source")) else {
+                throw CommandFailure("source must be A.B.C.D or A.B.C.D:PORT", argument: "source")
+            }
+            guard let (d, dp) = TracePacketRequest.endpoint(try a.string("destination")) else {
+                throw CommandFailure("destination must be A.B.C.D or A.B.C.D:PORT", argument: "destination")
+            }
+            let t = a.contains("tunnel") ? try a.string("tunnel") : nil
+            return .show(.tracePacket(TracePacketRequest(tunnel: t, proto: p, source: s, sourcePort: sp,
+                                                         destination: d, destinationPort: dp)), json: a.has("json"))
+        }
+    }
+
+    static func render(_ config: RunningConfig) -> [[String]] {
+        switch config.metrics.listen {
+        case .default: return []
+        case nil: return [["no metrics listen"]]
+        case let l?: return [["metrics listen \(l)"]]
+        }
+    }
+}

@@ -1,0 +1,47 @@
+import Packet
+import Testing
+@testable import Commands
+
+/// `metrics listen` / `no metrics listen` and `trace packet`.
+@Suite struct ObservabilityCommandsTests {
+    let registry = CommandRegistry.standard
+
+    @Test func metricsListenRoundTrips() throws {
+        var c = try ConfigParser.parse(text: "metrics listen 0.0.0.0:9200\n", fileName: "t")
+        #expect(c.metrics.listen == MetricsListenAddress(address: IPv4Address(0, 0, 0, 0), port: 9200))
+        #expect(c.render().contains("metrics listen 0.0.0.0:9200\n"))
+        #expect(try ConfigParser.parse(text: c.render(), fileName: "t") == c)
+        c = try ConfigParser.parse(text: "no metrics listen\n", fileName: "t")
+        #expect(c.metrics.listen == nil)
+        #expect(c.render() == "no metrics listen\n!\n")
+        #expect(try ConfigParser.parse(text: c.render(), fileName: "t") == c)
+        // The default is not printed.
+        #expect(try ConfigParser.parse(text: "metrics listen 127.0.0.1:9108\n", fileName: "t").render() == "")
+    }
+
+    @Test func badListenAddressIsRejectedWithItsLine() {
+        for bad in ["metrics listen 127.0.0.1", "metrics listen 127.0.0.1:0", "metrics listen localhost:9108", "metrics listen 1.2.3.4:70000"] {
+            do {
+                _ = try ConfigParser.parse(text: "hostname a\n" + bad + "\n", fileName: "f.conf")
+                Issue.record("accepted: \(bad)")
+            } catch {
+                #expect("\(error)".contains("f.conf:2:"), "\(error)")
+            }
+        }
+    }
+
+    @Test func tracePacketParses() throws {
+        let a = IPv4Address("10.1.0.10")!, b = IPv4Address("198.51.100.80")!
+        #expect(try registry.parseExec("trace packet tcp 10.1.0.10:40000 198.51.100.80:80")
+                == .show(.tracePacket(TracePacketRequest(tunnel: nil, proto: .tcp, source: a, sourcePort: 40000,
+                                                         destination: b, destinationPort: 80)), json: false))
+        #expect(try registry.parseExec("trace packet tunnel tgw0 udp 10.1.0.10:5000 198.51.100.80:53 json")
+                == .show(.tracePacket(TracePacketRequest(tunnel: "tgw0", proto: .udp, source: a, sourcePort: 5000,
+                                                         destination: b, destinationPort: 53)), json: true))
+        #expect(try registry.parseExec("tr pa icmp 10.1.0.10 198.51.100.80")
+                == .show(.tracePacket(TracePacketRequest(tunnel: nil, proto: .icmp, source: a, sourcePort: 0,
+                                                         destination: b, destinationPort: 0)), json: false))
+        #expect(throws: CommandError.self) { try registry.parseExec("trace packet tcp 10.1.0.300:1 198.51.100.80:80") }
+        #expect(throws: CommandError.self) { try registry.parseExec("trace packet tcp 10.1.0.1:99999 198.51.100.80:80") }
+    }
+}
