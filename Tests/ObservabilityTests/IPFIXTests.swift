@@ -80,8 +80,8 @@ import Testing
         p.executableURL = URL(fileURLWithPath: Self.tshark)
         p.arguments = ["-n", "-r", path, "-d", "udp.port==4739,cflow", "-T", "fields", "-E", "separator=|", "-E", "occurrence=a",
                        "-e", "cflow.version", "-e", "cflow.srcaddr", "-e", "cflow.dstaddr", "-e", "cflow.srcport",
-                       "-e", "cflow.dstport", "-e", "cflow.protocol", "-e", "cflow.packets64", "-e", "cflow.octets64",
-                       "-e", "cflow.nexthop", "-e", "cflow.inputint", "-e", "cflow.interface_name", "-e", "cflow.flow_end_reason",
+                       "-e", "cflow.dstport", "-e", "cflow.protocol", "-e", "cflow.packets", "-e", "cflow.octets",
+                       "-e", "cflow.nexthop", "-e", "cflow.inputint", "-e", "cflow.if_name", "-e", "cflow.flow_end_reason",
                        "-e", "_ws.expert.message"]
         let out = Pipe()
         p.standardOutput = out

@@ -87,3 +87,21 @@ import Logging
         #expect(LogRecord.iso8601(1_700_000_000.5) == "2023-11-14T22:13:20.500000Z")
     }
 }
+
+/// Structured fields of the BGP and WCCP state-change events.
+@Suite struct EventFieldsTests {
+    @Test func bgp() {
+        #expect(EventFields.bgp("neighbor 169.254.6.2 OpenConfirm -> Established")
+                == ["subsystem": "bgp", "peer": "169.254.6.2", "from": "OpenConfirm", "state": "Established"])
+        #expect(EventFields.bgp("neighbor 169.254.6.2 down: hold timer expired")["state"] == "down")
+        #expect(EventFields.bgp("neighbor fd00::2: UPDATE treated as withdraw: x")["peer"] == "fd00::2")
+        #expect(EventFields.bgp("cannot listen on [::]:179") == ["subsystem": "bgp"])
+    }
+
+    @Test func wccp() {
+        #expect(EventFields.wccp("service 0 cache 10.0.3.11 usable: two-way handshake")
+                == ["subsystem": "wccp", "service": "0", "cache": "10.0.3.11", "state": "usable"])
+        #expect(EventFields.wccp("service 80 assignment changed: 2 cache(s)")
+                == ["subsystem": "wccp", "service": "80", "assignment": "changed", "caches": "2"])
+    }
+}
