@@ -199,7 +199,7 @@ final class Worker: @unchecked Sendable {
             switch e.kind {
             case .tun:
                 if egressd_write(e.fd, e.data, e.length) < 0 {
-                    engineRow.add(EngineCounter.dropBase + DropReason.tunError.rawValue)
+                    countFailed(e, view: view, reason: .tunError)
                 }
             case .raw4:
                 txAddresses4[n4] = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: 0,
@@ -279,12 +279,17 @@ final class Worker: @unchecked Sendable {
         row.add(TunnelCounter.txBytes.rawValue, UInt64(e.length))
     }
 
+    /// A queued packet was not sent: its outcome count moves to a drop of
+    /// the tunnel that counted it (one outcome per packet); packets the
+    /// engine made itself (ICMP errors) count as engine drops.
     @inline(__always)
-    func countFailed(_ e: OutputEntry, view: ForwardingView) {
-        if e.txTunnel >= 0 {
-            view.tunnels[Int(e.txTunnel)].counters.row(index).add(TunnelCounter.dropBase + DropReason.txError.rawValue)
+    func countFailed(_ e: OutputEntry, view: ForwardingView, reason: DropReason = .txError) {
+        if e.countTunnel >= 0 {
+            let row = view.tunnels[Int(e.countTunnel)].counters.row(index)
+            row.subtract(Int(e.countField))
+            row.add(TunnelCounter.dropBase + reason.rawValue)
         } else {
-            engineRow.add(EngineCounter.dropBase + DropReason.txError.rawValue)
+            engineRow.add(EngineCounter.dropBase + reason.rawValue)
         }
     }
 

@@ -77,6 +77,8 @@ extension Appliance {
             }
             r.counter("egressd_tunnel_ecmp_packets_total",
                       "Return packets from the kernel that ECMP (flow hash) sent into this tunnel", l, total: v(.encapFromKernel))
+            r.counter("egressd_tunnel_kernel_input_packets_total",
+                      "Packets from the kernel (TUN) that the engine assigned to this tunnel", l, total: v(.kernelInput))
             r.counter("egressd_tunnel_icmp_errors_sent_total", "ICMP errors the engine originated about this tunnel's traffic", l, total: v(.icmpSent))
             for reason in DropReason.allCases where reason != .unknownPeer && reason != .badOuter {
                 r.counter("egressd_tunnel_drops_total", "Packets of the tunnel dropped, by reason", [("tunnel", name), ("reason", reason.name)],
