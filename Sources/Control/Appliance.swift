@@ -37,6 +37,8 @@ public final class Appliance: @unchecked Sendable {
     var generation: UInt64 = 0
     /// The Prometheus endpoint (Observability/MetricsServer.swift) and its registry.
     var metricsServer: MetricsServer?
+    /// IPFIX export (Observability/FlowExporter.swift).
+    var flowExporter: FlowExporter?
     public let metricsRegistry = ScrapeRegistry()
     public let startedAt = ContinuousClock.now
     /// Recent state changes, for `show logging`.
@@ -101,6 +103,7 @@ public final class Appliance: @unchecked Sendable {
         applyBGP()
         applyWCCP()
         applyMetrics()
+        applyFlowExport()
         republishRoutes()
     }
 
@@ -315,6 +318,7 @@ public final class Appliance: @unchecked Sendable {
         stopBGP()
         stopWCCP()
         stopMetrics()
+        stopFlowExport()
         for (_, r) in installedRoutes { try? netlink.deleteRoute(r) }
         installedRoutes = [:]
         engine.stop()

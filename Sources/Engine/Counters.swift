@@ -62,7 +62,8 @@ public enum EngineCounter: Int, CaseIterable, Sendable {
     case kernelReceived      // packets read from TUN devices
     case batches             // receive batches processed
     case busyNanoseconds     // time spent processing (for utilisation)
-    public static let dropBase = 4
+    case flowRecordsLost     // flow records lost: the export ring was full
+    public static let dropBase = 5
     public static let fieldCount = dropBase + DropReason.allCases.count
 }
 

@@ -50,6 +50,9 @@ final class Worker: @unchecked Sendable {
     let initialOut: OutputQueue
     let initialProcessor: PacketProcessor
     let engineRow: CounterRow
+    /// Flow accounting for IPFIX (used while the engine's flow export is on).
+    let flowCache = FlowCache()
+    let flowRing: FlowRing
     var thread: pthread_t?
 
     /// `fanoutGroup` nil: this is the only worker and reads a raw GRE socket.
@@ -81,6 +84,7 @@ final class Worker: @unchecked Sendable {
         pollTunnel = .allocate(capacity: Self.maxPollFDs)
         initialOut = OutputQueue(capacity: txCapacity)
         engineRow = engine.engineCounters.row(index)
+        flowRing = engine.flowRings[index]
         initialProcessor = PacketProcessor(worker: index, engineCounters: engineRow,
                                            icmpScratch: icmpScratch, icmpSlots: batchSize)
         for i in 0..<batchSize {
@@ -96,6 +100,7 @@ final class Worker: @unchecked Sendable {
         txMessages.deallocate(); txIOVecs.deallocate(); txAddresses4.deallocate(); txAddresses6.deallocate()
         txEntryIndex.deallocate(); pollFDs.deallocate(); pollReady.deallocate(); pollTunnel.deallocate()
         initialOut.deallocate()
+        flowCache.deallocate()
     }
 
     func run() {
@@ -105,10 +110,16 @@ final class Worker: @unchecked Sendable {
         var out = initialOut
         let engine = self.engine
         var spinsLeft = 0
+        var flowCursor = 0
         while !engine.stopping.load(ordering: .relaxed) {
             let snapshot = engine.current.load(ordering: .acquiring)
             let view = snapshot.view
             engine.workerGeneration(index).store(snapshot.generation, ordering: .releasing)
+            let flowActive = engine.flowActive.load(ordering: .relaxed)
+            if flowActive > 0 {
+                flowCache.expire(now: Self.nanoseconds(), active: flowActive, inactive: engine.flowInactive.load(ordering: .relaxed),
+                                 ring: flowRing, lost: counters, cursor: &flowCursor)
+            }
 
             // Poll the GRE socket and this worker's queue of every TUN.
             var n = 0
@@ -125,6 +136,11 @@ final class Worker: @unchecked Sendable {
                 spinsLeft -= 1
                 for i in 0..<n { pollReady[i] = 1 }
             } else if egressd_poll_in(pollFDs, pollReady, Int32(n), 100) <= 0 {
+                // Idle: a whole sweep of the flow table, so idle flows leave on time.
+                if flowActive > 0 {
+                    flowCache.expire(now: Self.nanoseconds(), active: flowActive, inactive: engine.flowInactive.load(ordering: .relaxed),
+                                     ring: flowRing, lost: counters, cursor: &flowCursor, slots: FlowCache.capacity)
+                }
                 continue
             }
             let start = Self.nanoseconds()
@@ -154,9 +170,13 @@ final class Worker: @unchecked Sendable {
             if got <= 0 { return handled }
             handled += got
             engineRow.add(EngineCounter.batches.rawValue)
+            let flows = engine.flowActive.load(ordering: .relaxed) > 0
+            let now = flows ? Self.nanoseconds() : 0
             for i in 0..<got {
                 let p = slots + i * Self.slotSize + PacketProcessor.headroom
+                let before = out.count
                 processor.fromTunnel(p, Int(rxMessages[i].msg_len), view: view, out: &out)
+                if flows { recordFlows(out, from: before, view: view, now: now) }
             }
             flush(view: view, processor: &processor, out: &out)
             if got < batchSize { return handled }
@@ -168,13 +188,17 @@ final class Worker: @unchecked Sendable {
     @inline(__always)
     func receiveTUN(fd: Int32, tunnel: Int, view: ForwardingView, processor: inout PacketProcessor, out: inout OutputQueue) -> Int {
         var handled = 0
+        let flows = engine.flowActive.load(ordering: .relaxed) > 0
         for _ in 0..<4 {
             var got = 0
+            let now = flows ? Self.nanoseconds() : 0
             while got < batchSize {
                 let p = slots + got * Self.slotSize + PacketProcessor.headroom
                 let r = egressd_read(fd, p, Self.dataCapacity)
                 if r <= 0 { break }
+                let before = out.count
                 processor.fromKernel(p, r, tunnelIndex: tunnel, view: view, out: &out)
+                if flows { recordFlows(out, from: before, view: view, now: now) }
                 got += 1
             }
             if got == 0 { return handled }
@@ -184,6 +208,16 @@ final class Worker: @unchecked Sendable {
             if got < batchSize { return handled }
         }
         return handled
+    }
+
+    /// Accounts the packet's queued output (the entries from `start` on) to its flow.
+    @inline(__always)
+    func recordFlows(_ out: OutputQueue, from start: Int, view: ForwardingView, now: UInt64) {
+        var i = start
+        while i < out.count {
+            flowCache.record(out[i], view: view, now: now, ring: flowRing, lost: engineRow)
+            i += 1
+        }
     }
 
     /// Sends everything queued: TUN writes one by one, raw IPv4 and IPv6

@@ -30,6 +30,27 @@ import Testing
         }
     }
 
+    @Test func flowExportRoundTrips() throws {
+        let text = """
+        ip flow-export destination 10.0.5.2 4739
+        ip flow-export destination 10.0.5.3 2055
+        ip flow-export template timeout-rate 5
+        ip flow-cache timeout active 2
+        ip flow-cache timeout inactive 1
+        """
+        let c = try ConfigParser.parse(text: text + "\n", fileName: "t")
+        #expect(c.flowExport.destinations.count == 2)
+        #expect(c.flowExport.activeTimeoutMinutes == 2 && c.flowExport.inactiveTimeoutSeconds == 1 && c.flowExport.templateTimeoutMinutes == 5)
+        #expect(c.render() == text + "\n!\n")
+        #expect(try ConfigParser.parse(text: c.render(), fileName: "t") == c)
+        let removed = try ConfigParser.parse(text: text + "\nno ip flow-export destination 10.0.5.3 2055\nno ip flow-cache timeout active\n", fileName: "t")
+        #expect(removed.flowExport.destinations.map(\.port) == [4739])
+        #expect(removed.flowExport.activeTimeoutMinutes == 30)
+        let five = (1...5).map { "ip flow-export destination 10.0.5.\($0) 4739" }.joined(separator: "\n")
+        #expect(throws: (any Error).self) { try ConfigParser.parse(text: five + "\n", fileName: "t") }
+        #expect(throws: (any Error).self) { try ConfigParser.parse(text: "ip flow-cache timeout inactive 0\n", fileName: "t") }
+    }
+
     @Test func tracePacketParses() throws {
         let a = IPv4Address("10.1.0.10")!, b = IPv4Address("198.51.100.80")!
         #expect(try registry.parseExec("trace packet tcp 10.1.0.10:40000 198.51.100.80:80")

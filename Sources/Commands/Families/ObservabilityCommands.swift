@@ -31,6 +31,26 @@ public struct MetricsConfig: Equatable, Sendable {
     public init(listen: MetricsListenAddress? = .default) { self.listen = listen }
 }
 
+/// IPFIX flow export (`ip flow-export ...`, `ip flow-cache timeout ...`, IOS words).
+public struct FlowExportConfig: Equatable, Sendable {
+    public struct Destination: Hashable, Sendable, Comparable {
+        public var address: IPv4Address
+        public var port: UInt16
+        public init(address: IPv4Address, port: UInt16) { self.address = address; self.port = port }
+        public static func < (a: Self, b: Self) -> Bool { (a.address.value, a.port) < (b.address.value, b.port) }
+    }
+    public static let maximumDestinations = 4
+    /// Collectors (none: no flow accounting at all).
+    public var destinations: Set<Destination> = []
+    /// `ip flow-cache timeout active MINUTES` (IOS: minutes).
+    public var activeTimeoutMinutes: Int = 30
+    /// `ip flow-cache timeout inactive SECONDS`.
+    public var inactiveTimeoutSeconds: Int = 15
+    /// `ip flow-export template timeout-rate MINUTES`: templates are resent this often.
+    public var templateTimeoutMinutes: Int = 1
+    public init() {}
+}
+
 /// The protocol of a traced packet.
 public enum TraceProtocol: String, Sendable, CaseIterable {
     case tcp, udp, icmp
@@ -90,6 +110,51 @@ enum ObservabilityCommands: CommandFamily {
             s.config.metrics.listen = nil
         }
 
+        let ip = CommandElement.keyword("ip", help: "Internet Protocol (IPv4) configuration")
+        let export = CommandElement.keyword("flow-export", help: "IPFIX (RFC 7011) flow export")
+        let destination = CommandElement.keyword("destination", help: "A collector")
+        let collector = CommandElement.argument("collector", .ipv4Address, help: "Collector address")
+        let port = CommandElement.argument("port", .range(1...65535), help: "Collector UDP port (IPFIX: 4739)")
+        registry.config(.config, [ip, export, destination, collector, port]) { s, a throws(CommandFailure) in
+            let d = FlowExportConfig.Destination(address: try a.ipv4Address("collector"), port: UInt16(try a.number("port")))
+            if !s.config.flowExport.destinations.contains(d),
+               s.config.flowExport.destinations.count >= FlowExportConfig.maximumDestinations {
+                throw CommandFailure("at most \(FlowExportConfig.maximumDestinations) flow-export destinations", argument: "collector")
+            }
+            s.config.flowExport.destinations.insert(d)
+        }
+        registry.config(.config, [.no, ip, export, destination, collector, port]) { s, a throws(CommandFailure) in
+            let d = FlowExportConfig.Destination(address: try a.ipv4Address("collector"), port: UInt16(try a.number("port")))
+            s.config.flowExport.destinations.remove(d)
+        }
+        let template = CommandElement.keyword("template", help: "Template options")
+        let rate = CommandElement.keyword("timeout-rate", help: "Resend the templates every N minutes")
+        let minutes = CommandElement.argument("minutes", .range(1...3600), help: "Minutes")
+        registry.config(.config, [ip, export, template, rate, minutes]) { s, a throws(CommandFailure) in
+            s.config.flowExport.templateTimeoutMinutes = Int(try a.number("minutes"))
+        }
+        registry.config(.config, [.no, ip, export, template, rate, .optional([minutes])]) { s, _ throws(CommandFailure) in
+            s.config.flowExport.templateTimeoutMinutes = FlowExportConfig().templateTimeoutMinutes
+        }
+        let cache = CommandElement.keyword("flow-cache", help: "Flow cache settings")
+        let timeout = CommandElement.keyword("timeout", help: "Flow expiry")
+        let active = CommandElement.keyword("active", help: "Export long-lived flows every N minutes")
+        let inactive = CommandElement.keyword("inactive", help: "Export flows idle for N seconds")
+        let activeMinutes = CommandElement.argument("minutes", .range(1...60), help: "Minutes")
+        let seconds = CommandElement.argument("seconds", .range(1...600), help: "Seconds")
+        registry.config(.config, [ip, cache, timeout, active, activeMinutes]) { s, a throws(CommandFailure) in
+            s.config.flowExport.activeTimeoutMinutes = Int(try a.number("minutes"))
+        }
+        registry.config(.config, [.no, ip, cache, timeout, active, .optional([activeMinutes])]) { s, _ throws(CommandFailure) in
+            s.config.flowExport.activeTimeoutMinutes = FlowExportConfig().activeTimeoutMinutes
+        }
+        registry.config(.config, [ip, cache, timeout, inactive, seconds]) { s, a throws(CommandFailure) in
+            s.config.flowExport.inactiveTimeoutSeconds = Int(try a.number("seconds"))
+        }
+        registry.config(.config, [.no, ip, cache, timeout, inactive, .optional([seconds])]) { s, _ throws(CommandFailure) in
+            s.config.flowExport.inactiveTimeoutSeconds = FlowExportConfig().inactiveTimeoutSeconds
+        }
+
         let trace = CommandElement.keyword("trace", help: "Show the engine's decision for a packet")
         let packet = CommandElement.keyword("packet", help: "A synthesized packet, stage by stage")
         let tunnel = CommandElement.keyword("tunnel", help: "Arriving on a tunnel (default: return traffic from the kernel)")
@@ -117,10 +182,17 @@ enum ObservabilityCommands: CommandFamily {
     }
 
     static func render(_ config: RunningConfig) -> [[String]] {
-        switch config.metrics.listen {
-        case .default: return []
-        case nil: return [["no metrics listen"]]
-        case let l?: return [["metrics listen \(l)"]]
+        var flow: [String] = []
+        let f = config.flowExport, d = FlowExportConfig()
+        for dest in f.destinations.sorted() { flow.append("ip flow-export destination \(dest.address) \(dest.port)") }
+        if f.templateTimeoutMinutes != d.templateTimeoutMinutes { flow.append("ip flow-export template timeout-rate \(f.templateTimeoutMinutes)") }
+        if f.activeTimeoutMinutes != d.activeTimeoutMinutes { flow.append("ip flow-cache timeout active \(f.activeTimeoutMinutes)") }
+        if f.inactiveTimeoutSeconds != d.inactiveTimeoutSeconds { flow.append("ip flow-cache timeout inactive \(f.inactiveTimeoutSeconds)") }
+        let metrics: [String] = switch config.metrics.listen {
+        case .default: []
+        case nil: ["no metrics listen"]
+        case let l?: ["metrics listen \(l)"]
         }
+        return [flow, metrics]
     }
 }
