@@ -6,7 +6,8 @@
 # packet for the appliance itself, and return traffic (route + ECMP tunnel), and its ECMP choice
 # is the tunnel the engine really uses for that flow (tshark on app1's underlay); the flow is
 # sent from the firewall (10.0.2.1), which routes the spoke prefixes to app1. `show logging
-# json` holds the tunnels' state changes with structured fields.
+# json` holds the tunnels' state changes with structured fields. configs/prometheus passes
+# promtool and names only series egressd exports.
 TEST_NAME="metrics-trace"  # used by lib.sh
 # shellcheck source=Tests/Namespace/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -27,6 +28,17 @@ for name in egressd_build_info egressd_uptime_seconds egressd_tunnel_receive_pac
             egressd_tunnel_ecmp_packets_total egressd_engine_batches_total egressd_engine_busy_seconds_total; do
     grep -q "^# TYPE $name " "$WORK/page1.txt" || fail "metric $name missing"
 done
+# The dashboard and rules name only series the page has (BGP/WCCP ones need those services,
+# which the lab does not run: their names are checked against the source instead).
+lint=$(promtool check config "$REPO_DIR/configs/prometheus/prometheus.yml" 2>&1) || fail "promtool check config: $lint"
+missing=$(for n in $(grep -oh 'egressd_[a-z_]*' "$REPO_DIR/configs/prometheus/grafana-dashboard.json" \
+                      "$REPO_DIR/configs/prometheus/egressd-rules.yml" | sort -u); do
+    case $n in
+        egressd_bgp_*|egressd_wccp_*) grep -rq "\"$n\"" "$REPO_DIR/Sources/Control/Observability/" || echo "$n" ;;
+        *) grep -q "^# TYPE $n " "$WORK/page1.txt" || echo "$n" ;;
+    esac
+done)
+[[ -z $missing ]] || fail "dashboard/rules name series egressd does not export: $missing"
 rx1=$(metric "$page" 'egressd_tunnel_receive_packets_total{tunnel="tgw0"}')
 rx2=$(metric "$page" 'egressd_tunnel_receive_packets_total{tunnel="tgw1"}')
 [[ -n $rx1 && -n $rx2 ]] || fail "no per-tunnel rx series"
