@@ -39,6 +39,8 @@ public final class Appliance: @unchecked Sendable {
     var metricsServer: MetricsServer?
     /// IPFIX export (Observability/FlowExporter.swift).
     var flowExporter: FlowExporter?
+    /// Packet captures by name (Observability/Capture.swift); one runs at a time.
+    var captures: [String: CaptureSession] = [:]
     public let metricsRegistry = ScrapeRegistry()
     public let startedAt = ContinuousClock.now
     /// Recent state changes, for `show logging`.
@@ -319,6 +321,7 @@ public final class Appliance: @unchecked Sendable {
         stopWCCP()
         stopMetrics()
         stopFlowExport()
+        for c in captures.values { c.finish() }
         for (_, r) in installedRoutes { try? netlink.deleteRoute(r) }
         installedRoutes = [:]
         engine.stop()

@@ -36,6 +36,9 @@ public final class Engine: @unchecked Sendable {
     let flowActive = ManagedAtomic<UInt64>(0)
     let flowInactive = ManagedAtomic<UInt64>(15_000_000_000)
 
+    /// The capture in progress (Flows/CaptureTap.swift), nil when none.
+    public let captureTap = ManagedAtomic<CaptureTap?>(nil)
+
     /// Turns flow accounting on (timeouts in seconds) or off (nil).
     public func setFlowTimeouts(active: Int?, inactive: Int) {
         flowInactive.store(UInt64(max(1, inactive)) * 1_000_000_000, ordering: .relaxed)

@@ -172,11 +172,15 @@ final class Worker: @unchecked Sendable {
             engineRow.add(EngineCounter.batches.rawValue)
             let flows = engine.flowActive.load(ordering: .relaxed) > 0
             let now = flows ? Self.nanoseconds() : 0
+            let tap = engine.captureTap.load(ordering: .acquiring)
+            let (sec, usec) = tap != nil ? Self.wallClock() : (0, 0)
             for i in 0..<got {
                 let p = slots + i * Self.slotSize + PacketProcessor.headroom
                 let before = out.count
+                if let tap { tap.received(p, Int(rxMessages[i].msg_len), worker: index, seconds: sec, microseconds: usec) }
                 processor.fromTunnel(p, Int(rxMessages[i].msg_len), view: view, out: &out)
                 if flows { recordFlows(out, from: before, view: view, now: now) }
+                if let tap { tapSent(tap, out, from: before, view: view, seconds: sec, microseconds: usec) }
             }
             flush(view: view, processor: &processor, out: &out)
             if got < batchSize { return handled }
@@ -189,6 +193,8 @@ final class Worker: @unchecked Sendable {
     func receiveTUN(fd: Int32, tunnel: Int, view: ForwardingView, processor: inout PacketProcessor, out: inout OutputQueue) -> Int {
         var handled = 0
         let flows = engine.flowActive.load(ordering: .relaxed) > 0
+        let tap = engine.captureTap.load(ordering: .acquiring)
+        let (sec, usec) = tap != nil ? Self.wallClock() : (0, 0)
         for _ in 0..<4 {
             var got = 0
             let now = flows ? Self.nanoseconds() : 0
@@ -199,6 +205,7 @@ final class Worker: @unchecked Sendable {
                 let before = out.count
                 processor.fromKernel(p, r, tunnelIndex: tunnel, view: view, out: &out)
                 if flows { recordFlows(out, from: before, view: view, now: now) }
+                if let tap { tapSent(tap, out, from: before, view: view, seconds: sec, microseconds: usec) }
                 got += 1
             }
             if got == 0 { return handled }
@@ -218,6 +225,23 @@ final class Worker: @unchecked Sendable {
             flowCache.record(out[i], view: view, now: now, ring: flowRing, lost: engineRow)
             i += 1
         }
+    }
+
+    /// Copies what the packet queued toward a tunnel into the capture ring.
+    @inline(__always)
+    func tapSent(_ tap: CaptureTap, _ out: OutputQueue, from start: Int, view: ForwardingView, seconds: UInt32, microseconds: UInt32) {
+        var i = start
+        while i < out.count {
+            tap.sent(out[i], view: view, worker: index, seconds: seconds, microseconds: microseconds)
+            i += 1
+        }
+    }
+
+    /// Wall-clock time for capture timestamps (seconds, microseconds).
+    static func wallClock() -> (UInt32, UInt32) {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return (UInt32(truncatingIfNeeded: ts.tv_sec), UInt32(ts.tv_nsec / 1000))
     }
 
     /// Sends everything queued: TUN writes one by one, raw IPv4 and IPv6

@@ -51,6 +51,20 @@ public struct FlowExportConfig: Equatable, Sendable {
     public init() {}
 }
 
+/// `capture NAME interface TUNNEL|any [inner|outer] [count N] file PATH [filter BPF]`.
+public struct CaptureRequest: Equatable, Sendable {
+    public var name: String
+    /// nil: every tunnel (`any`).
+    public var tunnel: String?
+    public var inner: Bool
+    public var count: Int?
+    public var file: String
+    public var filter: String?
+    public init(name: String, tunnel: String?, inner: Bool, count: Int?, file: String, filter: String?) {
+        self.name = name; self.tunnel = tunnel; self.inner = inner; self.count = count; self.file = file; self.filter = filter
+    }
+}
+
 /// The protocol of a traced packet.
 public enum TraceProtocol: String, Sendable, CaseIterable {
     case tcp, udp, icmp
@@ -154,6 +168,31 @@ enum ObservabilityCommands: CommandFamily {
         registry.config(.config, [.no, ip, cache, timeout, inactive, .optional([seconds])]) { s, _ throws(CommandFailure) in
             s.config.flowExport.inactiveTimeoutSeconds = FlowExportConfig().inactiveTimeoutSeconds
         }
+
+        let capture = CommandElement.keyword("capture", help: "Capture tunnel packets into a pcap file")
+        let captureName = CommandElement.argument("name", .word, help: "Capture name")
+        let interface = CommandElement.keyword("interface", help: "Where to capture")
+        let captureWhere = CommandElement.argument("interface", .interfaceName, help: "Tunnel interface name, or any")
+        let side = CommandElement.optional([.choice([[.keyword("inner", help: "The decapsulated (inside) packet")],
+                                                     [.keyword("outer", help: "The GRE packet as on the wire (default)")]])])
+        let count = CommandElement.optional([.keyword("count", help: "Stop after N packets"),
+                                             .argument("count", .range(1...10_000_000), help: "Packets")])
+        let file = CommandElement.keyword("file", help: "pcap file to write")
+        let path = CommandElement.argument("file", .word, help: "Absolute path of the pcap file")
+        let filter = CommandElement.optional([.keyword("filter", help: "BPF filter (tcpdump syntax), the rest of the line"),
+                                              .argument("filter", .line, help: "BPF expression")])
+        registry.exec([capture, captureName, interface, captureWhere, side, count, file, path, filter]) { a throws(CommandFailure) in
+            let iface = try a.string("interface")
+            let file = try a.string("file")
+            guard file.hasPrefix("/") else { throw CommandFailure("the file must be an absolute path", argument: "file") }
+            return .show(.capture(CaptureRequest(name: try a.string("name"), tunnel: iface == "any" ? nil : iface, inner: a.has("inner"),
+                                                 count: a.contains("count") ? Int(try a.number("count")) : nil, file: file,
+                                                 filter: a.contains("filter") ? try a.string("filter") : nil)), json: false)
+        }
+        registry.exec([.no, capture, captureName]) { a throws(CommandFailure) in
+            .show(.stopCapture(try a.string("name")), json: false)
+        }
+        registry.show([.keyword("capture", help: "Packet captures")]) { _ in .captures }
 
         let trace = CommandElement.keyword("trace", help: "Show the engine's decision for a packet")
         let packet = CommandElement.keyword("packet", help: "A synthesized packet, stage by stage")

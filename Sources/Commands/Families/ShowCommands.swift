@@ -41,6 +41,10 @@ public enum ShowCommand: Equatable, Sendable {
     /// `trace packet ...` (see ObservabilityCommands.swift): answered by
     /// the appliance like a show.
     case tracePacket(TracePacketRequest)
+    /// `capture ...`, `no capture NAME`, `show capture` (ObservabilityCommands.swift).
+    case capture(CaptureRequest)
+    case stopCapture(String)
+    case captures
 }
 
 extension CommandRegistry {
