@@ -51,6 +51,18 @@ import Testing
         #expect(throws: (any Error).self) { try ConfigParser.parse(text: "ip flow-cache timeout inactive 0\n", fileName: "t") }
     }
 
+    @Test func captureParses() throws {
+        #expect(try registry.parseExec("capture c1 interface tgw0 file /tmp/a.pcap")
+                == .show(.capture(CaptureRequest(name: "c1", tunnel: "tgw0", inner: false, count: nil, file: "/tmp/a.pcap", filter: nil)), json: false))
+        #expect(try registry.parseExec("capture c2 interface any inner count 5 file /tmp/b.pcap filter tcp port 80 and host 10.1.0.10")
+                == .show(.capture(CaptureRequest(name: "c2", tunnel: nil, inner: true, count: 5, file: "/tmp/b.pcap",
+                                                 filter: "tcp port 80 and host 10.1.0.10")), json: false))
+        #expect(try registry.parseExec("no capture c2") == .show(.stopCapture("c2"), json: false))
+        #expect(try registry.parseExec("show capture json") == .show(.captures, json: true))
+        #expect(throws: CommandError.self) { try registry.parseExec("capture c1 interface tgw0 file relative.pcap") }
+        #expect(throws: CommandError.self) { try registry.parseExec("capture c1 interface tgw0 count 0 file /tmp/a.pcap") }
+    }
+
     @Test func tracePacketParses() throws {
         let a = IPv4Address("10.1.0.10")!, b = IPv4Address("198.51.100.80")!
         #expect(try registry.parseExec("trace packet tcp 10.1.0.10:40000 198.51.100.80:80")

@@ -106,6 +106,11 @@ extension Appliance {
             r.counter("egressd_engine_busy_seconds_total", "Seconds a worker spent processing packets (rate = utilisation)",
                       [("worker", worker)], seconds: Double(busy[w]) / 1e9)
         }
+        r.counter("egressd_flow_records_lost_total", "IPFIX flow records lost because a worker's export ring was full",
+                  [], total: e.total(EngineCounter.flowRecordsLost.rawValue))
+        if let f = flowExporter {
+            r.counter("egressd_flow_records_exported_total", "IPFIX flow records sent to the collectors", [], total: f.exported)
+        }
         r.gauge("egressd_engine_workers", "Packet worker threads", [], Double(engine.settings.workers))
         r.gauge("egressd_engine_batch_size", "Configured receive batch size (packets)", [], Double(engine.settings.batchSize))
         r.gauge("egressd_routes", "Routes in the engine's forwarding snapshot", [], Double(lastRoutes.count))
