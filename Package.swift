@@ -95,6 +95,7 @@ let package = Package(
             "Control", "Commands", "Engine", "Packet", "WCCP",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability", "Packet"]),
         .testTarget(name: "eg-trafgenTests", dependencies: ["eg-trafgen"]),
