@@ -35,6 +35,8 @@ public final class Engine: @unchecked Sendable {
     public let flowRings: [FlowRing]
     let flowActive = ManagedAtomic<UInt64>(0)
     let flowInactive = ManagedAtomic<UInt64>(15_000_000_000)
+    /// Bumped when export is switched on: workers then start from an empty flow table.
+    let flowEpoch = ManagedAtomic<UInt64>(0)
 
     /// The capture in progress (Flows/CaptureTap.swift), nil when none.
     public let captureTap = ManagedAtomic<CaptureTap?>(nil)
@@ -42,6 +44,7 @@ public final class Engine: @unchecked Sendable {
     /// Turns flow accounting on (timeouts in seconds) or off (nil).
     public func setFlowTimeouts(active: Int?, inactive: Int) {
         flowInactive.store(UInt64(max(1, inactive)) * 1_000_000_000, ordering: .relaxed)
+        if active != nil && flowActive.load(ordering: .relaxed) == 0 { flowEpoch.wrappingIncrement(ordering: .relaxed) }
         flowActive.store(active.map { UInt64(max(1, $0)) * 1_000_000_000 } ?? 0, ordering: .relaxed)
     }
 

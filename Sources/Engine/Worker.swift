@@ -111,11 +111,18 @@ final class Worker: @unchecked Sendable {
         let engine = self.engine
         var spinsLeft = 0
         var flowCursor = 0
+        var flowEpoch: UInt64 = 0
         while !engine.stopping.load(ordering: .relaxed) {
             let snapshot = engine.current.load(ordering: .acquiring)
             let view = snapshot.view
             engine.workerGeneration(index).store(snapshot.generation, ordering: .releasing)
             let flowActive = engine.flowActive.load(ordering: .relaxed)
+            let epoch = engine.flowEpoch.load(ordering: .relaxed)
+            if epoch != flowEpoch {
+                // Export was (re)started: flows left from an earlier run are forgotten.
+                flowCache.clear()
+                flowEpoch = epoch
+            }
             if flowActive > 0 {
                 flowCache.expire(now: Self.nanoseconds(), active: flowActive, inactive: engine.flowInactive.load(ordering: .relaxed),
                                  ring: flowRing, lost: counters, cursor: &flowCursor)

@@ -86,6 +86,11 @@ struct FlowCache {
 
     func deallocate() { slots.deallocate() }
 
+    /// Forgets every flow (export switched on again).
+    func clear() {
+        for i in 0..<Self.capacity { slots[i].used = 0 }
+    }
+
     /// Accounts one packet of a flow. Returns the slot evicted to make room
     /// (to export), if any.
     @inline(__always)
