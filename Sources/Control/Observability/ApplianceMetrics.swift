@@ -135,6 +135,10 @@ extension Appliance {
                       [("peer", peer)], total: UInt64(max(0, p.messagesReceived)))
             r.counter("egressd_bgp_messages_sent_total", "BGP messages sent to the peer (all types, this session)",
                       [("peer", peer)], total: UInt64(max(0, p.messagesSent)))
+            r.counter("egressd_bgp_updates_received_total", "BGP UPDATE messages received from the peer",
+                      [("peer", peer)], total: UInt64(max(0, p.updatesReceived)))
+            r.counter("egressd_bgp_updates_sent_total", "BGP UPDATE messages sent to the peer",
+                      [("peer", peer)], total: UInt64(max(0, p.updatesSent)))
             r.counter("egressd_bgp_established_transitions_total", "Times the session reached Established",
                       [("peer", peer)], total: UInt64(max(0, p.establishedTransitions)))
         }
