@@ -3,7 +3,7 @@
 # between tgw0's ends, both directions, with the spoke's HTTP inside; `no capture` closes it.
 # `capture NAME interface any inner count 5 file F filter tcp port 80` stops by itself after 5
 # decapsulated/inner packets that all match the BPF filter (`show capture json`: finished, 5
-# written); a bad BPF filter and a second concurrent capture are refused.
+# written); a bad BPF filter, an existing file and a second concurrent capture are refused.
 TEST_NAME="capture"  # used by lib.sh
 # shellcheck source=Tests/Namespace/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -24,6 +24,9 @@ dirs=$(tshark -n -r "$WORK/outer.pcap" -T fields -e ip.src 2>/dev/null | cut -d,
 tshark -n -r "$WORK/outer.pcap" -Y 'http.request' 2>/dev/null | grep -q "GET /" || fail "no HTTP request inside the GRE capture"
 
 sh1 "capture c3 interface any inner file $WORK/x.pcap filter tcp port" >/dev/null 2>&1 && fail "a bad BPF filter was accepted"
+echo keep >"$WORK/exists.txt"
+sh1 "capture c4 interface any file $WORK/exists.txt" >/dev/null 2>&1 && fail "a capture overwrote an existing file"
+[[ $(cat "$WORK/exists.txt") == keep ]] || fail "an existing file was changed"
 out=$(sh1 "capture c2 interface any inner count 5 file $WORK/inner.pcap filter tcp port 80") || fail "capture c2 refused: $out"
 for i in 1 2 3 4; do in_node spoke1 curl -s -m 5 -o /dev/null http://198.51.100.80/ || fail "spoke1 HTTP failed"; done
 eg_wait 10 bash -c "'$LAB' sh app1 -c 'show capture json' | grep -q '\"finished\"'" || fail "c2 did not finish: $(sh1 'show capture')"

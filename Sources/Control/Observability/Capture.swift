@@ -11,6 +11,9 @@ import Commands
 import Dispatch
 import Engine
 import Packet
+#if canImport(Glibc)
+import Glibc
+#endif
 
 final class CaptureSession: @unchecked Sendable {
     let request: CaptureRequest
@@ -43,7 +46,17 @@ final class CaptureSession: @unchecked Sendable {
             }
             hasProgram = true
         }
-        guard let d = pcap_dump_open(p, request.file) else {
+        // Never overwrite: the shell's users must not be able to clobber files through the daemon.
+        let fd = open(request.file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
+        guard fd >= 0, let stream = fdopen(fd, "w") else {
+            let why = String(cString: strerror(errno))
+            if fd >= 0 { Glibc.close(fd) }
+            if hasProgram { pcap_freecode(&program) }
+            pcap_close(p)
+            throw ApplianceError("cannot create \(request.file): \(why) (captures never overwrite a file)")
+        }
+        guard let d = pcap_dump_fopen(p, stream) else {
+            fclose(stream)
             let why = String(cString: pcap_geterr(p))
             if hasProgram { pcap_freecode(&program) }
             pcap_close(p)
