@@ -6,6 +6,9 @@
 // cache when redirected, the next hop when forwarded), plus two
 // enterprise-specific elements (PEN 32473, the documentation PEN of
 // RFC 5612, until egressd has its own): egressDecision and wccpServiceId.
+// Template 257 is the same record for IPv6 flows.
+
+import Packet
 
 /// One flow as exported.
 public struct IPFIXFlowRecord: Equatable, Sendable {
@@ -38,17 +41,22 @@ public struct IPFIXFlowRecord: Equatable, Sendable {
     public var nextHop: UInt32
     /// WCCP service group when redirected; 0 otherwise (web-cache is 0 too: see `decision`).
     public var service: UInt8
+    /// IPv6 flows: the addresses (then `source`/`destination` are unused).
+    public var source6: IPv6Address? = nil
+    public var destination6: IPv6Address? = nil
 
     public init(source: UInt32, destination: UInt32, sourcePort: UInt16, destinationPort: UInt16, proto: UInt8,
                 tunnelIndex: UInt32, tunnelName: String, packets: UInt64, bytes: UInt64,
                 startMilliseconds: UInt64, endMilliseconds: UInt64, endReason: EndReason,
-                decision: Decision, nextHop: UInt32, service: UInt8) {
+                decision: Decision, nextHop: UInt32, service: UInt8,
+                source6: IPv6Address? = nil, destination6: IPv6Address? = nil) {
         self.source = source; self.destination = destination
         self.sourcePort = sourcePort; self.destinationPort = destinationPort; self.proto = proto
         self.tunnelIndex = tunnelIndex; self.tunnelName = tunnelName
         self.packets = packets; self.bytes = bytes
         self.startMilliseconds = startMilliseconds; self.endMilliseconds = endMilliseconds
         self.endReason = endReason; self.decision = decision; self.nextHop = nextHop; self.service = service
+        self.source6 = source6; self.destination6 = destination6
     }
 
     /// RFC 7270 forwardingStatus: 64 forwarded (unknown), 128 dropped (unknown).
@@ -60,6 +68,8 @@ public struct IPFIXFlowRecord: Equatable, Sendable {
 public struct IPFIXEncoder: Sendable {
     public static let version: UInt16 = 10
     public static let templateID: UInt16 = 256
+    /// The same record with IPv6 addresses (sourceIPv6Address 27, destinationIPv6Address 28).
+    public static let templateID6: UInt16 = 257
     public static let enterpriseNumber: UInt32 = 32473
     public static let variableLength: UInt16 = 65535
 
@@ -92,15 +102,26 @@ public struct IPFIXEncoder: Sendable {
         self.maximumMessage = maximumMessage
     }
 
-    /// The template set (ID 2) with the one template record.
+    /// The IPv6 template's fields: the IPv4 addresses replaced by IPv6 ones.
+    public static var fields6: [(UInt16, UInt16, UInt32?)] {
+        fields.map { (f: (UInt16, UInt16, UInt32?)) -> (UInt16, UInt16, UInt32?) in
+            if f.2 == nil && f.0 == 8 { return (27, 16, nil) }
+            if f.2 == nil && f.0 == 12 { return (28, 16, nil) }
+            return f
+        }
+    }
+
+    /// The template set (ID 2) with both template records (IPv4: 256, IPv6: 257).
     public static func templateSet() -> [UInt8] {
         var body: [UInt8] = []
-        body.put16(templateID)
-        body.put16(UInt16(fields.count))
-        for (id, length, pen) in fields {
-            body.put16(pen == nil ? id : id | 0x8000)
-            body.put16(length)
-            if let pen { body.put32(pen) }
+        for (tid, list) in [(templateID, fields), (templateID6, fields6)] {
+            body.put16(tid)
+            body.put16(UInt16(list.count))
+            for (id, length, pen) in list {
+                body.put16(pen == nil ? id : id | 0x8000)
+                body.put16(length)
+                if let pen { body.put32(pen) }
+            }
         }
         var set: [UInt8] = []
         set.put16(2)
@@ -110,8 +131,12 @@ public struct IPFIXEncoder: Sendable {
 
     static func encode(_ r: IPFIXFlowRecord) -> [UInt8] {
         var b: [UInt8] = []
-        b.reserveCapacity(72)
-        b.put32(r.source); b.put32(r.destination)
+        b.reserveCapacity(96)
+        if let s6 = r.source6, let d6 = r.destination6 {
+            b.put64(s6.high); b.put64(s6.low); b.put64(d6.high); b.put64(d6.low)
+        } else {
+            b.put32(r.source); b.put32(r.destination)
+        }
         b.put16(r.sourcePort); b.put16(r.destinationPort)
         b.append(r.proto)
         b.put32(r.tunnelIndex)
@@ -138,20 +163,28 @@ public struct IPFIXEncoder: Sendable {
         repeat {
             var sets: [UInt8] = []
             if pendingTemplate { sets += Self.templateSet(); pendingTemplate = false }
-            var data: [UInt8] = []
             var count: UInt32 = 0
+            // Consecutive records of one template share a data set.
+            var setTemplate: UInt16 = 0
+            var data: [UInt8] = []
+            func closeSet() {
+                guard !data.isEmpty else { return }
+                sets.put16(setTemplate)
+                sets.put16(UInt16(4 + data.count))
+                sets += data
+                data = []
+            }
             while i < records.count {
+                let tid = records[i].source6 != nil && records[i].destination6 != nil ? Self.templateID6 : Self.templateID
                 let rec = Self.encode(records[i])
-                if 16 + sets.count + 4 + data.count + rec.count > maximumMessage && count > 0 { break }
+                let newSet = tid != setTemplate || data.isEmpty
+                if 16 + sets.count + (data.isEmpty ? 0 : 4 + data.count) + (newSet ? 4 : 0) + rec.count > maximumMessage && count > 0 { break }
+                if tid != setTemplate { closeSet(); setTemplate = tid }
                 data += rec
                 count += 1
                 i += 1
             }
-            if count > 0 {
-                sets.put16(Self.templateID)
-                sets.put16(UInt16(4 + data.count))
-                sets += data
-            }
+            closeSet()
             if sets.isEmpty { break }
             var m: [UInt8] = []
             m.put16(Self.version)

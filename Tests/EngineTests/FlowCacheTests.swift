@@ -15,13 +15,16 @@ import Packet
         var t: UInt64 = 1_000
         func run(_ inner: [UInt8], kernel: Bool = false) {
             rig.out.removeAll()
-            if kernel { rig.fromKernel(inner) } else { rig.fromTunnel(Build.gre(src: "10.0.0.1", dst: "10.0.1.10", inner: inner)) }
+            if kernel { rig.fromKernel(inner) } else { rig.fromTunnel(Build.gre(src: "10.0.0.1", dst: "10.0.1.10", proto: inner[0] >> 4 == 6 ? EtherType.ipv6 : EtherType.ipv4, inner: inner)) }
             for i in 0..<rig.out.count { cache.record(rig.out[i], view: rig.snapshot.view, now: t, ring: ring, lost: lost.row(0)) }
             t += 1_000
         }
         let web = TraceTests.tcp(src: "10.1.0.10", dst: "198.51.100.81")         // bucket 192 -> proxy1
         let dns = TraceTests.tcp(src: "10.1.0.10", dst: "198.51.100.81", dport: 53)
         let back = TraceTests.tcp(src: "198.51.100.81", dst: "10.1.0.10", sport: 53, dport: 40000)
+        let v6 = Build.ipv6(src: "fd01::10", dst: "2001:db8::80")
+        run(v6)
+        run(v6)
         for _ in 0..<3 { run(web) }
         for _ in 0..<2 { run(dns) }
         run(back, kernel: true)
@@ -30,7 +33,10 @@ import Packet
             cache.expire(now: t + 10_000, active: 1_000_000, inactive: 5_000, ring: ring, lost: lost.row(0), cursor: &cursor)
         }
         let flows = ring.drain()
-        #expect(flows.count == 3)
+        #expect(flows.count == 4)
+        let six = flows.first { $0.isIPv6 }
+        #expect(six?.source6 == IPv6Address("fd01::10")! && six?.destination6 == IPv6Address("2001:db8::80")!)
+        #expect(six?.packets == 2 && six?.decision == 1 && six?.proto == 17 && six?.sourcePort == 40000 && six?.destinationPort == 7)
         let w = flows.first { $0.destinationPort == 80 }
         #expect(w?.packets == 3 && w?.bytes == 3 * 40 && w?.decision == 2 && w?.service == 0)
         #expect(w?.nextHop == RedirectStageTests.proxy1.value && w?.endReason == 1 && w?.tunnel == 0)

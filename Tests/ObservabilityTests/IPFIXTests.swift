@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Packet
 @testable import Observability
 
 /// The IPFIX encoder: message and set layout (RFC 7011 §3), sequence
@@ -30,8 +31,10 @@ import Testing
         let tlen = Self.u16(b, 18)
         #expect(Self.u16(b, 20) == 256)
         #expect(Self.u16(b, 22) == IPFIXEncoder.fields.count)
-        // 16 fields of 4 bytes, two of them enterprise-specific (+4 each).
-        #expect(tlen == 4 + 4 + 16 * 4 + 2 * 4)
+        // Two template records (256 IPv4, 257 IPv6) of 16 fields of 4 bytes, two of them
+        // enterprise-specific (+4 each).
+        #expect(tlen == 4 + 2 * (4 + 16 * 4 + 2 * 4))
+        #expect(Self.u16(b, 20 + 4 + 16 * 4 + 2 * 4) == 257)
         let data = 16 + tlen
         #expect(Self.u16(b, data) == 256)
         #expect(Self.u16(b, data + 2) == b.count - data)
@@ -72,7 +75,10 @@ import Testing
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: tshark)))
     func tsharkDecodesTheRecords() throws {
         var e = IPFIXEncoder(observationDomain: 1)
-        let m = e.messages([Self.record(0), Self.record(1, decision: .forwarded)], exportTime: 1_790_000_002, withTemplate: true)
+        var v6 = Self.record(2, decision: .encapsulated)
+        v6.source6 = IPv6Address("2001:db8::80")!
+        v6.destination6 = IPv6Address("fd01::10")!
+        let m = e.messages([Self.record(0), Self.record(1, decision: .forwarded), v6], exportTime: 1_790_000_002, withTemplate: true)
         let path = NSTemporaryDirectory() + "ipfix-\(getpid())-\(UUID().uuidString).pcap"
         try Data(UDPPcap.file(m, port: 4739)).write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -82,7 +88,7 @@ import Testing
                        "-e", "cflow.version", "-e", "cflow.srcaddr", "-e", "cflow.dstaddr", "-e", "cflow.srcport",
                        "-e", "cflow.dstport", "-e", "cflow.protocol", "-e", "cflow.packets", "-e", "cflow.octets",
                        "-e", "cflow.nexthop", "-e", "cflow.inputint", "-e", "cflow.if_name", "-e", "cflow.flow_end_reason",
-                       "-e", "_ws.expert.message"]
+                       "-e", "_ws.expert.message", "-e", "cflow.srcaddrv6", "-e", "cflow.dstaddrv6"]
         let out = Pipe()
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice
@@ -91,21 +97,22 @@ import Testing
         p.waitUntilExit()
         #expect(p.terminationStatus == 0)
         let f = text.split(separator: "\n").first.map { $0.split(separator: "|", omittingEmptySubsequences: false).map(String.init) } ?? []
-        #expect(f.count == 13, "tshark: \(text)")
-        guard f.count == 13 else { return }
+        #expect(f.count == 15, "tshark: \(text)")
+        guard f.count == 15 else { return }
         #expect(f[0] == "10")
         #expect(f[1] == "10.1.0.10,10.1.0.10")
         #expect(f[2] == "198.51.100.80,198.51.100.80")
-        #expect(f[3] == "40000,40001")
-        #expect(f[4] == "80,80")
-        #expect(f[5] == "6,6")
-        #expect(f[6] == "12,12")
-        #expect(f[7] == "3456,3456")
-        #expect(f[8] == "10.0.3.11,10.0.3.11")
-        #expect(f[9] == "7,7")
-        #expect(f[10] == "tgw0,tgw0")
-        #expect(f[11] == "1,1")
+        #expect(f[3] == "40000,40001,40002")
+        #expect(f[4] == "80,80,80")
+        #expect(f[5] == "6,6,6")
+        #expect(f[6] == "12,12,12")
+        #expect(f[7] == "3456,3456,3456")
+        #expect(f[8] == "10.0.3.11,10.0.3.11,10.0.3.11")
+        #expect(f[9] == "7,7,7")
+        #expect(f[10] == "tgw0,tgw0,tgw0")
+        #expect(f[11] == "1,1,1")
         #expect(f[12].isEmpty, "tshark reported: \(f[12])")
+        #expect(f[13] == "2001:db8::80" && f[14] == "fd01::10")
     }
 }
 

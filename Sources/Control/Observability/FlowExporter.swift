@@ -88,7 +88,8 @@ final class FlowExporter: @unchecked Sendable {
                                    startMilliseconds: wallMs(s.first), endMilliseconds: wallMs(s.last),
                                    endReason: IPFIXFlowRecord.EndReason(rawValue: s.endReason) ?? .forcedEnd,
                                    decision: IPFIXFlowRecord.Decision(rawValue: s.decision) ?? .forwarded,
-                                   nextHop: s.nextHop, service: s.service)
+                                   nextHop: s.nextHop, service: s.service,
+                                   source6: s.isIPv6 ? s.source6 : nil, destination6: s.isIPv6 ? s.destination6 : nil)
         }.filter { $0.packets > 0 }
         let exportTime = UInt32(truncatingIfNeeded: nowReal / 1_000_000_000)
         let refresh = UInt64(settings.templateTimeoutMinutes) * 60_000_000_000

@@ -32,6 +32,10 @@ public struct FlowSlot: Sendable {
     public var bytes: UInt64 = 0
     public var first: UInt64 = 0
     public var last: UInt64 = 0
+    /// IPv6 flows (`source`/`destination` are 0 then); .any for IPv4 flows.
+    public var source6: IPv6Address = .any
+    public var destination6: IPv6Address = .any
+    public var isIPv6: Bool { source6 != .any || destination6 != .any }
 }
 
 /// A bounded single-producer (a worker) single-consumer (the exporter) ring.
@@ -96,9 +100,10 @@ struct FlowCache {
     @inline(__always)
     func update(source: UInt32, destination: UInt32, sourcePort: UInt16, destinationPort: UInt16, proto: UInt8,
                 tunnel: Int32, bytes: Int, decision: UInt8, service: UInt8, nextHop: UInt32, now: UInt64,
-                evicted: inout FlowSlot) -> Bool {
-        let h = FlowHash.mix(UInt64(source) << 32 | UInt64(destination)
-                             ^ (UInt64(sourcePort) << 48 | UInt64(destinationPort) << 32 | UInt64(proto) << 24 | UInt64(UInt32(bitPattern: tunnel))))
+                evicted: inout FlowSlot, source6: IPv6Address = .any, destination6: IPv6Address = .any) -> Bool {
+        let ports = UInt64(sourcePort) << 48 | UInt64(destinationPort) << 32 | UInt64(proto) << 24 | UInt64(UInt32(bitPattern: tunnel))
+        let v6 = source6.high ^ source6.low &* 31 ^ destination6.high &* 17 ^ destination6.low
+        let h = FlowHash.mix((UInt64(source) << 32 | UInt64(destination)) ^ ports ^ v6)
         var i = Int(truncatingIfNeeded: h) & (Self.capacity - 1)
         var oldest = i
         var k = 0
@@ -107,11 +112,13 @@ struct FlowCache {
             if p.pointee.used == 0 {
                 p.pointee = FlowSlot(source: source, destination: destination, sourcePort: sourcePort, destinationPort: destinationPort,
                                      proto: proto, used: 1, decision: decision, service: service, endReason: 0, tunnel: tunnel,
-                                     nextHop: nextHop, packets: 1, bytes: UInt64(bytes), first: now, last: now)
+                                     nextHop: nextHop, packets: 1, bytes: UInt64(bytes), first: now, last: now,
+                                     source6: source6, destination6: destination6)
                 return false
             }
             if p.pointee.source == source && p.pointee.destination == destination && p.pointee.sourcePort == sourcePort
-                && p.pointee.destinationPort == destinationPort && p.pointee.proto == proto && p.pointee.tunnel == tunnel {
+                && p.pointee.destinationPort == destinationPort && p.pointee.proto == proto && p.pointee.tunnel == tunnel
+                && p.pointee.source6 == source6 && p.pointee.destination6 == destination6 {
                 p.pointee.packets &+= 1
                 p.pointee.bytes &+= UInt64(bytes)
                 p.pointee.last = now
@@ -129,7 +136,8 @@ struct FlowCache {
         evicted.endReason = 5
         slots[oldest] = FlowSlot(source: source, destination: destination, sourcePort: sourcePort, destinationPort: destinationPort,
                                  proto: proto, used: 1, decision: decision, service: service, endReason: 0, tunnel: tunnel,
-                                 nextHop: nextHop, packets: 1, bytes: UInt64(bytes), first: now, last: now)
+                                 nextHop: nextHop, packets: 1, bytes: UInt64(bytes), first: now, last: now,
+                                 source6: source6, destination6: destination6)
         return true
     }
 
@@ -190,7 +198,23 @@ struct FlowCache {
                 inner += 20 + (view.tunnels[Int(e.txTunnel)].hasKey ? 8 : 4)
             }
         }
-        guard inner.u8(0) >> 4 == 4 else { return }   // IPv4 flows only
+        var evicted = FlowSlot()
+        if inner.u8(0) >> 4 == 6 {
+            let ip6 = IPv6Header(UnsafeMutableRawPointer(mutating: inner))
+            let next = ip6.nextHeader
+            var sport6: UInt16 = 0, dport6: UInt16 = 0
+            if next == IPProtocolNumber.tcp || next == IPProtocolNumber.udp {   // no extension-header walk
+                sport6 = UnsafeRawPointer(ip6.payload).u16(0)
+                dport6 = UnsafeRawPointer(ip6.payload).u16(2)
+            }
+            if update(source: 0, destination: 0, sourcePort: sport6, destinationPort: dport6, proto: next, tunnel: e.countTunnel,
+                      bytes: IPv6Header.length + ip6.payloadLength, decision: decision, service: service, nextHop: nextHop,
+                      now: now, evicted: &evicted, source6: ip6.source, destination6: ip6.destination) {
+                if !ring.push(evicted) { lost.add(EngineCounter.flowRecordsLost.rawValue) }
+            }
+            return
+        }
+        guard inner.u8(0) >> 4 == 4 else { return }
         let ip = IPv4Header(UnsafeMutableRawPointer(mutating: inner))
         var sport: UInt16 = 0, dport: UInt16 = 0
         let proto = ip.proto
@@ -199,7 +223,6 @@ struct FlowCache {
             sport = l4.u16(0)
             dport = l4.u16(2)
         }
-        var evicted = FlowSlot()
         if update(source: ip.source.value, destination: ip.destination.value, sourcePort: sport, destinationPort: dport, proto: proto,
                   tunnel: e.countTunnel, bytes: Int(ip.totalLength), decision: decision, service: service, nextHop: nextHop,
                   now: now, evicted: &evicted) {
