@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # capture: `capture NAME interface tgw0 outer file F` in app1 writes a pcap tshark reads: only GRE
-# between tgw0's ends, both directions, with the spoke's HTTP inside; `no capture` closes it.
+# between tgw0's ends, both directions (24 UDP flows make sure ECMP uses tgw0 both ways), with
+# the spoke's UDP echo requests and replies inside; `no capture` closes it.
 # `capture NAME interface any inner count 5 file F filter tcp port 80` stops by itself after 5
 # decapsulated/inner packets that all match the BPF filter (`show capture json`: finished, 5
 # written); a bad BPF filter, an existing file and a second concurrent capture are refused.
@@ -13,6 +14,14 @@ sh1() { "$LAB" sh app1 -c "$1"; }
 out=$(sh1 "capture c1 interface tgw0 outer file $WORK/outer.pcap") || fail "capture c1 refused: $out"
 sh1 "capture c9 interface tgw1 file $WORK/other.pcap" >/dev/null 2>&1 && fail "a second concurrent capture was accepted"
 for i in 1 2 3 4; do in_node spoke1 curl -s -m 5 -o /dev/null http://198.51.100.80/ || fail "spoke1 HTTP failed"; done
+# 24 UDP echo flows: ECMP puts some of them (both ways) on tgw0 (all avoiding it: 2^-24).
+in_node spoke1 "$PY" -c '
+import socket
+for port in range(41000, 41024):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("10.1.0.10", port)); s.settimeout(2)
+    s.sendto(b"egressd capture", ("198.51.100.80", 7))
+    s.recvfrom(100)' || fail "UDP echo flows failed"
 sleep 0.5
 out=$(sh1 "no capture c1") || fail "no capture c1: $out"
 n=$(tshark -n -r "$WORK/outer.pcap" 2>/dev/null | wc -l)
@@ -21,7 +30,9 @@ bad=$(tshark -n -r "$WORK/outer.pcap" -Y '!(gre && ((ip.src == 10.0.0.1 && ip.ds
 (( bad == 0 )) || fail "$bad packets in the outer capture are not tgw0 GRE: $(tshark -n -r "$WORK/outer.pcap" | head -n 20)"
 dirs=$(tshark -n -r "$WORK/outer.pcap" -T fields -e ip.src 2>/dev/null | cut -d, -f1 | sort -u | tr '\n' ' ')
 [[ $dirs == "10.0.0.1 10.0.1.10 " ]] || fail "outer capture directions: $dirs"
-tshark -n -r "$WORK/outer.pcap" -Y 'http.request' 2>/dev/null | grep -q "GET /" || fail "no HTTP request inside the GRE capture"
+# The inner packets decode under GRE: the echo flows' requests and replies.
+(( $(tshark -n -r "$WORK/outer.pcap" -Y 'gre && udp.dstport == 7' 2>/dev/null | wc -l) > 0 )) || fail "no echo request inside the GRE capture"
+(( $(tshark -n -r "$WORK/outer.pcap" -Y 'gre && udp.srcport == 7' 2>/dev/null | wc -l) > 0 )) || fail "no echo reply inside the GRE capture"
 
 sh1 "capture c3 interface any inner file $WORK/x.pcap filter tcp port" >/dev/null 2>&1 && fail "a bad BPF filter was accepted"
 echo keep >"$WORK/exists.txt"
