@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // System libraries, found by pkg-config.
@@ -54,15 +56,24 @@ let package = Package(
             "Packet",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // Observability pieces with no I/O: the IPFIX codec, the recent-log
+        // ring (a LogHandler), the Prometheus exposition of a metrics snapshot.
+        .target(name: "Observability", dependencies: [
+            "Packet",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         // Control servers: the shell's UNIX socket server, show commands.
         .target(name: "Control", dependencies: [
-            "Engine", "Commands", "Netlink", "Packet", "BGP", "WCCP",
+            "Engine", "Commands", "Netlink", "Packet", "BGP", "WCCP", "Observability", "CPCAP",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "egressd", dependencies: [
-            "Control", "Engine", "Commands", "Netlink", "Packet",
+            "Control", "Engine", "Commands", "Netlink", "Packet", "Observability",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -84,7 +95,9 @@ let package = Package(
             "Control", "Commands", "Engine", "Packet", "WCCP",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        .testTarget(name: "ObservabilityTests", dependencies: ["Observability", "Packet"]),
         .testTarget(name: "eg-trafgenTests", dependencies: ["eg-trafgen"]),
     ],
     swiftLanguageModes: [.v6]

@@ -25,7 +25,7 @@ command -v swift >/dev/null || [[ ! -x /opt/swift/usr/bin/swift ]] || export PAT
 command -v swift >/dev/null || eg_die "swift not found in PATH"
 
 eg_apt_ensure libmnl-dev libpcap-dev libedit-dev pkg-config iproute2 nftables tshark python3-pexpect \
-    python3-scapy curl iperf3 procps util-linux frr bird2
+    python3-scapy curl iperf3 procps util-linux frr bird2 prometheus
 
 cd "$REPO_DIR" || exit 1
 unit_result=skipped ns_result=skipped build_ok=1

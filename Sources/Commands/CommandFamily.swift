@@ -24,6 +24,7 @@ enum CommandFamilies {
             BGPCommands.self,
             WCCPCommands.self,
             DataplaneCommands.self,
+            ObservabilityCommands.self,
             ShowCommands.self,
         ]
     }

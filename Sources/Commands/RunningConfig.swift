@@ -26,6 +26,10 @@ public struct RunningConfig: Equatable, Sendable {
     public var wccp: WCCPConfig = WCCPConfig()
     /// `ip access-list extended NAME` by name (WCCP redirect-lists and group-lists).
     public var accessLists: [String: AccessListConfig] = [:]
+    /// `metrics listen ADDR:PORT` / `no metrics listen`. See Families/ObservabilityCommands.swift.
+    public var metrics: MetricsConfig = MetricsConfig()
+    /// `ip flow-export ...` / `ip flow-cache ...`: IPFIX export. See Families/ObservabilityCommands.swift.
+    public var flowExport: FlowExportConfig = FlowExportConfig()
 
     public init(hostname: String = RunningConfig.defaultHostname,
                 tunnels: [String: TunnelInterface] = [:],

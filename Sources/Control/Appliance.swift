@@ -10,6 +10,7 @@ import Commands
 import Engine
 import Logging
 import Netlink
+import Observability
 import Packet
 import CEgressSys
 
@@ -34,6 +35,13 @@ public final class Appliance: @unchecked Sendable {
     /// The WCCP router's UDP endpoint while `ip wccp` is configured (WCCP/WCCPService.swift).
     var wccpEndpoint: WCCPEndpoint?
     var generation: UInt64 = 0
+    /// The Prometheus endpoint (Observability/MetricsServer.swift) and its registry.
+    var metricsServer: MetricsServer?
+    /// IPFIX export (Observability/FlowExporter.swift).
+    var flowExporter: FlowExporter?
+    /// Packet captures by name (Observability/Capture.swift); one runs at a time.
+    var captures: [String: CaptureSession] = [:]
+    public let metricsRegistry = ScrapeRegistry()
     public let startedAt = ContinuousClock.now
     /// Recent state changes, for `show logging`.
     public private(set) var events: [String] = []
@@ -96,6 +104,8 @@ public final class Appliance: @unchecked Sendable {
         config = new
         applyBGP()
         applyWCCP()
+        applyMetrics()
+        applyFlowExport()
         republishRoutes()
     }
 
@@ -315,6 +325,9 @@ public final class Appliance: @unchecked Sendable {
     public func shutdown() {
         stopBGP()
         stopWCCP()
+        stopMetrics()
+        stopFlowExport()
+        for c in captures.values { c.finish() }
         for (_, r) in installedRoutes { try? netlink.deleteRoute(r) }
         installedRoutes = [:]
         engine.stop()

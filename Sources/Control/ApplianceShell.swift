@@ -3,6 +3,7 @@
 // the difference is applied; completion offers the live tunnel names.
 
 import Commands
+import Observability
 import Packet
 
 extension Appliance: ShellBackend {
@@ -47,6 +48,19 @@ extension Appliance: ShellBackend {
 
     /// `show logging`: the recent state changes, oldest first.
     func showLogging(json: Bool) -> String {
+        // The log ring (every record with its structured fields) when the
+        // daemon installed it; the appliance's own event list otherwise.
+        let records = LogRing.shared.recent()
+        if !records.isEmpty {
+            if json {
+                return JSON.object([("records", .array(records.map { r in
+                    .object([("time", .string(LogRecord.iso8601(r.time))), ("level", .string(r.level.rawValue)),
+                             ("label", .string(r.label)), ("message", .string(r.message)),
+                             ("fields", .object(r.fields.map { ($0.0, .string($0.1)) }))])
+                }))]).rendered() + "\n"
+            }
+            return records.map { $0.line + "\n" }.joined()
+        }
         if json { return JSON.object([("events", .array(events.map { .string($0) }))]).rendered() + "\n" }
         if events.isEmpty { return "No events logged.\n" }
         return events.map { $0 + "\n" }.joined()

@@ -5,6 +5,7 @@
 // directly; learned routes go in through `setProtocolRoutes("bgp", ...)`.
 
 import BGP
+import Observability
 import Commands
 import NIOCore
 import NIOPosix
@@ -43,7 +44,7 @@ extension Appliance {
                 }
                 let speaker = BGPSpeaker(eventLoop: loop, configuration: wanted,
                                          routeSink: { [weak self] routes in self?.setProtocolRoutes("bgp", routes) },
-                                         eventSink: { [weak self] event in self?.record("bgp: " + event) })
+                                         eventSink: { [weak self] event in self?.record("bgp: " + event, EventFields.bgp(event)) })
                 try speaker.start()
                 bgpSpeaker = speaker
                 record("bgp started: AS \(router.asNumber), router-id \(routerID), \(wanted.neighbors.count) neighbor(s)")

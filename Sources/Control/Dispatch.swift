@@ -44,6 +44,10 @@ extension Appliance {
         case .logging: (showLogging(json: json), true)
         case .bgp(let what): showBGP(what, json: json)
         case .wccp(let what): showWCCP(what, json: json)
+        case .tracePacket(let request): tracePacket(request, json: json)
+        case .capture(let request): startCapture(request)
+        case .stopCapture(let name): stopCapture(name)
+        case .captures: showCaptures(json: json)
         }
         return ShellResponse(ok ? .ok : .error, output)
     }

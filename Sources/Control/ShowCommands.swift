@@ -18,7 +18,7 @@ extension Appliance {
         return .object([
             ("rxPackets", v(.rxPackets)), ("rxBytes", v(.rxBytes)), ("txPackets", v(.txPackets)), ("txBytes", v(.txBytes)),
             ("decapForwarded", v(.decapForwarded)), ("decapToKernel", v(.decapToKernel)), ("decapRedirected", v(.decapRedirected)),
-            ("encapFromKernel", v(.encapFromKernel)), ("icmpSent", v(.icmpSent)), ("drops", .object(drops)),
+            ("encapFromKernel", v(.encapFromKernel)), ("kernelInput", v(.kernelInput)), ("icmpSent", v(.icmpSent)), ("drops", .object(drops)),
         ])
     }
 

@@ -47,7 +47,12 @@ public enum TunnelCounter: Int, CaseIterable, Sendable {
     case encapFromKernel     // read from the kernel (TUN) and encapsulated
     case icmpSent            // ICMP errors the engine originated
     case decapRedirected     // decapsulated and redirected to a WCCP cache
-    public static let dropBase = 9
+    case kernelInput         // read from the kernel and assigned to this tunnel (ECMP)
+    // Accounting (Tests/Namespace/accounting.test.sh): per tunnel,
+    //   rxPackets + kernelInput == decapForwarded + decapToKernel + decapRedirected
+    //                              + encapFromKernel + sum of drops
+    // (a packet whose send fails moves from its outcome to tx-error/tun-error).
+    public static let dropBase = 10
     public static let fieldCount = dropBase + DropReason.allCases.count
 }
 
@@ -57,7 +62,8 @@ public enum EngineCounter: Int, CaseIterable, Sendable {
     case kernelReceived      // packets read from TUN devices
     case batches             // receive batches processed
     case busyNanoseconds     // time spent processing (for utilisation)
-    public static let dropBase = 4
+    case flowRecordsLost     // flow records lost: the export ring was full
+    public static let dropBase = 5
     public static let fieldCount = dropBase + DropReason.allCases.count
 }
 
@@ -117,6 +123,14 @@ public struct CounterRow {
         let p = base + field
         let v = UInt64.AtomicRepresentation.atomicLoad(at: p, ordering: .relaxed)
         UInt64.AtomicRepresentation.atomicStore(v &+ delta, at: p, ordering: .relaxed)
+    }
+
+    /// Takes back a count (a queued packet whose send failed moves to a drop).
+    @inlinable @inline(__always)
+    public func subtract(_ field: Int, _ delta: UInt64 = 1) {
+        let p = base + field
+        let v = UInt64.AtomicRepresentation.atomicLoad(at: p, ordering: .relaxed)
+        UInt64.AtomicRepresentation.atomicStore(v &- delta, at: p, ordering: .relaxed)
     }
 
     @inlinable @inline(__always)

@@ -30,12 +30,30 @@ public final class Engine: @unchecked Sendable {
     let generations: [ManagedAtomic<UInt64>]
     var workers: [Worker] = []
     var sinkFD: Int32 = -1
+    /// Flow export (Flows/FlowCache.swift): each worker's ring of expired
+    /// flows, and the timeouts in nanoseconds (active 0: no flow accounting).
+    public let flowRings: [FlowRing]
+    let flowActive = ManagedAtomic<UInt64>(0)
+    let flowInactive = ManagedAtomic<UInt64>(15_000_000_000)
+    /// Bumped when export is switched on: workers then start from an empty flow table.
+    let flowEpoch = ManagedAtomic<UInt64>(0)
+
+    /// The capture in progress (Flows/CaptureTap.swift), nil when none.
+    public let captureTap = ManagedAtomic<CaptureTap?>(nil)
+
+    /// Turns flow accounting on (timeouts in seconds) or off (nil).
+    public func setFlowTimeouts(active: Int?, inactive: Int) {
+        flowInactive.store(UInt64(max(1, inactive)) * 1_000_000_000, ordering: .relaxed)
+        if active != nil && flowActive.load(ordering: .relaxed) == 0 { flowEpoch.wrappingIncrement(ordering: .relaxed) }
+        flowActive.store(active.map { UInt64(max(1, $0)) * 1_000_000_000 } ?? 0, ordering: .relaxed)
+    }
 
     public init(settings: Settings) {
         self.settings = settings
         engineCounters = CounterBlock(workers: settings.workers, fields: EngineCounter.fieldCount)
         current = ManagedAtomic(ForwardingSnapshot.empty(workers: settings.workers))
         generations = (0..<settings.workers).map { _ in ManagedAtomic<UInt64>(0) }
+        flowRings = (0..<settings.workers).map { _ in FlowRing(capacity: 8192) }
     }
 
     func workerGeneration(_ i: Int) -> ManagedAtomic<UInt64> { generations[i] }

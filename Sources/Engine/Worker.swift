@@ -50,6 +50,9 @@ final class Worker: @unchecked Sendable {
     let initialOut: OutputQueue
     let initialProcessor: PacketProcessor
     let engineRow: CounterRow
+    /// Flow accounting for IPFIX (used while the engine's flow export is on).
+    let flowCache = FlowCache()
+    let flowRing: FlowRing
     var thread: pthread_t?
 
     /// `fanoutGroup` nil: this is the only worker and reads a raw GRE socket.
@@ -81,6 +84,7 @@ final class Worker: @unchecked Sendable {
         pollTunnel = .allocate(capacity: Self.maxPollFDs)
         initialOut = OutputQueue(capacity: txCapacity)
         engineRow = engine.engineCounters.row(index)
+        flowRing = engine.flowRings[index]
         initialProcessor = PacketProcessor(worker: index, engineCounters: engineRow,
                                            icmpScratch: icmpScratch, icmpSlots: batchSize)
         for i in 0..<batchSize {
@@ -96,6 +100,7 @@ final class Worker: @unchecked Sendable {
         txMessages.deallocate(); txIOVecs.deallocate(); txAddresses4.deallocate(); txAddresses6.deallocate()
         txEntryIndex.deallocate(); pollFDs.deallocate(); pollReady.deallocate(); pollTunnel.deallocate()
         initialOut.deallocate()
+        flowCache.deallocate()
     }
 
     func run() {
@@ -105,10 +110,23 @@ final class Worker: @unchecked Sendable {
         var out = initialOut
         let engine = self.engine
         var spinsLeft = 0
+        var flowCursor = 0
+        var flowEpoch: UInt64 = 0
         while !engine.stopping.load(ordering: .relaxed) {
             let snapshot = engine.current.load(ordering: .acquiring)
             let view = snapshot.view
             engine.workerGeneration(index).store(snapshot.generation, ordering: .releasing)
+            let flowActive = engine.flowActive.load(ordering: .relaxed)
+            let epoch = engine.flowEpoch.load(ordering: .relaxed)
+            if epoch != flowEpoch {
+                // Export was (re)started: flows left from an earlier run are forgotten.
+                flowCache.clear()
+                flowEpoch = epoch
+            }
+            if flowActive > 0 {
+                flowCache.expire(now: Self.nanoseconds(), active: flowActive, inactive: engine.flowInactive.load(ordering: .relaxed),
+                                 ring: flowRing, lost: counters, cursor: &flowCursor)
+            }
 
             // Poll the GRE socket and this worker's queue of every TUN.
             var n = 0
@@ -125,6 +143,11 @@ final class Worker: @unchecked Sendable {
                 spinsLeft -= 1
                 for i in 0..<n { pollReady[i] = 1 }
             } else if egressd_poll_in(pollFDs, pollReady, Int32(n), 100) <= 0 {
+                // Idle: a whole sweep of the flow table, so idle flows leave on time.
+                if flowActive > 0 {
+                    flowCache.expire(now: Self.nanoseconds(), active: flowActive, inactive: engine.flowInactive.load(ordering: .relaxed),
+                                     ring: flowRing, lost: counters, cursor: &flowCursor, slots: FlowCache.capacity)
+                }
                 continue
             }
             let start = Self.nanoseconds()
@@ -154,9 +177,17 @@ final class Worker: @unchecked Sendable {
             if got <= 0 { return handled }
             handled += got
             engineRow.add(EngineCounter.batches.rawValue)
+            let flows = engine.flowActive.load(ordering: .relaxed) > 0
+            let now = flows ? Self.nanoseconds() : 0
+            let tap = engine.captureTap.load(ordering: .acquiring)
+            let (sec, usec) = tap != nil ? Self.wallClock() : (0, 0)
             for i in 0..<got {
                 let p = slots + i * Self.slotSize + PacketProcessor.headroom
+                let before = out.count
+                if let tap { tap.received(p, Int(rxMessages[i].msg_len), worker: index, seconds: sec, microseconds: usec) }
                 processor.fromTunnel(p, Int(rxMessages[i].msg_len), view: view, out: &out)
+                if flows { recordFlows(out, from: before, view: view, now: now) }
+                if let tap { tapSent(tap, out, from: before, view: view, seconds: sec, microseconds: usec) }
             }
             flush(view: view, processor: &processor, out: &out)
             if got < batchSize { return handled }
@@ -168,13 +199,20 @@ final class Worker: @unchecked Sendable {
     @inline(__always)
     func receiveTUN(fd: Int32, tunnel: Int, view: ForwardingView, processor: inout PacketProcessor, out: inout OutputQueue) -> Int {
         var handled = 0
+        let flows = engine.flowActive.load(ordering: .relaxed) > 0
+        let tap = engine.captureTap.load(ordering: .acquiring)
+        let (sec, usec) = tap != nil ? Self.wallClock() : (0, 0)
         for _ in 0..<4 {
             var got = 0
+            let now = flows ? Self.nanoseconds() : 0
             while got < batchSize {
                 let p = slots + got * Self.slotSize + PacketProcessor.headroom
                 let r = egressd_read(fd, p, Self.dataCapacity)
                 if r <= 0 { break }
+                let before = out.count
                 processor.fromKernel(p, r, tunnelIndex: tunnel, view: view, out: &out)
+                if flows { recordFlows(out, from: before, view: view, now: now) }
+                if let tap { tapSent(tap, out, from: before, view: view, seconds: sec, microseconds: usec) }
                 got += 1
             }
             if got == 0 { return handled }
@@ -184,6 +222,33 @@ final class Worker: @unchecked Sendable {
             if got < batchSize { return handled }
         }
         return handled
+    }
+
+    /// Accounts the packet's queued output (the entries from `start` on) to its flow.
+    @inline(__always)
+    func recordFlows(_ out: OutputQueue, from start: Int, view: ForwardingView, now: UInt64) {
+        var i = start
+        while i < out.count {
+            flowCache.record(out[i], view: view, now: now, ring: flowRing, lost: engineRow)
+            i += 1
+        }
+    }
+
+    /// Copies what the packet queued toward a tunnel into the capture ring.
+    @inline(__always)
+    func tapSent(_ tap: CaptureTap, _ out: OutputQueue, from start: Int, view: ForwardingView, seconds: UInt32, microseconds: UInt32) {
+        var i = start
+        while i < out.count {
+            tap.sent(out[i], view: view, worker: index, seconds: seconds, microseconds: microseconds)
+            i += 1
+        }
+    }
+
+    /// Wall-clock time for capture timestamps (seconds, microseconds).
+    static func wallClock() -> (UInt32, UInt32) {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return (UInt32(truncatingIfNeeded: ts.tv_sec), UInt32(ts.tv_nsec / 1000))
     }
 
     /// Sends everything queued: TUN writes one by one, raw IPv4 and IPv6
@@ -199,7 +264,7 @@ final class Worker: @unchecked Sendable {
             switch e.kind {
             case .tun:
                 if egressd_write(e.fd, e.data, e.length) < 0 {
-                    engineRow.add(EngineCounter.dropBase + DropReason.tunError.rawValue)
+                    countFailed(e, view: view, reason: .tunError)
                 }
             case .raw4:
                 txAddresses4[n4] = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: 0,
@@ -279,12 +344,17 @@ final class Worker: @unchecked Sendable {
         row.add(TunnelCounter.txBytes.rawValue, UInt64(e.length))
     }
 
+    /// A queued packet was not sent: its outcome count moves to a drop of
+    /// the tunnel that counted it (one outcome per packet); packets the
+    /// engine made itself (ICMP errors) count as engine drops.
     @inline(__always)
-    func countFailed(_ e: OutputEntry, view: ForwardingView) {
-        if e.txTunnel >= 0 {
-            view.tunnels[Int(e.txTunnel)].counters.row(index).add(TunnelCounter.dropBase + DropReason.txError.rawValue)
+    func countFailed(_ e: OutputEntry, view: ForwardingView, reason: DropReason = .txError) {
+        if e.countTunnel >= 0 {
+            let row = view.tunnels[Int(e.countTunnel)].counters.row(index)
+            row.subtract(Int(e.countField))
+            row.add(TunnelCounter.dropBase + reason.rawValue)
         } else {
-            engineRow.add(EngineCounter.dropBase + DropReason.txError.rawValue)
+            engineRow.add(EngineCounter.dropBase + reason.rawValue)
         }
     }
 

@@ -7,6 +7,7 @@ import Commands
 import Control
 import Dispatch
 import Logging
+import Observability
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -48,10 +49,11 @@ struct EgressDaemon: ParsableCommand {
             printError("egressd: unknown log level \(logLevel) (use trace, debug, info, notice, warning, error or critical)")
             throw ExitCode(1)
         }
+        // stderr for journald, and the recent records for `show logging`.
         LoggingSystem.bootstrap { label in
             var h = StreamLogHandler.standardError(label: label)
             h.logLevel = level
-            return h
+            return MultiplexLogHandler([h, RingLogHandler(label: label, level: min(level, .info))])
         }
         let logger = Logger(label: "egressd")
         let server = ControlServer()
@@ -63,6 +65,7 @@ struct EgressDaemon: ParsableCommand {
             server.stop()
             throw ExitCode(1)
         }
+        appliance.metricsRegistry.bootstrapMetricsSystem()
         let configPath = config
         do {
             let group = try socketGroup.map(Self.groupID)

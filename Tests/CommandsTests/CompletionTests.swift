@@ -7,12 +7,12 @@ private let registry = CommandRegistry.standard
 
 @Test func topLevelExecCompletions() throws {
     let words = try registry.completions(line: "", mode: .exec).map(\.word)
-    #expect(words == ["clear", "configure", "copy", "end", "exit", "show", "write"])
+    #expect(words == ["capture", "clear", "configure", "copy", "end", "exit", "no", "show", "trace", "write"])
 }
 
 @Test func completionsAfterShow() throws {
     let entries = try registry.completions(line: "show ", mode: .exec)
-    #expect(entries.map(\.word) == ["bgp", "dataplane", "interfaces", "ip", "ipv6", "logging", "running-config", "version"])
+    #expect(entries.map(\.word) == ["bgp", "capture", "dataplane", "interfaces", "ip", "ipv6", "logging", "running-config", "version"])
     #expect(entries.first { $0.word == "ip" }?.help == "IP information")
     #expect(entries.allSatisfy { $0.kind == .keyword })
 }

@@ -197,6 +197,16 @@ egsh app "show ip bgp json" | eg_json "sorted(d['routes'])" | grep -q '"10.1.0.0
 [[ $(egsh app "show ip bgp json" | eg_json "len(d['routes']['10.1.0.0/16'])") == 2 ]] || fail "10.1.0.0/16 should have 2 paths"
 echo "    egressd: 10.1.0.0/16 and 10.2.0.0/16 via tgw0 and tgw1 (kernel proto 218)"
 egsh app "show ip bgp" | sed 's/^/    /'
+# The metrics endpoint (issue 6) reports the sessions, prefixes and UPDATEs; promtool accepts it.
+page=$(in_ns "$APP" curl -sf -m 5 http://127.0.0.1:9108/metrics) || fail "no metrics page in $APP"
+lint=$(printf '%s\n' "$page" | promtool check metrics 2>&1) || fail "promtool check metrics: $lint"
+series() { printf '%s\n' "$page" | awk -v k="$1" '$1 == k { print $2 + 0 }'; }
+for p in 169.254.6.2 169.254.7.2; do
+    [[ $(series "egressd_bgp_session_up{peer=\"$p\"}") == 1 ]] || fail "metrics: session to $p not up: $(printf '%s\n' "$page" | grep ^egressd_bgp)"
+    [[ $(series "egressd_bgp_session_state{peer=\"$p\",state=\"Established\"}") == 1 ]] || fail "metrics: state of $p"
+    [[ $(series "egressd_bgp_prefixes_received{peer=\"$p\"}") == 2 ]] || fail "metrics: prefixes from $p"
+    (( $(series "egressd_bgp_updates_received_total{peer=\"$p\"}") >= 1 )) || fail "metrics: no UPDATEs from $p"
+done
 
 # --- traffic: spoke address -> GRE -> appliance, and back over the routes egressd learned by BGP ---
 in_ns "$TGW" ping -c 3 -i 0.2 -W 2 -I 10.1.0.1 198.51.100.1 >"$WORK/ping.log" 2>&1 \

@@ -122,6 +122,26 @@ PYEOF
 ) || fail "checking the capture failed"
 [[ -z $why ]] || fail "$why"
 
+# Observability (issue 6): trace packet explains the redirect (same processor code), the
+# metrics page has the cache, its buckets and its redirected packets, the log has the cache's
+# state change with structured fields.
+t=$(egsh_json app1 "trace packet tunnel tgw0 tcp 10.1.0.10:40000 198.51.100.80:80 json")
+[[ $(json_get "$t" "d['outcome']") == redirected ]] || fail "trace of HTTP: $t"
+json_get "$t" "next(s['result'] for s in d['stages'] if s['stage'] == 'wccp')" | grep -q "cache $CACHE" || fail "trace names no cache: $t"
+json_get "$t" "d['decision']" | grep -q "GRE" || fail "trace decision lacks the GRE method: $t"
+t=$(egsh_json app1 "trace packet tunnel tgw0 udp 10.1.0.10:40000 198.51.100.80:80 json")
+[[ $(json_get "$t" "d['outcome']") == forwarded ]] || fail "trace of UDP: $t"
+page=$(in_node app1 curl -sf -m 5 http://127.0.0.1:9108/metrics) || fail "no metrics page"
+lint=$(printf '%s\n' "$page" | promtool check metrics 2>&1) || fail "promtool check metrics: $lint"
+series() { printf '%s\n' "$page" | awk -v k="$1" '$1 == k { print $2 + 0 }'; }
+[[ $(series "egressd_wccp_cache_usable{service=\"0\",cache=\"$CACHE\"}") == 1 ]] || fail "metrics: cache not usable: $(printf '%s\n' "$page" | grep ^egressd_wccp)"
+[[ $(series "egressd_wccp_cache_buckets{service=\"0\",cache=\"$CACHE\"}") == 256 ]] || fail "metrics: cache buckets"
+[[ $(series "egressd_wccp_cache_redirected_packets_total{service=\"0\",cache=\"$CACHE\"}") == "$redirected_after" ]] \
+    || fail "metrics: redirected to the cache $(series "egressd_wccp_cache_redirected_packets_total{service=\"0\",cache=\"$CACHE\"}"), shown $redirected_after"
+logs=$(egsh_json app1 "show logging json")
+json_get "$logs" "[r for r in d['records'] if r['fields'].get('cache') == '$CACHE' and r['fields'].get('service') == '0']" \
+    | grep -q "$CACHE" || fail "show logging json has no structured event for cache $CACHE"
+
 # clear ip wccp: the shown counters restart from zero.
 "$LAB" sh app1 -c "clear ip wccp" >/dev/null || fail "clear ip wccp failed"
 (( $(web_cache packetsRedirected) == 0 )) || fail "packetsRedirected is not 0 after clear ip wccp"

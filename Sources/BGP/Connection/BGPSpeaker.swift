@@ -262,7 +262,8 @@ public final class BGPSpeaker: @unchecked Sendable {
                 negotiated: s.negotiated, ttl: s.settings.ttl,
                 localAddress: s.connection?.localAddress, holdTime: s.settings.session.holdTime,
                 keepaliveTime: s.settings.session.keepaliveTime,
-                advertised: s.advertised.sorted { $0.description < $1.description })
+                advertised: s.advertised.sorted { $0.description < $1.description },
+                updatesReceived: s.updatesReceived, updatesSent: s.updatesSent)
         }.sorted { a, b in
             switch (a.address, b.address) {
             case (.v4(let x), .v4(let y)): x < y
@@ -320,6 +321,9 @@ public struct BGPPeerStatus: Sendable {
     public var holdTime: UInt16
     public var keepaliveTime: UInt16
     public var advertised: [IPPrefix]
+    /// UPDATE messages received from / sent to the peer.
+    public var updatesReceived: Int = 0
+    public var updatesSent: Int = 0
 }
 
 /// A learned prefix and its selected paths (best first, then multipaths).

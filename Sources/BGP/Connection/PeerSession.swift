@@ -28,6 +28,9 @@ final class PeerSession: @unchecked Sendable {
     // Counters for the shell.
     private(set) var messagesReceived = 0
     private(set) var messagesSent = 0
+    /// UPDATE messages in and out (for the metrics endpoint).
+    private(set) var updatesReceived = 0
+    private(set) var updatesSent = 0
     private(set) var establishedAt: NIODeadline?
     private(set) var lastDownAt: NIODeadline?
     private(set) var establishedTransitions = 0
@@ -185,6 +188,7 @@ final class PeerSession: @unchecked Sendable {
             }
             guard let frame else { return }
             messagesReceived += 1
+            if frame.count > 18, frame[frame.startIndex + 18] == 2 { updatesReceived += 1 }  // type 2: UPDATE
             do {
                 let message = try InboundMessage.decode(frame: frame, context: fsm.decodingContext)
                 handle(.message(message))
@@ -315,6 +319,7 @@ final class PeerSession: @unchecked Sendable {
         guard let c = connection else { return }
         c.send(message.encoded(fourOctetAS: negotiated?.fourOctetAS ?? true))
         messagesSent += 1
+        if case .update = message { updatesSent += 1 }
     }
 
     /// Sends what changed between what the peer has and what it should have.

@@ -38,6 +38,13 @@ public enum ShowCommand: Equatable, Sendable {
     case bgp(BGPShowCommand)
     /// `show ip wccp ...` and `clear ip wccp` (see WCCPCommands.swift).
     case wccp(WCCPShowCommand)
+    /// `trace packet ...` (see ObservabilityCommands.swift): answered by
+    /// the appliance like a show.
+    case tracePacket(TracePacketRequest)
+    /// `capture ...`, `no capture NAME`, `show capture` (ObservabilityCommands.swift).
+    case capture(CaptureRequest)
+    case stopCapture(String)
+    case captures
 }
 
 extension CommandRegistry {

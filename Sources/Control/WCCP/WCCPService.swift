@@ -6,6 +6,7 @@
 import Commands
 import Engine
 import Netlink
+import Observability
 import NIOPosix
 import Packet
 import WCCP
@@ -34,7 +35,7 @@ extension Appliance {
         stopWCCP()
         let hooks = WCCPEndpointHooks(
             install: { [weak self] specs in self?.setRedirectServices(specs) },
-            record: { [weak self] event in self?.record(event) },
+            record: { [weak self] event in self?.record(event, EventFields.wccp(event.hasPrefix("wccp: ") ? String(event.dropFirst(6)) : event)) },
             resolveL2: { [weak self] cache in self?.layer2Path(to: cache) })
         do {
             let endpoint = try WCCPEndpoint(eventLoop: loop, settings: wanted, accessLists: config.accessLists,

@@ -20,6 +20,11 @@ public struct OutputEntry {
     /// the high bits of the low 48).
     public var interfaceIndex: Int32 = 0
     public var mac: UInt64 = 0
+    /// The tunnel and TunnelCounter field that counted this packet's
+    /// outcome when it was queued (-1: none, e.g. an ICMP error the engine
+    /// made); if the send fails the count moves to a drop of that tunnel.
+    public var countTunnel: Int32 = -1
+    public var countField: Int32 = 0
 }
 
 /// A fixed-capacity queue of outputs, allocated once per worker.
@@ -46,4 +51,11 @@ public struct OutputQueue {
     public mutating func removeAll() { count = 0 }
 
     public subscript(i: Int) -> OutputEntry { entries[i] }
+
+    /// Records on the last queued entry which counter counted its outcome.
+    @inline(__always)
+    public func markLast(tunnel: Int, field: TunnelCounter) {
+        entries[count - 1].countTunnel = Int32(tunnel)
+        entries[count - 1].countField = Int32(field.rawValue)
+    }
 }

@@ -100,6 +100,7 @@ public struct PacketProcessor {
         // instead (the packet goes unchanged, as routers do for WCCP).
         if route.kind == .nextHop, redirect4(inner, length, view: view, out: &out) {
             counters.add(TunnelCounter.decapRedirected.rawValue)
+            out.markLast(tunnel: ti, field: .decapRedirected)
             return
         }
         if ip.ttl <= 1 {
@@ -133,6 +134,7 @@ public struct PacketProcessor {
                               destination6: .any, txTunnel: -1)
             if out.append(entry) {
                 counters.add(TunnelCounter.decapForwarded.rawValue)
+                out.markLast(tunnel: ti, field: .decapForwarded)
             } else {
                 counters.add(TunnelCounter.dropBase + DropReason.txError.rawValue)
             }
@@ -141,6 +143,7 @@ public struct PacketProcessor {
             let egress = view.ecmpMember(group: route.index, hash: FlowHash.of(packet: inner, length: length))
             if encapsulate(inner, length, ethertype: EtherType.ipv4, tunnelIndex: egress, view: view, out: &out) {
                 counters.add(TunnelCounter.decapForwarded.rawValue)
+                out.markLast(tunnel: ti, field: .decapForwarded)
             } else {
                 counters.add(TunnelCounter.dropBase + DropReason.txError.rawValue)
             }
@@ -182,6 +185,7 @@ public struct PacketProcessor {
             if out.append(OutputEntry(data: inner, length: length, kind: .raw6, fd: -1, destination4: 0,
                                       destination6: ip.destination, txTunnel: -1)) {
                 counters.add(TunnelCounter.decapForwarded.rawValue)
+                out.markLast(tunnel: ti, field: .decapForwarded)
             } else {
                 counters.add(TunnelCounter.dropBase + DropReason.txError.rawValue)
             }
@@ -189,6 +193,7 @@ public struct PacketProcessor {
             let egress = view.ecmpMember(group: route.index, hash: hash)
             if encapsulate(inner, length, ethertype: EtherType.ipv6, tunnelIndex: egress, view: view, out: &out) {
                 counters.add(TunnelCounter.decapForwarded.rawValue)
+                out.markLast(tunnel: ti, field: .decapForwarded)
             } else {
                 counters.add(TunnelCounter.dropBase + DropReason.txError.rawValue)
             }
@@ -203,6 +208,7 @@ public struct PacketProcessor {
         if fd >= 0, out.append(OutputEntry(data: inner, length: length, kind: .tun, fd: fd, destination4: 0,
                                            destination6: .any, txTunnel: -1)) {
             counters.add(TunnelCounter.decapToKernel.rawValue)
+            out.markLast(tunnel: ti, field: .decapToKernel)
         } else {
             counters.add(TunnelCounter.dropBase + DropReason.tunError.rawValue)
         }
@@ -247,6 +253,7 @@ public struct PacketProcessor {
         }
         let tunnel = view.tunnels[egress]
         let counters = tunnel.counters.row(worker)
+        counters.add(TunnelCounter.kernelInput.rawValue)
         if length > tunnel.innerMTU {
             counters.add(TunnelCounter.dropBase + DropReason.tooBig.rawValue)
             tooBigToKernel(p, length, version: version, mtu: tunnel.innerMTU, tunnelIndex: tunnelIndex, view: view, out: &out)
@@ -254,6 +261,7 @@ public struct PacketProcessor {
         }
         if encapsulate(p, length, ethertype: ethertype, tunnelIndex: egress, view: view, out: &out) {
             counters.add(TunnelCounter.encapFromKernel.rawValue)
+            out.markLast(tunnel: egress, field: .encapFromKernel)
         } else {
             counters.add(TunnelCounter.dropBase + DropReason.txError.rawValue)
         }

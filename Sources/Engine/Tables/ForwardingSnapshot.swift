@@ -186,9 +186,11 @@ public final class ForwardingSnapshot: @unchecked Sendable {
             bucketTable += table.map { UInt16(memberIndices[Int($0)]) }
             return g
         }
+        var prefixes: [IPPrefix] = []
         func add(_ prefix: IPPrefix, _ e: RouteEntry) {
             let i = UInt32(entries.count)
             entries.append(e)
+            prefixes.append(prefix)
             switch prefix {
             case .v4(let p): v4[p] = i
             case .v6(let p): v6[p] = i
@@ -266,6 +268,7 @@ public final class ForwardingSnapshot: @unchecked Sendable {
             }
         }
         routeSpecs = kept
+        routePrefixes = prefixes
         routes = .allocate(capacity: max(1, entries.count))
         routes.initialize(from: entries, count: entries.count)
         buckets = .allocate(capacity: max(1, bucketTable.count))
@@ -277,6 +280,8 @@ public final class ForwardingSnapshot: @unchecked Sendable {
     }
 
     let routeCount: Int
+    /// The prefix of each route entry (by index), for `trace packet`.
+    let routePrefixes: [IPPrefix]
 
     deinit {
         tunnels.deinitialize(count: tunnelSpecs.count)
