@@ -64,6 +64,11 @@ if [[ -z $version || $version == "(none)" ]]; then
 fi
 [[ -n $version && $version != "(none)" ]] || eg_die "apt-cache knows no squid package"
 
+# One build at a time (the test suite and a user may both ask): wait for the other one.
+mkdir -p "$CACHE_ROOT"
+exec 9>"$CACHE_ROOT/.squid-build.lock"
+flock 9
+
 stamp_text=$(printf 'squid %s\npatch %s\nconfigure %s\n' "$version" \
     "$(sha256sum "$PATCH" | cut -d' ' -f1)" "${CONFIGURE_OPTS[*]}")
 prefix=$CACHE_ROOT/squid-$version

@@ -104,6 +104,7 @@ write_squid_conf() {
 http_port 3128
 http_port 3129 intercept
 visible_hostname $p
+cache_effective_user proxy
 pinger_enable off
 dns_nameservers 127.0.0.1
 hosts_file $dir/hosts
