@@ -191,7 +191,9 @@ grep -q "WCCPv2" "$WORK/proxy1/cache.log" || fail "proxy1's cache.log says nothi
 ! grep -q "Ignoring WCCPv2 message" "$WORK"/proxy*/cache.log || fail "a Squid ignored a message: $(grep -h "Ignoring WCCPv2" "$WORK"/proxy*/cache.log | head -n 3)"
 
 # HTTP from both spokes, one source port per request: all 200 through a proxy, spread over both.
-declare -A via_of=()
+# Service 80 hashes the source port only: bucket = high octet XOR low octet (draft §5.6.2).
+bucket_of() { echo $(( ($1 >> 8) ^ ($1 & 255) )); }
+declare -A via_of=() owner_of_bucket=()
 count1=0 count2=0
 for port in $(seq 41000 41039); do
     read -r code via < <(fetch spoke1 "$port")
@@ -202,7 +204,15 @@ for port in $(seq 41000 41039); do
         *) fail "spoke1 port $port: the response did not come through a proxy (Via '$via')" ;;
     esac
     via_of[$port]=$via
+    owner_of_bucket[$(bucket_of "$port")]=$via
 done
+# fresh_ports OWNER: unused source ports (a used one sits in TIME_WAIT) whose bucket OWNER served.
+fresh_ports() {
+    local port
+    for port in $(seq 46000 46511); do
+        [[ ${owner_of_bucket[$(bucket_of "$port")]:-} == "$1" ]] && echo "$port"
+    done
+}
 read -r code via < <(fetch spoke2 42000)
 [[ $code == 200 && $via == proxy* ]] || fail "spoke2: HTTP $code via '$via'"
 echo "    wccp-squid: 40 flows from spoke1: proxy1 $count1, proxy2 $count2"
@@ -228,13 +238,8 @@ in_node spoke1 curl -s -m 2 -o /dev/null "http://$ORIGIN:8080/" 2>/dev/null
 (( $(service_field 80 packetsRedirected) == redirected_before )) || fail "UDP or TCP/8080 was redirected"
 
 # --- Squid 2 dies: its flows fail open within 2 s, proxy1's stay; then proxy1 reassigns.
-proxy2_ports=() proxy1_ports=()
-for port in $(seq 43000 43059); do
-    read -r code via < <(fetch spoke1 "$port")
-    [[ $code == 200 ]] || fail "spoke1 port $port: HTTP $code"
-    [[ $via == proxy2 ]] && proxy2_ports+=("$port")
-    [[ $via == proxy1 ]] && proxy1_ports+=("$port")
-done
+mapfile -t proxy2_ports < <(fresh_ports proxy2)
+mapfile -t proxy1_ports < <(fresh_ports proxy1)
 (( ${#proxy2_ports[@]} >= 10 && ${#proxy1_ports[@]} >= 3 )) || fail "too few ports per proxy to measure (${#proxy1_ports[@]}/${#proxy2_ports[@]})"
 t_kill=$(now_ms)
 kill_squid proxy2
@@ -257,7 +262,7 @@ read -r code via < <(fetch spoke1 "${proxy1_ports[0]}")
 [[ $(allotment 80) == 128/0 ]] || fail "proxy1's buckets changed when proxy2 died: $(allotment 80)"
 eg_wait 40 allotment_is 80 256/0 || fail "proxy1 did not reassign proxy2's buckets within 40 s: $(allotment 80)"
 echo "    wccp-squid: proxy2's flows moved to proxy1 after $(( $(now_ms) - t_kill )) ms (designated cache's reassignment)"
-read -r code via < <(fetch spoke1 "${proxy2_ports[$i]}")
+read -r code via < <(fetch spoke1 "${proxy2_ports[-1]}")
 [[ $code == 200 && $via == proxy1 ]] || fail "a former proxy2 flow is not served by proxy1: HTTP $code via '$via'"
 
 # --- Both die: everything fails open.
