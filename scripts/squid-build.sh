@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Build (once) a Squid whose WCCPv2 client can talk to a standard router, and print its prefix.
 #
-# Debian 12's Squid 5.7 rejects every standards-conformant I_SEE_YOU (two parser bugs, see
-# docs/architecture.md "WCCP and Squid"), so the lab and the Squid namespace tests use Debian's
-# own source package with our patch scripts/squid/wccp2-isy-parser.patch applied. The result is
+# Debian 12's Squid 5.7 rejects every standards-conformant I_SEE_YOU (two parser bugs in
+# src/wccp2.cc), so the lab and the Squid namespace tests use Debian's
+# own source package with our patch scripts/squid/wccp2-isy-parser.patch applied (README "WCCP"). The result is
 # installed under $EG_SQUID_CACHE/squid-<debian-source-version> (default /var/cache/egressd),
 # outside the repository, with a stamp naming the source version, the patch and the configure
 # options: a second run with the same inputs returns at once.
