@@ -12,7 +12,7 @@
 #   EGRESSD_BIN      egressd binary (default: the repo's release build, built if missing)
 #   EGSH_BIN         egsh binary (default: egsh beside EGRESSD_BIN)
 #   EG_TRAFGEN_BIN   generator (default: eg-trafgen beside EGRESSD_BIN, else built in the repo)
-#   BENCH_CASES      dataplane cases to run (default "kernel decap encap"; "kernel" needs no egressd)
+#   BENCH_CASES      dataplane cases to run (default "kernel decap encap redirect"; "kernel" needs no egressd)
 #   BENCH_SIZES      inner IPv4 packet lengths (default "64 1400")
 #   BENCH_RUNS / BENCH_WARMUP / BENCH_WINDOW   runs per figure (3), seconds (1, 5)
 #   BENCH_FLOWS      UDP source ports the generator cycles through (default 256)
@@ -32,7 +32,7 @@ source "$BENCH_DIR/bench/dataplane.sh"
 
 BENCH_PREFIX=bn$$-
 BENCH_STATE=/run/egressd-bench/$BENCH_PREFIX
-BENCH_CASES=${BENCH_CASES:-kernel decap encap}
+BENCH_CASES=${BENCH_CASES:-kernel decap encap redirect}
 BENCH_SIZES=${BENCH_SIZES:-64 1400}
 BENCH_RUNS=${BENCH_RUNS:-3}
 BENCH_WARMUP=${BENCH_WARMUP:-1}
@@ -118,7 +118,7 @@ case $suite in
 esac
 (( $(nproc) >= 2 )) || eg_die "the rig pins the generator and the forwarder to cpu0 and cpu1: needs 2 CPUs"
 
-eg_apt_ensure iproute2 procps util-linux
+eg_apt_ensure iproute2 procps util-linux nftables
 [[ $suite == bgp ]] || resolve_binaries
 mkdir -p "$BENCH_STATE"
 trap cleanup EXIT

@@ -39,12 +39,15 @@
 #   LAB_WORKERS  dataplane workers of each egressd (default 1)
 #   LAB_BGP      the stand-in's BGP daemon: frr (default; bgpd + zebra) or bird (BIRD 2)
 #   LAB_BGP_GR   1 = the stand-in's daemon announces graceful restart (restart time 15 s)
+#   LAB_PROXIES  1 = also two real Squid proxies (proxy1, proxy2) with WCCP (scripts/lib/lab-proxies.sh)
 set -euo pipefail
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$LAB_DIR/.." && pwd)
 # shellcheck source=lib/common.sh
 source "$LAB_DIR/lib/common.sh"
+# shellcheck source=lib/lab-proxies.sh
+source "$LAB_DIR/lib/lab-proxies.sh"
 
 P=${LAB_PREFIX-eg-}
 [[ $P =~ ^[A-Za-z0-9_-]{1,12}$ ]] || eg_die "LAB_PREFIX must be 1-12 of [A-Za-z0-9_-], got '$P'"
@@ -55,7 +58,7 @@ PY=/usr/bin/python3   # Debian's python (scapy lives there), not whatever python
 
 ns() { printf '%s%s' "$P" "$1"; }
 in_ns() { local node=$1; shift; ip netns exec "$(ns "$node")" "$@"; }
-is_node() { local n; for n in "${NODES[@]}"; do [[ $n == "$1" ]] && return 0; done; return 1; }
+is_node() { local n; for n in "${NODES[@]}" "${LAB_PROXY_NODES[@]}"; do [[ $n == "$1" ]] && return 0; done; return 1; }
 
 # ---------------------------------------------------------------------------------------------
 # Binaries
@@ -339,6 +342,7 @@ cmd_up() {
         eg_die "spoke1 cannot fetch http://198.51.100.80/ within 30 s (lab left up for inspection; run down)"
     fi
     eg_log "lab '$P' up: spoke1 reaches http://198.51.100.80/"
+    if [[ ${LAB_PROXIES:-0} == 1 ]]; then lab_proxies_up; fi
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -346,6 +350,7 @@ cmd_up() {
 
 cmd_down() {
     local pidfile node pid
+    lab_proxies_down
     # Daemons first (by recorded pid), so they can remove their TUNs and routes cleanly.
     for node in bgpd-a bgpd-b bird-a bird-b zebra "${DAEMON_NODES[@]}" inet-server; do
         pidfile=$STATE/$node.pid

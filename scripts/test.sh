@@ -51,6 +51,9 @@ if (( run_ns )); then
             bin_dir=$(swift build --show-bin-path)
             export EGRESSD_BIN=$bin_dir/egressd EGSH_BIN=$bin_dir/egsh
         fi
+        # The Squid the WCCP interop test runs (built once, cached in /var/cache/egressd).
+        echo "== squid with the WCCPv2 parser patch (scripts/squid-build.sh)"
+        "$REPO_DIR/scripts/squid-build.sh" >/dev/null || eg_log "warning: scripts/squid-build.sh failed: wccp-squid will fail"
         echo "== namespace tests (Tests/Namespace, $EGRESSD_BIN)"
         "$REPO_DIR/Tests/Namespace/run.sh" \
             | tee /tmp/egressd-ns-tests.$$.log

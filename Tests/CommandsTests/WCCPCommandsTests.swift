@@ -144,3 +144,24 @@ private func any() -> IPv4Prefix { IPv4Prefix(.any, length: 0)! }
     #expect(try r.parseExec("clear ip wccp") == .show(.wccp(.clearCounters), json: false))
     #expect(throws: CommandError.self) { try r.parseExec("show ip wccp 30 detail") }
 }
+
+@Test func wccpFailureDetectionLines() throws {
+    var s = try session()
+    _ = try s.execute("ip wccp failure-detection tcp-port 3128")
+    #expect(s.config.wccp.failureDetection == WCCPFailureDetection(tcpPort: 3128, intervalMilliseconds: 250, timeoutMilliseconds: 1500))
+    #expect(s.config.render().contains("ip wccp failure-detection tcp-port 3128\n"))
+    _ = try s.execute("ip wccp failure-detection tcp-port 8080 interval 200 timeout 1000")
+    #expect(s.config.wccp.failureDetection == WCCPFailureDetection(tcpPort: 8080, intervalMilliseconds: 200, timeoutMilliseconds: 1000))
+    let text = s.config.render()
+    #expect(text.contains("ip wccp failure-detection tcp-port 8080 interval 200 timeout 1000\n"))
+    #expect(try ConfigParser.parse(text: text) == s.config)
+    // Refusals leave the config as it was.
+    let before = s.config
+    #expect(throws: CommandError.self) { try s.execute("ip wccp failure-detection tcp-port 3128 interval 1000 timeout 500") }
+    #expect(throws: CommandError.self) { try s.execute("ip wccp failure-detection tcp-port 0") }
+    #expect(throws: CommandError.self) { try s.execute("ip wccp failure-detection tcp-port 3128 interval 10") }
+    #expect(throws: CommandError.self) { try s.execute("ip wccp failure-detection interval 200") }
+    #expect(s.config == before)
+    _ = try s.execute("no ip wccp failure-detection")
+    #expect(s.config.wccp.failureDetection == nil)
+}

@@ -50,6 +50,28 @@ import Packet
         #expect(rig.output(0)[27] == 189)
     }
 
+    /// GRE return (draft §4.13): a cache hands a packet back in GRE 0x883E (or 0x0800); it is
+    /// forwarded to the next hop, TTL - 1, never redirected again, counted as returned. GRE from
+    /// an address that is no cache stays an unknown peer.
+    @Test func greReturnedPacketsAreForwardedNotRedirected() {
+        let rig = Rig(redirect: [Self.webCache()])
+        let inner = Self.http(dst: "198.51.100.81")   // bucket 192: would go to proxy1
+        rig.fromTunnel(Build.gre(src: "10.0.3.11", dst: "10.0.3.10", proto: EtherType.wccp, extra: [0, 0, 0, 192], inner: inner))
+        // (The rig reuses one receive buffer: look at the output before the next packet.)
+        let sent = rig.output(0)
+        #expect(sent[8] == 62)                                  // TTL 63 - 1
+        #expect(Array(sent[20...]) == Array(inner[20...]))
+        rig.fromTunnel(Build.gre(src: "10.0.3.12", dst: "10.0.3.10", proto: EtherType.ipv4, inner: inner))
+        #expect(rig.out.count == 2)
+        #expect(rig.out[0].destination4 == IPv4Address("198.51.100.81")!.value && rig.out[1].destination4 == IPv4Address("198.51.100.81")!.value)
+        #expect(rig.output(1)[8] == 62)
+        #expect(rig.redirectCounter(0, RedirectCounter.returned) == 2)
+        #expect(rig.redirectCounter(0, RedirectCounter.redirected) == 0)
+        #expect(rig.engineDrops(.unknownPeer) == 0)
+        rig.fromTunnel(Build.gre(src: "10.0.3.99", dst: "10.0.3.10", proto: EtherType.wccp, extra: [0, 0, 0, 192], inner: inner))
+        #expect(rig.engineDrops(.unknownPeer) == 1 && rig.out.count == 2)
+    }
+
     @Test func otherTrafficIsForwardedNormally() {
         let rig = Rig(redirect: [Self.webCache()])
         rig.fromTunnel(Build.gre(src: "10.0.0.1", dst: "10.0.1.10", inner: Self.http(dst: "198.51.100.81", dport: 443)))

@@ -37,20 +37,27 @@ def message(mtype, components, password):
 
 
 SERVICE_WEB_CACHE = component(1, struct.pack("!BBBBI", 0, 0, 0, 0, 0) + bytes(16))
+SERVICE = SERVICE_WEB_CACHE
+
+
+def dynamic_service(service_id, protocol, port):
+    """A dynamic service: one port (destination), ports-defined (0x10) + source-port hash (0x04)."""
+    return component(1, struct.pack("!BBBBI", 1, service_id, 240, protocol, 0x14)
+                     + struct.pack("!8H", port, 0, 0, 0, 0, 0, 0, 0))
 
 
 def here_i_am(cache, router, receive_id, password):
     identity = component(3, ip(cache) + struct.pack("!HH", 0, 0) + bytes(32) + struct.pack("!HH", 10000, 0))
     view = component(5, struct.pack("!II", 1, 1) + ip(router) + struct.pack("!II", receive_id, 0))
     caps = component(8, b"".join(struct.pack("!HHI", t, 4, 1) for t in (1, 2, 3)))
-    return message(HERE_I_AM, [SERVICE_WEB_CACHE, identity, view, caps], password)
+    return message(HERE_I_AM, [SERVICE, identity, view, caps], password)
 
 
 def redirect_assign(cache, router, receive_id, change_number, password):
     body = ip(cache) + struct.pack("!I", 1)                            # assignment key
     body += struct.pack("!I", 1) + ip(router) + struct.pack("!II", receive_id, change_number)
     body += struct.pack("!I", 1) + ip(cache) + bytes(256)               # every bucket -> cache 0
-    return message(REDIRECT_ASSIGN, [SERVICE_WEB_CACHE, component(6, body)], password)
+    return message(REDIRECT_ASSIGN, [SERVICE, component(6, body)], password)
 
 
 def parse_i_see_you(data):
@@ -78,7 +85,13 @@ def main():
     p.add_argument("--password")
     p.add_argument("--hello", type=float, default=0.5)
     p.add_argument("--seconds", type=float, default=0)
+    p.add_argument("--service", type=int, default=0, help="dynamic service ID (default: web-cache)")
+    p.add_argument("--protocol", type=int, default=17, help="with --service: IP protocol")
+    p.add_argument("--port", type=int, default=9, help="with --service: the destination port")
     a = p.parse_args()
+    global SERVICE
+    if a.service:
+        SERVICE = dynamic_service(a.service, a.protocol, a.port)
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind((a.cache, PORT if a.mode == "join" else 0))
     s.settimeout(2)

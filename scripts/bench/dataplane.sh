@@ -4,6 +4,9 @@
 #   decap   GRE from gen -> egressd decapsulates and forwards itself toward the sink
 #   encap   plain packets -> fwd's kernel routes them into egressd's TUNs -> egressd picks a
 #           tunnel (ECMP over two) and sends GRE toward a peer that resolves to the sink
+#   redirect as decap, but a WCCP service (dynamic 90, UDP to the generator's port, source-port
+#           hash) takes every packet: decap -> match -> bucket hash -> GRE 0x883E to a cache
+#           (a scripted cache, wccp_cache.py, in the sink namespace at 10.0.2.3)
 # Expects rig.sh and measure.sh sourced, the rig up, and BENCH_* settings from bench.sh.
 
 # bench_trafgen_args CASE SIZE: the generator's arguments for one case and inner size.
@@ -12,7 +15,7 @@ bench_trafgen_args() {
                 --size "$2" --flows "$BENCH_FLOWS")
     case $1 in
         kernel) args+=(--dst "$BENCH_TRANSIT_DST") ;;
-        decap) args+=(--dst "$BENCH_TRANSIT_DST" --gre-src "$BENCH_GEN_ADDR" --gre-dst "$BENCH_FWD_GEN_ADDR") ;;
+        decap|redirect) args+=(--dst "$BENCH_TRANSIT_DST" --gre-src "$BENCH_GEN_ADDR" --gre-dst "$BENCH_FWD_GEN_ADDR") ;;
         encap) args+=(--dst "$BENCH_SPOKE_DST") ;;
         *) eg_die "unknown dataplane case '$1'" ;;
     esac
@@ -55,8 +58,50 @@ ip route $BENCH_SPOKE_PREFIX tgw1
 dataplane workers 1
 CONF
         ;;
+        redirect) bench_config decap | sed "s/^hostname .*/hostname ${BENCH_PREFIX}redirect/"
+            cat <<CONF
+ip wccp router-id $BENCH_FWD_SINK_ADDR
+ip wccp timers here-i-am 500
+ip wccp $BENCH_REDIRECT_SERVICE
+CONF
+        ;;
         *) eg_die "no egressd configuration for case '$1'" ;;
     esac
+}
+
+# The redirect case's cache: not a real proxy, the scripted cache of the namespace tests (it
+# joins, assigns every bucket to itself and keeps saying HERE_I_AM). Its address is on the
+# sink, which drops the GRE at prerouting (no local delivery, no ICMP), as it drops decap's
+# transit packets at the IP layer.
+BENCH_CACHE_ADDR=10.0.2.3
+BENCH_REDIRECT_SERVICE=90
+BENCH_CACHE_PID=
+
+bench_redirect_cache_up() {
+    ip -n "$(bench_ns sink)" addr add "$BENCH_CACHE_ADDR/24" dev d0
+    ip -n "$(bench_ns fwd)" neigh replace "$BENCH_CACHE_ADDR" lladdr "$BENCH_SINK_MAC" dev f1 nud permanent
+    bench_in sink nft -f - <<'NFT'
+table ip benchcache {
+    chain pre { type filter hook prerouting priority raw; policy accept; ip protocol gre drop; }
+}
+NFT
+    bench_in sink taskset -c 0 /usr/bin/python3 "$REPO_DIR/Tests/Namespace/wccp_cache.py" join \
+        --router "$BENCH_FWD_SINK_ADDR" --cache "$BENCH_CACHE_ADDR" --hello 0.5 \
+        --service "$BENCH_REDIRECT_SERVICE" --protocol 17 --port 9 >"$BENCH_STATE/cache.log" 2>&1 &
+    BENCH_CACHE_PID=$!
+    local deadline=$(( $(date +%s) + 20 ))
+    until [[ $(bench_egsh -c "show ip wccp $BENCH_REDIRECT_SERVICE detail json" 2>/dev/null \
+               | eg_json "sum(c['hashAllotment'] for c in d['clients'])" 2>/dev/null) == 256 ]]; do
+        (( $(date +%s) < deadline )) || { cat "$BENCH_STATE/cache.log" >&2; eg_die "the bench cache did not take the buckets"; }
+        sleep 0.3
+    done
+}
+
+bench_redirect_cache_down() {
+    [[ -n $BENCH_CACHE_PID ]] && eg_kill_pid "$BENCH_CACHE_PID" 3
+    BENCH_CACHE_PID=
+    bench_in sink nft delete table ip benchcache 2>/dev/null || true
+    ip -n "$(bench_ns sink)" addr del "$BENCH_CACHE_ADDR/24" dev d0 2>/dev/null || true
 }
 
 # bench_egsh ARGS...: egsh against the rig's daemon.
@@ -121,6 +166,7 @@ bench_report() {
     local case=$1 size=$2 pps offered cpu0 cpu1 process min max
     read -r pps offered cpu0 cpu1 process min max <<<"$3"
     BENCH_PPS[$case-$size]=$pps
+    BENCH_NSPP[$case-$size]=$(awk -v c1="$cpu1" -v pps="$pps" 'BEGIN { printf "%.0f", (pps > 0 ? c1 * 1e9 / pps : 0) }')
     (( pps > 0 )) || eg_log "warning: $case delivered nothing with ${size}-byte packets"
     awk -v c="$case" -v s="${size}B" -v size="$size" -v pps="$pps" -v off="$offered" \
         -v c0="$cpu0" -v c1="$cpu1" -v p="$process" -v min="$min" -v max="$max" '
@@ -159,6 +205,14 @@ bench_engine_counters() {
     echo "$1_engine_drops_total: $drops packets"
 }
 
+# bench_redirect_counters: sanity lines after the redirect case (every packet redirected?).
+bench_redirect_counters() {
+    local json
+    json=$(bench_egsh -c "show ip wccp json" 2>/dev/null) || { eg_log "warning: show ip wccp json failed"; return 0; }
+    eg_json "'redirect_engine_redirected_total: %d packets\\nredirect_engine_failed_open_total: %d packets' % (sum(s['packetsRedirected'] for s in d['services']), sum(s['packetsUnassigned'] for s in d['services']))" <<<"$json" \
+        | sed 's/\\n/\n/g' || eg_log "warning: unexpected show ip wccp json"
+}
+
 # bench_case CASE: set fwd up for CASE, measure every size, print the lines.
 bench_case() {
     local case=$1 size figures
@@ -171,6 +225,11 @@ bench_case() {
             # The kernel must not be able to forward the inner packets itself.
             bench_sysctl fwd net.ipv4.ip_forward=0
             bench_start_egressd decap
+            ;;
+        redirect)
+            bench_sysctl fwd net.ipv4.ip_forward=0
+            bench_start_egressd redirect
+            bench_redirect_cache_up
             ;;
         encap)
             # The kernel forwards gen's packets into the TUNs: that is the design.
@@ -187,21 +246,31 @@ bench_case() {
     case $case in
         kernel) ip -n "$(bench_ns fwd)" route del "${BENCH_TRANSIT_DST%.*}.0/24" ;;
         decap|encap) bench_engine_counters "$case"; bench_stop_egressd ;;
+        redirect) bench_redirect_counters; bench_redirect_cache_down; bench_stop_egressd ;;
     esac
     bench_sysctl fwd net.ipv4.ip_forward=0
 }
 
 # bench_suite_dataplane: all cases, then the ratios against the kernel.
 bench_suite_dataplane() {
-    declare -gA BENCH_PPS=()
+    declare -gA BENCH_PPS=() BENCH_NSPP=()
     local case size
     for case in $BENCH_CASES; do bench_case "$case"; done
-    for case in decap encap; do
+    for case in decap encap redirect; do
         for size in $BENCH_SIZES; do
             [[ -n ${BENCH_PPS[$case-$size]:-} && -n ${BENCH_PPS[kernel-$size]:-} ]] || continue
             awk -v n="ratio_${case}_vs_kernel_${size}B" -v a="${BENCH_PPS[$case-$size]}" -v b="${BENCH_PPS[kernel-$size]}" \
                 'BEGIN { printf "%s: %.2f\n", n, (b > 0 ? a / b : 0) }'
         done
+    done
+    # The redirect stage's own cost: the same GRE input, redirected instead of forwarded.
+    for size in $BENCH_SIZES; do
+        [[ -n ${BENCH_PPS[redirect-$size]:-} && -n ${BENCH_PPS[decap-$size]:-} ]] || continue
+        awk -v s="${size}B" -v rp="${BENCH_PPS[redirect-$size]}" -v dp="${BENCH_PPS[decap-$size]}" \
+            -v rn="${BENCH_NSPP[redirect-$size]}" -v dn="${BENCH_NSPP[decap-$size]}" 'BEGIN {
+                printf "ratio_redirect_vs_decap_%s: %.2f\n", s, (dp > 0 ? rp / dp : 0)
+                printf "redirect_cost_over_decap_ns_per_pkt_%s: %.1f %%\n", s, (dn > 0 ? (rn - dn) * 100 / dn : 0)
+            }'
     done
     cat <<'NOTES'
 # pps: delivered packets per second counted on the sink's veth (median of the runs); Gbps:
@@ -212,6 +281,9 @@ bench_suite_dataplane() {
 # decap/encap: egressd pinned to cpu1 (taskset), one worker; ip_forward=0 for decap (only the
 #   engine forwards), =1 for encap (fwd's kernel routes inner packets into egressd's TUNs:
 #   the design, and that kernel work runs on cpu0).
+# redirect: decap's input, every packet matched by a WCCP service and sent to the cache in GRE
+#   0x883E through the kernel's raw IP output (decap's forwarding uses AF_PACKET to a known MAC);
+#   redirect_cost_over_decap_ns_per_pkt compares the engine core's cost per packet (goal <= 10 %).
 # ns_per_pkt: cpu1 busy fraction x 1e9 / delivered pps (the engine's core, incl. softirq it
 #   triggers); egressd_process_ns_per_pkt: the same from egressd's own user+system time.
 # On 2 cores the generator (~3 us/pkt into a veth) sets the ceiling: read ratios with ns_per_pkt.

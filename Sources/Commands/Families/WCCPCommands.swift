@@ -4,6 +4,7 @@ import Packet
 //
 //   ip wccp router-id A.B.C.D
 //   ip wccp timers here-i-am MILLISECONDS
+//   ip wccp failure-detection tcp-port PORT [interval MS] [timeout MS]
 //   ip wccp {web-cache | 0 | <51-255>} [redirect-list ACL] [group-list ACL] [password [0] PASSWORD]
 //   ip wccp {web-cache | N} forwarding-method gre|l2 / assignment-method hash|mask / return-method gre|l2
 //   ip access-list extended NAME
@@ -14,7 +15,10 @@ import Packet
 // from IOS: `router-id` replaces `source-interface`, and `timers here-i-am` sets the
 // HERE_I_AM interval the router expects (query at 2.5x, removal at 3x; Cisco's fast
 // timers are negotiated by the client instead). A list name that is not defined
-// matches nothing: no traffic is redirected, no cache may join.
+// matches nothing: no traffic is redirected, no cache may join. `failure-detection` is
+// egressd's own (IOS has no equivalent): every usable cache is probed with a TCP connect
+// to PORT each interval; a cache refused twice, or silent for the timeout, leaves the
+// view and the redirect table until it answers again (its buckets fail open meanwhile).
 
 // MARK: - The model
 
@@ -32,6 +36,8 @@ public struct WCCPConfig: Equatable, Sendable {
     public var hereIAmMilliseconds: Int = WCCPConfig.defaultHereIAm
     /// Service groups by ID (0 = web-cache).
     public var services: [UInt8: WCCPServiceSettings] = [:]
+    /// `ip wccp failure-detection ...`: fast dead-cache detection; nil = protocol timers only.
+    public var failureDetection: WCCPFailureDetection?
 
     public init(routerID: IPv4Address? = nil, services: [UInt8: WCCPServiceSettings] = [:]) {
         self.routerID = routerID
@@ -40,6 +46,34 @@ public struct WCCPConfig: Equatable, Sendable {
 
     /// True when nothing is configured (nothing to run, nothing printed).
     public var isEmpty: Bool { self == WCCPConfig() }
+}
+
+/// `ip wccp failure-detection tcp-port PORT [interval MS] [timeout MS]`.
+public struct WCCPFailureDetection: Equatable, Sendable {
+    public static let defaultInterval = 250
+    public static let defaultTimeout = 1500
+    public static let intervalRange = 50...10_000
+    public static let timeoutRange = 100...60_000
+
+    /// The proxy port probed by a TCP connect (Squid's `http_port`, e.g. 3128).
+    public var tcpPort: UInt16
+    public var intervalMilliseconds: Int
+    public var timeoutMilliseconds: Int
+
+    public init(tcpPort: UInt16, intervalMilliseconds: Int = WCCPFailureDetection.defaultInterval,
+                timeoutMilliseconds: Int = WCCPFailureDetection.defaultTimeout) {
+        self.tcpPort = tcpPort
+        self.intervalMilliseconds = intervalMilliseconds
+        self.timeoutMilliseconds = timeoutMilliseconds
+    }
+
+    /// The line in the running config (defaults left out).
+    public var line: String {
+        var line = "ip wccp failure-detection tcp-port \(tcpPort)"
+        if intervalMilliseconds != Self.defaultInterval { line += " interval \(intervalMilliseconds)" }
+        if timeoutMilliseconds != Self.defaultTimeout { line += " timeout \(timeoutMilliseconds)" }
+        return line
+    }
 }
 
 /// A packet forwarding or return method offer.
@@ -213,6 +247,32 @@ enum WCCPCommands: CommandFamily {
         }
         registry.config(.config, [.no, ip, wccp] + timers + [.optional([interval])]) { s, _ throws(CommandFailure) in
             s.config.wccp.hereIAmMilliseconds = WCCPConfig.defaultHereIAm
+        }
+
+        // ip wccp failure-detection tcp-port PORT [interval MS] [timeout MS]
+        let failure = CommandElement.keyword("failure-detection", help: "Fast dead-cache detection by TCP probes")
+        let tcpPort = [CommandElement.keyword("tcp-port", help: "Proxy port to probe with a TCP connect"),
+                       .argument("port", .range(1...65535), help: "Port number (e.g. Squid's http_port 3128)")]
+        let probeInterval = CommandElement.optional([
+            .keyword("interval", help: "Time between probes of one cache"),
+            .argument("interval", .range(UInt64(WCCPFailureDetection.intervalRange.lowerBound)...UInt64(WCCPFailureDetection.intervalRange.upperBound)),
+                      help: "Milliseconds (default 250)")])
+        let probeTimeout = CommandElement.optional([
+            .keyword("timeout", help: "Time without an answer after which a cache is dead"),
+            .argument("timeout", .range(UInt64(WCCPFailureDetection.timeoutRange.lowerBound)...UInt64(WCCPFailureDetection.timeoutRange.upperBound)),
+                      help: "Milliseconds (default 1500)")])
+        registry.config(.config, [ip, wccp, failure] + tcpPort + [probeInterval, probeTimeout]) { s, a throws(CommandFailure) in
+            var f = WCCPFailureDetection(tcpPort: UInt16(try a.number("port")))
+            if a.contains("interval") { f.intervalMilliseconds = Int(try a.number("interval")) }
+            if a.contains("timeout") { f.timeoutMilliseconds = Int(try a.number("timeout")) }
+            guard f.timeoutMilliseconds >= f.intervalMilliseconds else {
+                throw CommandFailure("the timeout (\(f.timeoutMilliseconds) ms) is shorter than the interval (\(f.intervalMilliseconds) ms)",
+                                     argument: "timeout")
+            }
+            s.config.wccp.failureDetection = f
+        }
+        registry.config(.config, [.no, ip, wccp, failure, .optional(tcpPort + [probeInterval, probeTimeout])]) { s, _ throws(CommandFailure) in
+            s.config.wccp.failureDetection = nil
         }
 
         // ip wccp SERVICE [redirect-list ACL] [group-list ACL] [password [0] PW]
@@ -425,6 +485,7 @@ enum WCCPCommands: CommandFamily {
         var lines: [String] = []
         if let id = w.routerID { lines.append("ip wccp router-id \(id)") }
         if w.hereIAmMilliseconds != WCCPConfig.defaultHereIAm { lines.append("ip wccp timers here-i-am \(w.hereIAmMilliseconds)") }
+        if let f = w.failureDetection { lines.append(f.line) }
         for id in w.services.keys.sorted() {
             let s = w.services[id]!
             var line = "ip wccp \(s.name)"

@@ -4,6 +4,9 @@
 // change rebuilds the engine's redirect services through `hooks.install`.
 // Everything runs on one event loop (the control thread), so no locks.
 
+#if canImport(Glibc)
+import Glibc
+#endif
 import Commands
 import Engine
 import NIOCore
@@ -51,6 +54,9 @@ final class WCCPEndpoint: @unchecked Sendable {
     private var unresolvedL2: Set<IPv4Address> = []
     private var channel: Channel?
     private var timer: RepeatedTask?
+    /// Fast failure detection (`ip wccp failure-detection`): nil when not configured.
+    private(set) var health: CacheHealthMonitor?
+    private var healthTimer: RepeatedTask?
     private let epoch = ContinuousClock.now
     /// Counter values at the last `clear ip wccp`, by service.
     var baseline: [UInt8: WCCPServiceCounters] = [:]
@@ -66,6 +72,7 @@ final class WCCPEndpoint: @unchecked Sendable {
         self.cachePort = cachePort
         self.hooks = hooks
         router = WCCPRouter(config: try WCCPTranslation.routerConfig(settings, routerID: routerID))
+        health = WCCPTranslation.healthConfig(settings).map(CacheHealthMonitor.init)
     }
 
     /// Monotonic time since the endpoint started.
@@ -93,13 +100,28 @@ final class WCCPEndpoint: @unchecked Sendable {
         timer = eventLoop.scheduleRepeatedTask(initialDelay: Self.tickInterval, delay: Self.tickInterval) { [weak self] _ in
             self?.tick()
         }
+        startHealthTimer()
         install()
+    }
+
+    /// The failure-detection timer: a quarter of the probe interval (at least 10 ms), so probes
+    /// leave on time and a timeout is seen within that much of its deadline.
+    private func startHealthTimer() {
+        healthTimer?.cancel()
+        healthTimer = nil
+        guard health != nil, let detection = settings.failureDetection else { return }
+        let period = TimeAmount.milliseconds(Int64(max(10, detection.intervalMilliseconds / 4)))
+        healthTimer = eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { [weak self] _ in
+            self?.healthTick()
+        }
     }
 
     /// Closes the socket, stops the timer and withdraws the services from the engine.
     func stop() {
         timer?.cancel()
         timer = nil
+        healthTimer?.cancel()
+        healthTimer = nil
         channel?.close(promise: nil)
         channel = nil
         hooks.install([])
@@ -119,8 +141,83 @@ final class WCCPEndpoint: @unchecked Sendable {
             accepted = accepted.filter { kept.contains($0.key) }
             perform(router.reconfigure(wanted))
         }
+        let wantedHealth = WCCPTranslation.healthConfig(new)
+        if wantedHealth != health?.config {
+            if let config = wantedHealth, var monitor = health {
+                monitor.reconfigure(config)
+                health = monitor
+            } else if let config = wantedHealth {
+                health = CacheHealthMonitor(config: config)
+            } else {
+                // Detection off: every cache it had declared dead comes back.
+                health = nil
+                for ip in router.registeredCaches.sorted() { perform(router.setCacheFailed(ip, failed: false, now: now)) }
+            }
+            startHealthTimer()
+        }
         install()
         return true
+    }
+
+    // MARK: Fast failure detection
+
+    /// Probes due caches, declares silent ones dead.
+    func healthTick() {
+        guard var monitor = health else { return }
+        let time = now
+        monitor.track(router.registeredCaches, now: time)
+        let actions = monitor.tick(now: time)
+        health = monitor
+        performHealth(actions)
+    }
+
+    private func performHealth(_ actions: [CacheHealthAction]) {
+        for action in actions {
+            switch action {
+            case .probe(let ip):
+                probe(ip)
+            case .down(let ip, let reason):
+                hooks.record("wccp: cache \(ip) declared dead (\(reason.rawValue)); its buckets fail open until reassigned")
+                perform(router.setCacheFailed(ip, failed: true, now: now))
+            case .up(let ip):
+                hooks.record("wccp: cache \(ip) answers again")
+                perform(router.setCacheFailed(ip, failed: false, now: now))
+            }
+        }
+    }
+
+    /// One TCP connect to the cache's proxy port; refused (RST, host unreachable) or answered.
+    private func probe(_ ip: IPv4Address) {
+        guard health != nil, let detection = settings.failureDetection,
+              let address = try? SocketAddress(ipAddress: ip.description, port: Int(detection.tcpPort)) else { return }
+        let timeout = TimeAmount.milliseconds(Int64(detection.timeoutMilliseconds))
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(timeout)
+            .connect(to: address)
+            .hop(to: eventLoop)
+            .whenComplete { [weak self] result in
+                guard let self else { return }
+                let outcome: CacheProbeResult
+                switch result {
+                case .success(let channel):
+                    channel.close(promise: nil)
+                    outcome = .answered
+                case .failure(let error):
+                    outcome = Self.probeOutcome(error)
+                }
+                guard var monitor = self.health else { return }
+                let actions = monitor.probeResult(ip, outcome, now: self.now)
+                self.health = monitor
+                self.performHealth(actions)
+            }
+    }
+
+    /// A refused connect or an unreachable host is an active "dead" answer; a timeout is not.
+    static func probeOutcome(_ error: Error) -> CacheProbeResult {
+        if let io = error as? IOError, [ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, ECONNRESET].contains(io.errnoCode) {
+            return .refused
+        }
+        return .noAnswer
     }
 
     // MARK: Events
@@ -133,6 +230,10 @@ final class WCCPEndpoint: @unchecked Sendable {
             WCCPTranslation.groupListPermits(settings, accessLists: lists, serviceID: id, cache: cache)
         }
         let message = try? WCCPMessage.decode(datagram)
+        if case .hereIAm(let hia)? = message, router.drops == before, var monitor = health {
+            monitor.evidence(from: hia.identity.cacheIP, now: now)
+            health = monitor
+        }
         if let id = message?.service.serviceID {
             for (reason, count) in router.drops where count != before[reason, default: 0] {
                 serviceDrops[id, default: [:]][reason, default: 0] += count - before[reason, default: 0]

@@ -121,6 +121,7 @@ enum WCCPShow {
             out += field("Redirect access-list:", v.settings?.redirectList ?? "-none-")
             out += field("Total Packets Denied Redirect:", String(v.counter(RedirectCounter.denied)))
             out += field("Total Packets Unassigned:", String(v.counter(RedirectCounter.failedOpen)))
+            out += field("Total Packets Returned:", String(v.counter(RedirectCounter.returned)))
             out += field("Group access-list:", v.settings?.groupList ?? "-none-")
             out += field("Total Messages Denied to Group:", String(v.drops[.groupListDenied, default: 0]))
             out += field("Total Authentication failures:", String(authenticationFailures(v)))
@@ -144,6 +145,7 @@ enum WCCPShow {
                     ("redirectAccessList", v.settings?.redirectList.map { .string($0) } ?? .null),
                     ("packetsDeniedRedirect", .uint(v.counter(RedirectCounter.denied))),
                     ("packetsUnassigned", .uint(v.counter(RedirectCounter.failedOpen))),
+                    ("packetsReturned", .uint(v.counter(RedirectCounter.returned))),
                     ("groupAccessList", v.settings?.groupList.map { .string($0) } ?? .null),
                     ("messagesDeniedToGroup", .uint(v.drops[.groupListDenied, default: 0])),
                     ("authenticationFailures", .uint(authenticationFailures(v))),
@@ -157,7 +159,10 @@ enum WCCPShow {
 
     // MARK: detail
 
-    static func state(_ c: WCCPCacheStatus) -> String { c.state == .usable ? "Usable" : c.state == .pending ? "NOT Usable (pending)" : "Removed" }
+    static func state(_ c: WCCPCacheStatus) -> String {
+        if c.state == .usable { return c.failed ? "NOT Usable (failure detected)" : "Usable" }
+        return c.state == .pending ? "NOT Usable (pending)" : "Removed"
+    }
 
     static func method(_ m: PacketMethods) -> String { m == .l2 ? "L2" : m == .gre ? "GRE" : m.description }
 
@@ -178,7 +183,16 @@ enum WCCPShow {
     }
 
     static func detail(_ s: WCCPShowSnapshot, _ v: WCCPServiceView) -> String {
-        var out = "WCCP Client information:\n"
+        var out = "WCCP Router information (service \(name(v.status.serviceID))):\n"
+        out += field("Router Identifier:", s.routerID.description, width: 25)
+        out += field("Designated Cache:", v.status.designatedCache?.description ?? "-none-", width: 25)
+        out += field("Assignment Method:", v.status.assignmentMethod.map(assignment) ?? "-", width: 25)
+        out += field("Member Change Number:", String(v.status.memberChangeNumber), width: 25)
+        out += field("Packets Redirected:", String(v.counter(RedirectCounter.redirected)), width: 25)
+        out += field("Packets Denied Redirect:", String(v.counter(RedirectCounter.denied)), width: 25)
+        out += field("Packets Failed Open:", String(v.counter(RedirectCounter.failedOpen)), width: 25)
+        out += field("Packets Returned:", String(v.counter(RedirectCounter.returned)), width: 25)
+        out += "\nWCCP Client information:\n"
         if v.status.caches.isEmpty { out += "        (no clients)\n" }
         for c in v.status.caches {
             out += field("WCCP Client ID:", c.address.description, width: 25)
@@ -213,10 +227,17 @@ enum WCCPShow {
             ("serviceId", .uint(UInt64(v.status.serviceID))),
             ("designatedCache", v.status.designatedCache.map { .string($0.description) } ?? .null),
             ("memberChangeNumber", .uint(UInt64(v.status.memberChangeNumber))),
+            ("routers", .array([.string(s.routerID.description)])),
+            ("assignmentMethod", v.status.assignmentMethod.map { .string(assignment($0).lowercased()) } ?? .null),
+            ("packetsRedirected", .uint(v.counter(RedirectCounter.redirected))),
+            ("packetsDeniedRedirect", .uint(v.counter(RedirectCounter.denied))),
+            ("packetsFailedOpen", .uint(v.counter(RedirectCounter.failedOpen))),
+            ("packetsReturned", .uint(v.counter(RedirectCounter.returned))),
             ("clients", .array(v.status.caches.map { c in
                 .object([
                     ("id", .string(c.address.description)),
                     ("state", .string(c.state.rawValue)),
+                    ("failed", .bool(c.failed)),
                     ("forwarding", .string(method(c.forwarding).lowercased())),
                     ("packetReturn", .string(method(c.packetReturn).lowercased())),
                     ("assignment", .string(assignment(c.assignment).lowercased())),

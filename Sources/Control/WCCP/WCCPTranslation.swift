@@ -29,6 +29,13 @@ enum WCCPTranslation {
                                     timers: WCCPTimers(hereIAmInterval: .milliseconds(config.hereIAmMilliseconds)))
     }
 
+    /// The failure-detection timers for `config`, nil when detection is off.
+    static func healthConfig(_ config: WCCPConfig) -> CacheHealthConfig? {
+        config.failureDetection.map {
+            CacheHealthConfig(interval: .milliseconds($0.intervalMilliseconds), timeout: .milliseconds($0.timeoutMilliseconds))
+        }
+    }
+
     static func packetMethods(_ offer: WCCPPacketMethodOffer) -> PacketMethods {
         switch offer {
         case .both: [.gre, .l2]

@@ -52,7 +52,11 @@ public struct PacketProcessor {
         // is 8500 and GRE is sent with DF).
         if outer.isFragment { engineDrop(.badOuter); return }
         let ti = view.tunnel(localOuter: outer.destination.value, remoteOuter: outer.source.value)
-        guard ti >= 0 else { engineDrop(.unknownPeer); return }
+        guard ti >= 0 else {
+            // Not a tunnel: it may be a packet a cache returns by GRE (Redirect.swift).
+            if !returnFromCache4(p, outerLength, outer: outer, view: view, out: &out) { engineDrop(.unknownPeer) }
+            return
+        }
         let tunnel = view.tunnels[ti]
         let counters = tunnel.counters.row(worker)
         counters.add(TunnelCounter.rxPackets.rawValue)

@@ -85,6 +85,76 @@ extension PacketProcessor {
         return false
     }
 
+    /// A packet a cache sends back by GRE (return method GRE, draft §4.13: the cache bypasses a
+    /// flow, or hands back what it cannot serve): GRE from a known cache to this router, protocol
+    /// 0x883E with the 4-byte redirect header (or plain 0x0800). The inner packet is forwarded
+    /// normally, never redirected again. Returns false when the sender is no cache of any service
+    /// (the caller then counts an unknown peer). Only GRE from non-tunnel sources gets here.
+    @inline(__always)
+    func returnFromCache4(_ p: UnsafeMutableRawPointer, _ outerLength: Int, outer: IPv4Header, view: ForwardingView,
+                          out: inout OutputQueue) -> Bool {
+        let r = view.redirect
+        if r.serviceCount == 0 { return false }
+        let source = outer.source.value
+        var counters: CounterRow? = nil
+        var i = 0
+        search: while i < r.serviceCount {
+            let s = r.services[i]
+            i += 1
+            var c = 0
+            while c < s.cacheCount {
+                let cache = r.caches[s.cacheStart + c]
+                if cache.address == source, !cache.l2 {
+                    counters = s.counters.row(worker)
+                    break search
+                }
+                c += 1
+            }
+        }
+        guard let counters else { return false }
+        let raw = UnsafeRawPointer(p)
+        let greStart = outer.headerLength
+        guard case .success(let gre) = GREHeader.parse(raw + greStart, length: outerLength - greStart) else {
+            engineDrop(.badGRE); return true
+        }
+        var inner = p + greStart + gre.headerLength
+        var available = outerLength - greStart - gre.headerLength
+        switch gre.protocolType {
+        case EtherType.wccp:
+            guard available > WCCPRedirectHeader.length else { engineDrop(.badInner); return true }
+            inner += WCCPRedirectHeader.length
+            available -= WCCPRedirectHeader.length
+        case EtherType.ipv4:
+            break
+        default:
+            engineDrop(.unsupportedPayload); return true
+        }
+        guard case .success(let length) = IPv4Header.validate(UnsafeRawPointer(inner), available: available) else {
+            engineDrop(.badInner); return true
+        }
+        let ip = IPv4Header(inner)
+        let ri = view.fib4.lookup(ip.destination.value)
+        guard ri != noRouteIndex else { engineDrop(.blackhole); return true }
+        let route = view.routes[Int(ri)]
+        guard route.kind == .nextHop || route.kind == .tunnels else { engineDrop(.blackhole); return true }
+        if ip.ttl <= 1 { engineDrop(.ttlExpired); return true }
+        ip.decrementTTL()
+        let queued: Bool
+        if route.kind == .nextHop {
+            // Past the MTU the kernel's raw path fragments (DF clear) or refuses (tx-error).
+            queued = route.mac != 0 && length <= Int(route.mtu)
+                ? out.append(OutputEntry(data: inner, length: length, kind: .l2, fd: -1, destination4: ip.destination.value,
+                                         destination6: .any, txTunnel: -1, interfaceIndex: route.interfaceIndex, mac: route.mac))
+                : out.append(OutputEntry(data: inner, length: length, kind: .raw4, fd: -1, destination4: ip.destination.value,
+                                         destination6: .any, txTunnel: -1))
+        } else {
+            let egress = view.ecmpMember(group: route.index, hash: FlowHash.of(packet: inner, length: length))
+            queued = encapsulate(inner, length, ethertype: EtherType.ipv4, tunnelIndex: egress, view: view, out: &out)
+        }
+        if queued { counters.add(RedirectCounter.returned) } else { engineDrop(.txError) }
+        return true
+    }
+
     @inline(__always)
     static func portsMatch(_ s: ServiceEntry, source: UInt16, destination: UInt16) -> Bool {
         if s.portCount == 0 { return true }

@@ -129,7 +129,8 @@ public enum RedirectCounter {
     public static let redirected = 0
     public static let failedOpen = 1      // matched, but no usable cache for the flow
     public static let denied = 2          // matched, but the redirect-list denies it
-    public static let cacheBase = 3       // + cache index (32 caches at most)
+    public static let returned = 3        // GRE-returned by one of the service's caches, forwarded normally
+    public static let cacheBase = 4       // + cache index (32 caches at most)
     public static let bucketBase = cacheBase + 32
     public static let fieldCount = bucketBase + 256
     public static let maximumCaches = 32

@@ -16,6 +16,8 @@ public enum CacheStateReason: String, Equatable, Sendable {
     case receiveIDEchoed = "ReceiveID echoed: two-way handshake complete"
     case silent = "no HERE_I_AM for 3 x HERE_I_AM_T"
     case pendingExpired = "handshake not completed within 3 x HERE_I_AM_T"
+    case failureDetected = "declared dead by failure detection: buckets fail open until reassigned"
+    case recovered = "answers failure-detection probes again"
 }
 
 /// What the router asks its caller to do.
@@ -74,6 +76,8 @@ public struct WCCPCacheStatus: Equatable, Sendable {
     public var maskValues: Int
     public var firstSeen: Duration
     public var lastHeard: Duration
+    /// Declared dead by fast failure detection: out of the view and the table.
+    public var failed: Bool = false
 }
 
 /// A service group as shown by `show ip wccp`.

@@ -15,6 +15,9 @@ struct CacheEntry: Sendable {
     var previousSentReceiveID: UInt32 = 0
     /// A REMOVAL_QUERY was sent since the last valid HERE_I_AM.
     var queried = false
+    /// Declared dead by fast failure detection (`CacheHealthMonitor`): kept out of the Router
+    /// View and of the redirect table until it answers again.
+    var failed = false
 
     func echoIsValid(_ id: UInt32) -> Bool {
         id != 0 && (id == lastSentReceiveID || id == previousSentReceiveID)
@@ -47,8 +50,9 @@ struct ServiceGroup: Sendable {
 
     init(config: WCCPServiceConfig) { self.config = config }
 
+    /// Caches in the Router View and the redirect table: handshake complete, not declared dead.
     var usableCaches: [CacheEntry] {
-        caches.values.filter { $0.state == .usable }.sorted { $0.address < $1.address }
+        caches.values.filter { $0.state == .usable && !$0.failed }.sorted { $0.address < $1.address }
     }
 
     /// The designated cache as Squid elects it: lowest raw network-order word read as a
@@ -98,7 +102,7 @@ struct ServiceGroup: Sendable {
                                    packetReturn: c.packetReturn, weight: c.identity.weight,
                                    buckets: slot.map { table.buckets(forSlot: $0) } ?? [],
                                    maskValues: slot.map { table.maskValueCount(forSlot: $0) } ?? 0,
-                                   firstSeen: c.firstSeen, lastHeard: c.lastHeard)
+                                   firstSeen: c.firstSeen, lastHeard: c.lastHeard, failed: c.failed)
         }
         return WCCPServiceStatus(serviceID: config.serviceID, definition: definition, assignmentMethod: assignmentMethod,
                                  memberChangeNumber: memberChangeNumber, receiveID: receiveID, assignmentKey: assignmentKey,

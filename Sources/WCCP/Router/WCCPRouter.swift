@@ -87,7 +87,8 @@ public struct WCCPRouter: Sendable {
                 if silence >= timers.removeAfter {
                     group.caches[ip] = nil
                     let reason: CacheStateReason = cache.state == .usable ? .silent : .pendingExpired
-                    if cache.state == .usable { removedUsable = true }
+                    // A cache already declared dead left the view then; its removal changes nothing.
+                    if cache.state == .usable && !cache.failed { removedUsable = true }
                     actions.append(.cacheStateChanged(serviceID: id, cache: ip, state: .removed, reason: reason))
                 } else if silence >= timers.queryAfter, !cache.queried, cache.state == .usable {
                     cache.queried = true
@@ -112,6 +113,32 @@ public struct WCCPRouter: Sendable {
             groups[id] = group
         }
         return actions
+    }
+
+    /// Fast failure detection's verdict on a cache (`CacheHealthMonitor`). A dead cache leaves
+    /// the Router View and the redirect table of every group it is usable in: its buckets fail
+    /// open at once while the other caches keep theirs, and the member change number moves so
+    /// the designated cache reassigns without it. When it answers again it comes back the same way.
+    public mutating func setCacheFailed(_ ip: IPv4Address, failed: Bool, now: Duration) -> [WCCPRouterAction] {
+        var actions: [WCCPRouterAction] = []
+        for id in groups.keys.sorted() {
+            guard var group = groups[id], var cache = group.caches[ip], cache.state == .usable, cache.failed != failed else {
+                continue
+            }
+            cache.failed = failed
+            group.caches[ip] = cache
+            actions.append(.cacheStateChanged(serviceID: id, cache: ip, state: .usable,
+                                              reason: failed ? .failureDetected : .recovered))
+            group.membershipChanged(now: now, timers: config.timers)
+            if let a = group.recompile() { actions.append(a) }
+            groups[id] = group
+        }
+        return actions
+    }
+
+    /// Addresses of every cache that completed the handshake in some group (failed or not).
+    public var registeredCaches: Set<IPv4Address> {
+        Set(groups.values.flatMap { g in g.caches.values.filter { $0.state == .usable }.map(\.address) })
     }
 
     /// The redirect table currently installed for a service (empty if unknown).
