@@ -54,9 +54,11 @@ let package = Package(
             "Packet",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // setresuid/capset/prctl for the privilege drop at start-up (Control/Privileges.swift).
+        .target(name: "CPrivileges"),
         // Control servers: the shell's UNIX socket server, show commands.
         .target(name: "Control", dependencies: [
-            "Engine", "Commands", "Netlink", "Packet", "BGP", "WCCP",
+            "CPrivileges", "Engine", "Commands", "Netlink", "Packet", "BGP", "WCCP",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -72,6 +74,11 @@ let package = Package(
             "Control", "Commands", "CEdit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+
+        // Fuzz targets for every parser of network or operator input (Sources/eg-fuzz);
+        // a normal build replays corpora, scripts/fuzz.sh builds the libFuzzer binary.
+        .target(name: "CFuzzDriver"),
+        .executableTarget(name: "eg-fuzz", dependencies: ["CFuzzDriver", "Packet", "Engine", "BGP", "WCCP", "Commands"]),
 
         .testTarget(name: "PacketTests", dependencies: ["Packet"],
                     resources: [.copy("Fixtures")]),
