@@ -70,7 +70,7 @@ public final class ControlServer: @unchecked Sendable {
     }
 
     /// Whether something accepts connections on the UNIX socket `path`.
-    static func answers(_ path: String) -> Bool {
+    public static func answers(_ path: String) -> Bool {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }

@@ -56,7 +56,7 @@ public struct PrivilegeDrop {
         }
         var e: UInt64 = 0, p: UInt64 = 0, i: UInt64 = 0, b: UInt64 = 0
         if egressd_capabilities(&e, &p, &i, &b) == 0, p & Self.kept != Self.kept {
-            throw StartupError("egressd lacks capabilities (needs CAP_NET_ADMIN, CAP_NET_RAW, CAP_NET_BIND_SERVICE): run it as root "
+            throw StartupError("not enough privileges (needs CAP_NET_ADMIN, CAP_NET_RAW, CAP_NET_BIND_SERVICE): run it as root "
                                + "(it drops the rest itself, and --user switches user) or grant them, e.g. systemd AmbientCapabilities=")
         }
         var message = [CChar](repeating: 0, count: 256)

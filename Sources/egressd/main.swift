@@ -54,8 +54,10 @@ struct EgressDaemon: ParsableCommand {
         case .success(let c): parsed = c
         case .failure(let message):
             // --check shows the line and a caret; a start-up failure is one line.
-            let first = message.description.split(separator: "\n").first.map(String.init) ?? message.description
-            printError(check ? "egressd: \(message)" : "egressd: \(first): fix the file (egressd --check --config \(config) shows where)")
+            let lines = message.description.split(separator: "\n", omittingEmptySubsequences: false)
+            let text = lines.count > 1 ? " in '\(lines[1].trimmingPrefix(while: { $0 == " " }))'" : ""
+            printError(check ? "egressd: \(message)"
+                : "egressd: \(lines.first ?? "")\(text): fix the file (egressd --check --config \(config) shows where)")
             throw ExitCode(1)
         }
         if check {
@@ -79,6 +81,10 @@ struct EgressDaemon: ParsableCommand {
                 printError("egressd: \(error)")
                 throw ExitCode(1)
             }
+        }
+        if ControlServer.answers(socket) {
+            printError("egressd: another egressd is running on \(socket): stop it, or give this one another --socket")
+            throw ExitCode(1)
         }
         let server = ControlServer()
         let appliance: Appliance
