@@ -83,9 +83,11 @@ int egressd_drop_privileges(uint64_t keep, int change_user, uid_t uid, gid_t gid
                 FAIL("dropping capability %d from the bounding set: %s", cap, strerror(errno));
         }
     }
+    // Supplementary groups (the shell socket's group: chown to it needs no CAP_CHOWN then).
+    if ((change_user || group_count > 0) && setgroups(group_count, groups) != 0)
+        FAIL("setgroups: %s", strerror(errno));
     if (change_user) {
         if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) FAIL("PR_SET_KEEPCAPS: %s", strerror(errno));
-        if (setgroups(group_count, groups) != 0) FAIL("setgroups: %s", strerror(errno));
         if (setresgid(gid, gid, gid) != 0) FAIL("setresgid(%u): %s", (unsigned)gid, strerror(errno));
         if (setresuid(uid, uid, uid) != 0) FAIL("setresuid(%u): %s", (unsigned)uid, strerror(errno));
         if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) FAIL("PR_SET_KEEPCAPS: %s", strerror(errno));
