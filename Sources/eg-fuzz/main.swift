@@ -26,13 +26,23 @@ func usage() -> Never {
     exit(2)
 }
 
-let arguments = CommandLine.arguments
-guard arguments.count >= 2, let target = FuzzTarget(rawValue: arguments[1]) else { usage() }
+var arguments = CommandLine.arguments
+// The target is the first argument; libFuzzer's -jobs children get it from EG_FUZZ_TARGET.
+let target: FuzzTarget
+if arguments.count >= 2, let t = FuzzTarget(rawValue: arguments[1]) {
+    target = t
+    arguments.remove(at: 1)
+} else if let name = getenv("EG_FUZZ_TARGET"), let t = FuzzTarget(rawValue: String(cString: name)) {
+    target = t
+} else {
+    usage()
+}
 
 #if FUZZING
 nonisolated(unsafe) var selected = target
 // libFuzzer sees argv without the target name.
-var cArguments: [UnsafeMutablePointer<CChar>?] = ([arguments[0]] + arguments.dropFirst(2)).map { strdup($0) } + [nil]
+setenv("EG_FUZZ_TARGET", target.rawValue, 1)
+var cArguments: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
 var cCount = CInt(cArguments.count - 1)
 let status = cArguments.withUnsafeMutableBufferPointer { buffer -> CInt in
     var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = buffer.baseAddress
@@ -73,7 +83,7 @@ func contents(_ path: String) -> [UInt8] {
 }
 
 var count = 0
-for path in arguments.dropFirst(2).flatMap(files) {
+for path in arguments.dropFirst().flatMap(files) {
     contents(path).withUnsafeBytes { target.run($0) }
     count += 1
 }
