@@ -3,7 +3,7 @@
 #   1. installs the Debian packages the build and the tests need (if missing),
 #   2. builds with tests and runs the unit tests (swift test, output left visible),
 #   3. replays the fuzz corpora and regressions (eg-fuzz), fuzzes each parser for
-#      EG_CI_FUZZ_SECONDS (default 15; 0 skips; scripts/fuzz.sh, ASan build in .build-fuzz),
+#      EG_CI_FUZZ_SECONDS (default 10; 0 skips; scripts/fuzz.sh, ASan build in .build-fuzz),
 #      and runs the unit tests under the sanitizers in EG_CI_SANITIZERS (default "thread":
 #      scripts/sanitize.sh, own scratch paths; "" skips),
 #   4. runs the namespace tests (Tests/Namespace/run.sh) against the debug binaries,
@@ -56,10 +56,10 @@ if (( run_unit && build_ok )); then
         [[ -d Fuzz/regressions/$t ]] && inputs+=("Fuzz/regressions/$t")
         "$bin_dir/eg-fuzz" "$t" "${inputs[@]}" || fuzz_result="FAILED (replay $t)"
     done
-    if [[ $fuzz_result == passed && ${EG_CI_FUZZ_SECONDS:-15} != 0 ]]; then
-        echo "== fuzzing each target for ${EG_CI_FUZZ_SECONDS:-15} s (scripts/fuzz.sh)"
+    if [[ $fuzz_result == passed && ${EG_CI_FUZZ_SECONDS:-10} != 0 ]]; then
+        echo "== fuzzing each target for ${EG_CI_FUZZ_SECONDS:-10} s (scripts/fuzz.sh)"
         start=$(date +%s)
-        "$REPO_DIR/scripts/fuzz.sh" all "${EG_CI_FUZZ_SECONDS:-15}" || fuzz_result=FAILED
+        "$REPO_DIR/scripts/fuzz.sh" all "${EG_CI_FUZZ_SECONDS:-10}" || fuzz_result=FAILED
         echo "fuzzing took $(( $(date +%s) - start )) s"
     fi
     for s in ${EG_CI_SANITIZERS-thread}; do
