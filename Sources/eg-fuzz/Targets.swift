@@ -38,7 +38,7 @@ enum FuzzTarget: String, CaseIterable {
 
 /// One forwarding snapshot and processor, built once (like a worker's), used for every input.
 final class PacketTarget: @unchecked Sendable {
-    nonisolated(unsafe) static let shared = PacketTarget()
+    static let shared = PacketTarget()
 
     static let bufferSize = 16384
     let snapshot: ForwardingSnapshot
