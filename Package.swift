@@ -64,9 +64,11 @@ let package = Package(
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
+        // setresuid/capset/prctl for the privilege drop at start-up (Control/Privileges.swift).
+        .target(name: "CPrivileges"),
         // Control servers: the shell's UNIX socket server, show commands.
         .target(name: "Control", dependencies: [
-            "Engine", "Commands", "Netlink", "Packet", "BGP", "WCCP", "Observability", "CPCAP",
+            "CPrivileges", "Engine", "Commands", "Netlink", "Packet", "BGP", "WCCP", "Observability", "CPCAP",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -83,6 +85,11 @@ let package = Package(
             "Control", "Commands", "CEdit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+
+        // Fuzz targets for every parser of network or operator input (Sources/eg-fuzz);
+        // a normal build replays corpora, scripts/fuzz.sh builds the libFuzzer binary.
+        .target(name: "CFuzzDriver"),
+        .executableTarget(name: "eg-fuzz", dependencies: ["CFuzzDriver", "Packet", "Engine", "BGP", "WCCP", "Commands"]),
 
         .testTarget(name: "PacketTests", dependencies: ["Packet"],
                     resources: [.copy("Fixtures")]),

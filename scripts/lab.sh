@@ -40,6 +40,7 @@
 #   LAB_BGP      the stand-in's BGP daemon: frr (default; bgpd + zebra) or bird (BIRD 2)
 #   LAB_BGP_GR   1 = the stand-in's daemon announces graceful restart (restart time 15 s)
 #   LAB_PROXIES  1 = also two real Squid proxies (proxy1, proxy2) with WCCP (scripts/lib/lab-proxies.sh)
+#   LAB_EGRESSD_USER  run each egressd as this user (--user, its primary group; default root)
 set -euo pipefail
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -173,8 +174,24 @@ start_daemon() {
     render_config "$node"
     "$EGRESSD_BIN" --config "$STATE/$node.conf" --check >&2 \
         || eg_die "$STATE/$node.conf does not pass egressd --check"
-    start_bg "$node" "$node" "$EGRESSD_BIN" --config "$STATE/$node.conf" \
-        --socket "$STATE/$node.sock" --log-level "${LAB_LOG_LEVEL:-info}"
+    local as_user=()
+    if [[ -n ${LAB_EGRESSD_USER:-} ]]; then
+        # egressd switches to this user itself; it creates its socket in the state dir.
+        local group
+        group=$(id -gn "$LAB_EGRESSD_USER") || eg_die "LAB_EGRESSD_USER: no user '$LAB_EGRESSD_USER'"
+        chgrp "$group" "$STATE" && chmod 0770 "$STATE" || eg_die "cannot open $STATE to group $group"
+        as_user=(--user "$LAB_EGRESSD_USER" --group "$group")
+        # /dev/net/tun for that group only in egressd's own mount namespace (deployments:
+        # the udev rule scripts/install.sh installs), leaving the host's node as it is.
+        start_bg "$node" "$node" unshare --mount --propagation private -- bash -c \
+            'mount -t tmpfs -o mode=0755 egressd-dev /dev/net && mknod -m 0660 /dev/net/tun c 10 200 &&
+             chgrp "$0" /dev/net/tun && exec "$@"' "$group" \
+            "$EGRESSD_BIN" --config "$STATE/$node.conf" \
+            --socket "$STATE/$node.sock" --log-level "${LAB_LOG_LEVEL:-info}" "${as_user[@]}"
+    else
+        start_bg "$node" "$node" "$EGRESSD_BIN" --config "$STATE/$node.conf" \
+            --socket "$STATE/$node.sock" --log-level "${LAB_LOG_LEVEL:-info}"
+    fi
     pid=$(cat "$STATE/$node.pid")
     deadline=$(( $(date +%s) + 30 ))
     until daemon_answers "$node" >/dev/null 2>&1; do

@@ -2,8 +2,12 @@
 # The one test command (CI runs it as root on a fresh clone, Debian 12):
 #   1. installs the Debian packages the build and the tests need (if missing),
 #   2. builds with tests and runs the unit tests (swift test, output left visible),
-#   3. runs the namespace tests (Tests/Namespace/run.sh) against the debug binaries,
-#   4. prints a summary; exits non-zero if anything failed.
+#   3. replays the fuzz corpora and regressions (eg-fuzz), fuzzes each parser for
+#      EG_CI_FUZZ_SECONDS (default 10; 0 skips; scripts/fuzz.sh, ASan build in .build-fuzz),
+#      and runs the unit tests under the sanitizers in EG_CI_SANITIZERS (default "thread":
+#      scripts/sanitize.sh, own scratch paths; "" skips),
+#   4. runs the namespace tests (Tests/Namespace/run.sh) against the debug binaries,
+#   5. prints a summary; exits non-zero if anything failed.
 # Usage: scripts/test.sh [--unit | --ns]   (only the unit tests / only the namespace tests)
 # With --ns, EGRESSD_BIN (and EGSH_BIN) may name prebuilt binaries; the build is then skipped.
 set -uo pipefail
@@ -16,7 +20,7 @@ case ${1:-} in
     "") ;;
     --unit) run_ns=0 ;;
     --ns) run_unit=0 ;;
-    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) eg_die "unknown option '$1' (use --unit or --ns)" ;;
 esac
 
@@ -28,7 +32,7 @@ eg_apt_ensure libmnl-dev libpcap-dev libedit-dev pkg-config iproute2 nftables ts
     python3-scapy curl iperf3 procps util-linux frr bird2 prometheus
 
 cd "$REPO_DIR" || exit 1
-unit_result=skipped ns_result=skipped build_ok=1
+unit_result=skipped ns_result=skipped build_ok=1 fuzz_result=skipped sanitizer_result=skipped
 
 build_needed=1
 (( run_unit == 0 )) && [[ -n ${EGRESSD_BIN:-} ]] && build_needed=0
@@ -43,6 +47,28 @@ fi
 if (( run_unit && build_ok )); then
     echo "== swift test --skip-build"
     if swift test --skip-build; then unit_result=passed; else unit_result=FAILED; fi
+
+    echo "== fuzz corpora and regressions replayed (eg-fuzz)"
+    fuzz_result=passed
+    bin_dir=$(swift build --show-bin-path)
+    for t in packet bgp bgp-session wccp config; do
+        inputs=("Fuzz/corpus/$t")
+        [[ -d Fuzz/regressions/$t ]] && inputs+=("Fuzz/regressions/$t")
+        "$bin_dir/eg-fuzz" "$t" "${inputs[@]}" || fuzz_result="FAILED (replay $t)"
+    done
+    if [[ $fuzz_result == passed && ${EG_CI_FUZZ_SECONDS:-10} != 0 ]]; then
+        echo "== fuzzing each target for ${EG_CI_FUZZ_SECONDS:-10} s (scripts/fuzz.sh)"
+        start=$(date +%s)
+        "$REPO_DIR/scripts/fuzz.sh" all "${EG_CI_FUZZ_SECONDS:-10}" || fuzz_result=FAILED
+        echo "fuzzing took $(( $(date +%s) - start )) s"
+    fi
+    for s in ${EG_CI_SANITIZERS-thread}; do
+        echo "== unit tests under --sanitize=$s (scripts/sanitize.sh)"
+        [[ $sanitizer_result == skipped ]] && sanitizer_result=passed
+        start=$(date +%s)
+        "$REPO_DIR/scripts/sanitize.sh" "$s" "${EG_CI_SANITIZER_FILTER:-}" || sanitizer_result="FAILED ($s)"
+        echo "--sanitize=$s took $(( $(date +%s) - start )) s"
+    done
 fi
 
 if (( run_ns )); then
@@ -71,6 +97,9 @@ echo "== summary"
 if (( !build_needed )); then build_result=skipped; elif (( build_ok )); then build_result=ok; else build_result=FAILED; fi
 echo "build:           $build_result"
 echo "unit tests:      $unit_result"
+echo "fuzzing:         $fuzz_result"
+echo "sanitizers:      $sanitizer_result"
 echo "namespace tests: $ns_result"
 [[ -n ${ns_line:-} ]] && echo "$ns_line"
-[[ $unit_result != FAILED* && $ns_result != FAILED* && $build_ok == 1 ]]
+[[ $unit_result != FAILED* && $ns_result != FAILED* && $fuzz_result != FAILED* && $sanitizer_result != FAILED*
+   && $build_ok == 1 ]]

@@ -53,7 +53,15 @@ public final class Appliance: @unchecked Sendable {
         netlink = try RTNetlink()
         try engine.start()
         flushStaleRoutes()
-        try apply(config)
+        do {
+            try apply(config)
+        } catch {
+            // The workers hold the engine unowned: stop them before it goes (a failed
+            // start, e.g. no /dev/net/tun, crashed here instead of exiting cleanly).
+            for (_, r) in installedRoutes { try? netlink.deleteRoute(r) }
+            engine.stop()
+            throw error
+        }
     }
 
     /// Removes what egressd left in the kernel: its routes, by protocol.

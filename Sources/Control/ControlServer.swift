@@ -45,6 +45,10 @@ public final class ControlServer: @unchecked Sendable {
                        handlers: @escaping @Sendable () -> (String) -> ShellResponse) throws {
         let dir = path.split(separator: "/").dropLast().joined(separator: "/")
         if !dir.isEmpty { mkdir("/" + dir, 0o755) }
+        // A socket a live daemon answers on is not stale: never take it over.
+        if Self.answers(path) {
+            throw ControlServerError("another egressd is running on \(path): stop it, or give this one another --socket")
+        }
         unlink(path)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 16)
@@ -53,12 +57,33 @@ public final class ControlServer: @unchecked Sendable {
                     try channel.pipeline.syncOperations.addHandler(CommandLineHandler(handle: handlers()))
                 }
             }
-        channel = try bootstrap.bind(unixDomainSocketPath: path).wait()
+        do {
+            channel = try bootstrap.bind(unixDomainSocketPath: path).wait()
+        } catch {
+            throw ControlServerError("\(error): make the directory writable by the user egressd runs as, or give another --socket")
+        }
         // Owner and group may use the shell; the group is --socket-group.
         if let owner, chown(path, getuid(), owner) != 0 {
             throw ControlServerError("cannot give \(path) to group \(owner): \(String(cString: strerror(errno)))")
         }
         chmod(path, 0o660)
+    }
+
+    /// Whether something accepts connections on the UNIX socket `path`.
+    public static func answers(_ path: String) -> Bool {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
+            }
+        }
     }
 
     /// Runs `body` on the control thread every `seconds`, from now on.

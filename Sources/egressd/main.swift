@@ -33,12 +33,32 @@ struct EgressDaemon: ParsableCommand {
     @Flag(name: .long, help: "Check the configuration file and exit.")
     var check = false
 
+    @Option(name: .long, help: "Run as this user (name or uid) after start-up; capabilities kept: NET_ADMIN, NET_RAW, NET_BIND_SERVICE.")
+    var user: String?
+
+    @Option(name: .long, help: "Run as this group (name or gid); default: the user's primary group.")
+    var group: String?
+
+    @Flag(name: .long, help: "Keep all capabilities of the starting user (debugging only).")
+    var keepCapabilities = false
+
     mutating func run() throws {
         let parsed: RunningConfig
+        if access(config, R_OK) != 0 {
+            let reason = String(cString: strerror(errno))
+            let what = errno == ENOENT ? "create it (configs/lab/ has examples) or give --config PATH"
+                : "make it readable by the user egressd starts as, or give --config PATH"
+            printError("egressd: cannot read the configuration file \(config) (\(reason)): \(what)")
+            throw ExitCode(1)
+        }
         switch ConfigFile.load(path: config) {
         case .success(let c): parsed = c
         case .failure(let message):
-            printError("egressd: \(message)")
+            // --check shows the line and a caret; a start-up failure is one line.
+            let lines = message.description.split(separator: "\n", omittingEmptySubsequences: false)
+            let text = lines.count > 1 ? " in '\(lines[1].trimmingPrefix(while: { $0 == " " }))'" : ""
+            printError(check ? "egressd: \(message)"
+                : "egressd: \(lines.first ?? "")\(text): fix the file (egressd --check --config \(config) shows where)")
             throw ExitCode(1)
         }
         if check {
@@ -56,6 +76,18 @@ struct EgressDaemon: ParsableCommand {
             return MultiplexLogHandler([h, RingLogHandler(label: label, level: min(level, .info))])
         }
         let logger = Logger(label: "egressd")
+        if !keepCapabilities {
+            do {
+                try PrivilegeDrop(user: user, group: group, socketGroup: socketGroup.map(Self.groupID)).apply()
+            } catch {
+                printError("egressd: \(error)")
+                throw ExitCode(1)
+            }
+        }
+        if ControlServer.answers(socket) {
+            printError("egressd: another egressd is running on \(socket): stop it, or give this one another --socket")
+            throw ExitCode(1)
+        }
         let server = ControlServer()
         let appliance: Appliance
         do {

@@ -133,3 +133,40 @@ func unconfiguredPeersAreRefusedAndShutdownNeighboursStayDown() async throws {
     try await loop.submit { speaker.stop() }.get()
     try await group.shutdownGracefully()
 }
+
+@Test(.timeLimit(.minutes(1)))
+func inboundConnectionsFromUnconfiguredSourcesAndFloodsAreClosedAndCounted() async throws {
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    let loop = group.next()
+    let port = try freePort()
+    // The speaker listens on 127.0.0.1; its only neighbour is 127.0.0.2 (passive, so it waits).
+    var config = BGPSpeakerConfiguration(localAS: 65000, routerID: IPv4Address(10, 0, 0, 1))
+    config.listenAddresses = [.v4(IPv4Address(127, 0, 0, 1))]
+    config.listenPort = port
+    var neighbour = settings(peer: .v4(IPv4Address(127, 0, 0, 2)), port: port, localAS: 65000, peerAS: 64512,
+                             routerID: config.routerID, source: .v4(IPv4Address(127, 0, 0, 1)), advertised: [])
+    neighbour.session.passive = true
+    config.neighbors = [neighbour]
+    let speaker = try await loop.submit { [config] in
+        let s = BGPSpeaker(eventLoop: loop, configuration: config, routeSink: { _ in })
+        try s.start()
+        return s
+    }.get()
+    let client = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    func connect(from source: String, count: Int) async {
+        for _ in 0..<count {
+            let bootstrap = ClientBootstrap(group: client).bind(to: try! SocketAddress(ipAddress: source, port: 0))
+            if let c = try? await bootstrap.connect(host: "127.0.0.1", port: port).get() { try? await c.close() }
+        }
+    }
+    // An unconfigured address: every connection closed at once and counted.
+    await connect(from: "127.0.0.3", count: 3)
+    #expect(try await waitFor(loop, seconds: 10) { speaker.rejectedUnconfigured == 3 })
+    // The neighbour's address reconnecting in a tight loop: past the burst, connections are refused.
+    await connect(from: "127.0.0.2", count: 20)
+    #expect(try await waitFor(loop, seconds: 10) { speaker.rejectedRateLimited >= 10 })
+    #expect(try await loop.submit { speaker.rejectedUnconfigured }.get() == 3)
+    try await loop.submit { speaker.stop() }.get()
+    try await client.shutdownGracefully()
+    try await group.shutdownGracefully()
+}

@@ -312,3 +312,18 @@ private struct CacheSocket {
     #expect(e.router.status().first { $0.serviceID == 0 }?.caches.isEmpty == true)
     #expect(sink.installs.last?.contains { $0.serviceID == 0 && !$0.caches.isEmpty } != true)
 }
+
+@Test func aHereIAmFloodFromOneSourceIsRateLimitedAndARealCacheStillRegisters() throws {
+    let c = try config("ip wccp router-id 127.0.0.1\nip wccp web-cache")
+    let sink = Sink()
+    let e = try endpoint(c, sink: sink)
+    let flooder = ip("127.0.0.9")
+    let datagram = hereIAm(cache: flooder, echo: 0)
+    for _ in 0..<5000 { e.receive(datagram, from: flooder) }
+    // At most the burst plus the rate over the (sub-second) run got through; the rest cost one probe each.
+    #expect(e.rateLimited >= 5000 - 2 * UInt64(WCCPEndpoint.sourceRate) - 100)
+    #expect(register(e).caches.contains { $0.address == cacheIP && $0.state == .usable })
+    let snapshot = WCCPShowSnapshot(routerID: e.routerID, now: e.now, services: [], rateLimited: e.rateLimited)
+    let (text, ok) = WCCPShow.render(.summary, snapshot, json: false)
+    #expect(ok && text.contains("Messages Over Source Rate Limit:     \(e.rateLimited)\n"))
+}

@@ -30,6 +30,12 @@ public final class BGPSpeaker: @unchecked Sendable {
     public private(set) var routes: [IPPrefix: [IPAddress]] = [:]
     /// Seeds the FSMs' jitter generators (one per session).
     private var seed: UInt64 = 0x5EED
+    /// Inbound connections closed at once: from an address that is not a configured neighbour,
+    /// or over the per-source connection rate (a neighbour reconnects a few times a minute at most).
+    public private(set) var rejectedUnconfigured: UInt64 = 0
+    public private(set) var rejectedRateLimited: UInt64 = 0
+    private var connectionLimiter = SourceRateLimiter(rate: 0.5, burst: 5, capacity: 256)
+    private let started = NIODeadline.now()
 
     public init(eventLoop: EventLoop, configuration: BGPSpeakerConfiguration,
                 routeSink: @escaping RouteSink, eventSink: @escaping EventSink = { _ in }) {
@@ -166,13 +172,27 @@ public final class BGPSpeaker: @unchecked Sendable {
 
     /// An inbound connection: only configured neighbours are served (GTSM off).
     private func accepted(_ c: BGPConnection) {
+        let now = Duration.nanoseconds((NIODeadline.now() - started).nanoseconds)
         guard let remote = c.remoteAddress, let s = sessions[remote] else {
+            rejectedUnconfigured += 1
+            c.close()
+            return
+        }
+        guard connectionLimiter.allow(Self.limiterKey(remote), now: now) else {
+            rejectedRateLimited += 1
             c.close()
             return
         }
         // Our segments leave with the neighbour's TTL, as on active opens.
         _ = c.channel.setOption(ttlOption(for: remote), value: SocketOptionValue(s.settings.ttl))
         s.accept(c)
+    }
+
+    static func limiterKey(_ a: IPAddress) -> UInt64 {
+        switch a {
+        case .v4(let v): UInt64(v.value)
+        case .v6(let v): UInt64(truncatingIfNeeded: v.hashValue)
+        }
     }
 
     // MARK: from the sessions

@@ -58,6 +58,14 @@ final class WCCPEndpoint: @unchecked Sendable {
     private(set) var health: CacheHealthMonitor?
     private var healthTimer: RepeatedTask?
     private let epoch = ContinuousClock.now
+    /// Per-source limit on datagrams, checked before any decoding: a cache sends a
+    /// HERE_I_AM per service every 10 s (500 ms at the fastest timers), so 20 per
+    /// second with a burst of 40 leaves room for many services; a flood costs a
+    /// hash probe per datagram and fixed memory (Packet/SourceRateLimiter).
+    private var limiter = SourceRateLimiter(rate: WCCPEndpoint.sourceRate, burst: 2 * WCCPEndpoint.sourceRate, capacity: 1024)
+    static let sourceRate = 20.0
+    /// Datagrams dropped by that limit.
+    private(set) var rateLimited: UInt64 = 0
     /// Counter values at the last `clear ip wccp`, by service.
     var baseline: [UInt8: WCCPServiceCounters] = [:]
 
@@ -224,6 +232,10 @@ final class WCCPEndpoint: @unchecked Sendable {
 
     /// One datagram from `source`.
     func receive(_ datagram: [UInt8], from source: IPv4Address) {
+        guard limiter.allow(UInt64(source.value), now: now) else {
+            rateLimited += 1
+            return
+        }
         let before = router.drops
         let (settings, lists) = (self.settings, self.accessLists)
         let actions = router.receive(datagram, from: source, now: now) { id, cache in

@@ -32,6 +32,8 @@ struct WCCPShowSnapshot {
     var routerID: IPv4Address
     var now: Duration
     var services: [WCCPServiceView]
+    /// Datagrams dropped by the per-source rate limit (before decoding, so by no service).
+    var rateLimited: UInt64 = 0
 }
 
 extension Appliance {
@@ -70,7 +72,8 @@ extension Appliance {
             return WCCPServiceView(status: status, settings: endpoint.settings.services[id], counters: engine,
                                    drops: drops, slots: slots)
         }
-        return WCCPShowSnapshot(routerID: endpoint.routerID, now: endpoint.now, services: services)
+        return WCCPShowSnapshot(routerID: endpoint.routerID, now: endpoint.now, services: services,
+                                rateLimited: endpoint.rateLimited)
     }
 }
 
@@ -112,6 +115,7 @@ enum WCCPShow {
         var out = "Global WCCP information:\n    Router information:\n"
         out += field("Router Identifier:", s.routerID.description)
         out += field("Protocol Version:", "2.0")
+        out += field("Messages Over Source Rate Limit:", String(s.rateLimited))
         for v in services {
             let id = v.status.serviceID
             out += "\n    Service Identifier: \(name(id))\n"
@@ -135,6 +139,7 @@ enum WCCPShow {
         JSON.object([
             ("routerIdentifier", .string(s.routerID.description)),
             ("protocolVersion", .string("2.0")),
+            ("messagesRateLimited", .uint(s.rateLimited)),
             ("services", .array(services.map { v in
                 .object([
                     ("serviceId", .uint(UInt64(v.status.serviceID))),

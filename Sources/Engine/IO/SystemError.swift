@@ -23,7 +23,8 @@ public struct EngineError: Error, CustomStringConvertible, Sendable {
     /// A hint for the common start-up failures.
     static func hint(for errno: Int32) -> String? {
         switch errno {
-        case EPERM, EACCES: "egressd needs root or CAP_NET_ADMIN and CAP_NET_RAW"
+        case EPERM: "egressd needs root or CAP_NET_ADMIN and CAP_NET_RAW"
+        case EACCES: "run egressd as root, or let its group open /dev/net/tun (the udev rule of scripts/install.sh)"
         case ENOENT, ENODEV: "no /dev/net/tun: load the tun module or create the device node"
         case EBUSY: "the interface exists and is in use by another program"
         default: nil
