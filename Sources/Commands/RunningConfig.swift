@@ -26,6 +26,9 @@ public struct RunningConfig: Equatable, Sendable {
     public var wccp: WCCPConfig = WCCPConfig()
     /// `ip access-list extended NAME` by name (WCCP redirect-lists and group-lists).
     public var accessLists: [String: AccessListConfig] = [:]
+    /// `ip sla N` health probes and `track N` objects. See Families/TrackCommands.swift.
+    public var slas: [Int: SLAConfig] = [:]
+    public var tracks: [Int: TrackConfig] = [:]
 
     public init(hostname: String = RunningConfig.defaultHostname,
                 tunnels: [String: TunnelInterface] = [:],

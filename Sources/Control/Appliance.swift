@@ -31,6 +31,10 @@ public final class Appliance: @unchecked Sendable {
     var redirectCounters: [UInt8: CounterBlock] = [:]
     /// The BGP speaker while `router bgp` is configured (BGPService.swift).
     var bgpSpeaker: BGPSpeaker?
+    /// BGP's learned routes, at table scale (LearnedRoutes.swift).
+    var learned: LearnedRoutes?
+    /// `ip sla` probes and `track` objects (Track/TrackService.swift).
+    var trackService: TrackService?
     /// The WCCP router's UDP endpoint while `ip wccp` is configured (WCCP/WCCPService.swift).
     var wccpEndpoint: WCCPEndpoint?
     var generation: UInt64 = 0
@@ -94,6 +98,7 @@ public final class Appliance: @unchecked Sendable {
             tunnels[t.name]!.description = t.description
         }
         config = new
+        applyTracks()
         applyBGP()
         applyWCCP()
         republishRoutes()
@@ -230,7 +235,7 @@ public final class Appliance: @unchecked Sendable {
     /// and republishes when one changed. Runs every few seconds.
     public func refreshAdjacencies() {
         let fresh = resolveRoutes(config)
-        if fresh.map(\.adjacency) != lastRoutes.map(\.adjacency) || fresh.count != lastRoutes.count {
+        if fresh.map(\.adjacency) != lastRoutes.map(\.adjacency) || fresh.count != lastRoutes.count || learnedTargetsChanged() {
             publish(routes: fresh)
         }
     }
@@ -251,7 +256,7 @@ public final class Appliance: @unchecked Sendable {
             generation: generation, tunnels: specs, routes: routes,
             counters: tunnels.mapValues(\.counters), tunFDs: tunnels.mapValues(\.device.queues),
             workers: engine.settings.workers, redirect: redirectServices, redirectCounters: redirectCounters,
-            retain: tunnels.values.map(\.device))
+            retain: tunnels.values.map(\.device), bulk: learnedBulk())
         engine.publish(snapshot)
     }
 
@@ -307,6 +312,8 @@ public final class Appliance: @unchecked Sendable {
 
     /// Stops the engine and removes the tunnels and kernel routes.
     public func shutdown() {
+        trackService?.stop()
+        trackService = nil
         stopBGP()
         stopWCCP()
         for (_, r) in installedRoutes { try? netlink.deleteRoute(r) }

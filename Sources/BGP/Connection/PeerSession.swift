@@ -87,7 +87,7 @@ final class PeerSession: @unchecked Sendable {
         if new.shutdown != old.shutdown {
             if new.shutdown { stop(.administrativeShutdown()) } else { handle(.manualStart) }
         }
-        if new.importPolicy != old.importPolicy || new.maximumPrefix != old.maximumPrefix {
+        if new.importPolicy != old.importPolicy || new.maximumPrefix != old.maximumPrefix || new.keepReceived != old.keepReceived {
             speaker.updateRIBPeer(self)
             // Routes refused before may pass now: ask the peer to send them again.
             if state == .established, let n = negotiated, n.routeRefresh {
@@ -202,6 +202,7 @@ final class PeerSession: @unchecked Sendable {
         let attempt = connectAttempt
         let ttl = settings.ttl
         let address = settings.address
+        let current = settings
         let bootstrap = ClientBootstrap(group: speaker.eventLoop)
             .connectTimeout(.seconds(Int64(max(1, settings.session.connectRetryTime / 2))))
             .channelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -209,6 +210,9 @@ final class PeerSession: @unchecked Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(BGPChannelHandler())
+                }.flatMap {
+                    // The MD5 key must be on the socket before its SYN leaves.
+                    SocketSecurity.protect(channel, current)
                 }
             }
         let future: EventLoopFuture<Channel>
