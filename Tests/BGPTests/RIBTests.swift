@@ -277,7 +277,7 @@ func nextHops(_ rib: RIB, _ prefix: String) -> [String] {
         for i in 0..<RIB.maximumPeers {
             _ = try rib.addPeer(RIBPeerConfiguration(address: .v4(IPv4Address(UInt32(i + 1))), peerAS: 1, localAS: 2, identifier: IPv4Address(UInt32(i + 1))))
         }
-        #expect(throws: RIBError.tooManyPeers(limit: 64)) {
+        #expect(throws: RIBError.tooManyPeers(limit: RIB.maximumPeers)) {
             _ = try rib.addPeer(RIBPeerConfiguration(address: .v4(IPv4Address(999)), peerAS: 1, localAS: 2, identifier: IPv4Address(999)))
         }
     }
