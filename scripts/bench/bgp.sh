@@ -59,21 +59,23 @@ bgp_rig_down() {
 }
 
 bgp_stop() {
-    [[ -n $BGP_FEED_PID ]] && { eg_kill_pid "$BGP_FEED_PID" 5; wait "$BGP_FEED_PID" 2>/dev/null; }
+    if [[ -n $BGP_FEED_PID ]]; then eg_kill_pid "$BGP_FEED_PID" 5; wait "$BGP_FEED_PID" 2>/dev/null || true; fi
     # egressd removes a million kernel routes on SIGTERM: give it time.
-    [[ -n $BGP_RCV_PID ]] && { eg_kill_pid "$BGP_RCV_PID" 60; wait "$BGP_RCV_PID" 2>/dev/null; }
+    if [[ -n $BGP_RCV_PID ]]; then eg_kill_pid "$BGP_RCV_PID" 60; wait "$BGP_RCV_PID" 2>/dev/null || true; fi
     BGP_FEED_PID= BGP_RCV_PID=
     return 0
 }
 
 bgp_cleanup() { bgp_stop; bgp_rig_down; }
 
-bgp_in_rcv() { nsenter --net="/run/netns/$(bench_ns rcv)" -- "$@"; }
+# (Receivers start with nsenter directly, not through a function: nsenter execs, so $! is the daemon.)
+BGP_RCV_NS=
 
 # bgp_start RECEIVER: start the receiver in ns rcv (BGP_RCV_PID), ready to accept the feeder.
 bgp_start() {
     local dir=$BENCH_STATE/$1
     mkdir -p "$dir"
+    BGP_RCV_NS=/run/netns/$(bench_ns rcv)
     case $1 in
         egressd)
             cat >"$dir/egressd.conf" <<CONF
@@ -84,7 +86,7 @@ router bgp 65000
  neighbor $BGP_INJ_ADDR remote-as 64999
  neighbor $BGP_INJ_ADDR timers 30 90
 CONF
-            bgp_in_rcv "$EGRESSD_BIN" --config "$dir/egressd.conf" --socket "$dir/egressd.sock" \
+            nsenter --net="$BGP_RCV_NS" -- "$EGRESSD_BIN" --config "$dir/egressd.conf" --socket "$dir/egressd.sock" \
                 --log-level "${BENCH_LOG_LEVEL:-notice}" </dev/null >"$dir/log" 2>&1 &
             BGP_RCV_PID=$!
             eg_wait 30 "$EGSH_BIN" --socket "$dir/egressd.sock" -c "show version" \
@@ -102,7 +104,7 @@ protocol bgp feed {
   ipv4 { import all; export none; };
 }
 CONF
-            bgp_in_rcv bird -f -c "$dir/bird.conf" -s "$dir/bird.ctl" </dev/null >"$dir/log" 2>&1 &
+            nsenter --net="$BGP_RCV_NS" -- bird -f -c "$dir/bird.conf" -s "$dir/bird.ctl" </dev/null >"$dir/log" 2>&1 &
             BGP_RCV_PID=$!
             eg_wait 30 birdc -s "$dir/bird.ctl" show status || { tail -n 20 "$dir/log" >&2; eg_die "bird did not answer"; }
             ;;
@@ -118,7 +120,7 @@ router bgp 65000
  neighbor $BGP_INJ_ADDR passive
  neighbor $BGP_INJ_ADDR timers 30 90
 CONF
-            bgp_in_rcv /usr/lib/frr/bgpd -Z -S -f "$dir/bgpd.conf" --vty_socket "$dir" -i "$dir/bgpd.pid" \
+            nsenter --net="$BGP_RCV_NS" -- /usr/lib/frr/bgpd -Z -S -f "$dir/bgpd.conf" --vty_socket "$dir" -i "$dir/bgpd.pid" \
                 -A 127.0.0.1 -P 0 </dev/null >"$dir/log" 2>&1 &
             BGP_RCV_PID=$!
             eg_wait 30 vtysh --vty_socket "$dir" -c "show bgp summary" || { tail -n 20 "$dir/log" >&2; eg_die "bgpd did not answer"; }
@@ -132,7 +134,7 @@ bgp_count() {
     local dir=$BENCH_STATE/$1 out rib fib kernel pending
     case $1 in
         egressd)
-            out=$("$EGSH_BIN" --socket "$dir/egressd.sock" -c "show ip route summary json" 2>/dev/null) || { echo 0; return; }
+            out=$("$EGSH_BIN" --socket "$dir/egressd.sock" -c "show ip route summary json" 2>/dev/null | tr -d ' \n') || { echo 0; return; }
             [[ $out =~ \"type\":\"bgp\",\"rib\":([0-9]+),\"fib\":([0-9]+),\"learned\":[0-9]+,\"kernel\":([0-9]+),\"kernelPending\":([0-9]+) ]] || { echo 0; return; }
             rib=${BASH_REMATCH[1]} fib=${BASH_REMATCH[2]} kernel=${BASH_REMATCH[3]} pending=${BASH_REMATCH[4]}
             echo "$(( rib < fib ? rib : fib )) $kernel $pending"
@@ -141,7 +143,7 @@ bgp_count() {
             birdc -s "$dir/bird.ctl" show protocols all feed 2>/dev/null | awk '/Routes:/ { print $2; found = 1 } END { if (!found) print 0 }'
             ;;
         frr)
-            out=$(vtysh --vty_socket "$dir" -c "show bgp ipv4 unicast summary json" 2>/dev/null)
+            out=$(vtysh --vty_socket "$dir" -c "show bgp ipv4 unicast summary json" 2>/dev/null | tr -d ' \n')
             [[ $out =~ \"pfxRcd\":([0-9]+) ]] && echo "${BASH_REMATCH[1]}" || echo 0
             ;;
     esac
