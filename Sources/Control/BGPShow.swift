@@ -181,15 +181,27 @@ enum BGPShowFormat {
         if json {
             var byPrefix: [(String, [JSON])] = []
             for row in rows {
-                let entry: JSON = .object([
+                // FRR's keys: prefix/prefixLen/network, metric and locPrf when set, nexthops with afi/used.
+                let (address, length): (String, Int) = switch row.prefix {
+                case .v4(let p): (p.address.description, Int(p.length))
+                case .v6(let p): (p.address.description, Int(p.length))
+                }
+                var fields: [(String, JSON)] = [
                     ("valid", .bool(true)), ("bestpath", .bool(row.best)), ("multipath", .bool(row.multipath)),
                     ("pathFrom", .string(row.path == nil ? "local" : "external")),
+                    ("prefix", .string(address)), ("prefixLen", .int(Int64(length))), ("network", .string(row.prefix.description)),
+                ]
+                if let med = row.path.map({ $0.med }) ?? 0 { fields.append(("metric", .int(Int64(med)))) }
+                if let pref = row.path?.localPref { fields.append(("locPrf", .int(Int64(pref)))) }
+                fields += [
+                    ("weight", .int(row.path == nil ? 32768 : 0)),
                     ("peerId", .string(row.path?.peer?.description ?? "(unspec)")),
                     ("path", .string(row.path?.asPath ?? "")),
                     ("origin", .string(originName(row.path?.origin ?? .igp))),
-                    ("weight", .int(row.path == nil ? 32768 : 0)),
-                    ("nexthops", .array([.object([("ip", .string(row.path?.nextHop ?? (isV6(row.prefix) ? "::" : "0.0.0.0")))])])),
-                ])
+                    ("nexthops", .array([.object([("ip", .string(row.path?.nextHop ?? (isV6(row.prefix) ? "::" : "0.0.0.0"))),
+                                                   ("afi", .string(isV6(row.prefix) ? "ipv6" : "ipv4")), ("used", .bool(true))])])),
+                ]
+                let entry: JSON = .object(fields)
                 if let last = byPrefix.last, last.0 == row.prefix.description {
                     byPrefix[byPrefix.count - 1].1.append(entry)
                 } else {
@@ -197,7 +209,8 @@ enum BGPShowFormat {
                 }
             }
             return JSON.object([
-                ("vrfId", .int(0)), ("routerId", .string(routerID.description)), ("defaultLocPrf", .int(100)),
+                ("vrfId", .int(0)), ("vrfName", .string("default")), ("tableVersion", .int(0)),
+                ("routerId", .string(routerID.description)), ("defaultLocPrf", .int(100)),
                 ("localAS", .uint(UInt64(localAS))), ("routes", .object(byPrefix.map { ($0.0, .array($0.1)) })),
             ]).rendered() + "\n"
         }

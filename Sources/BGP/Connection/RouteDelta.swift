@@ -51,9 +51,14 @@ struct RouteDeltaBuilder {
 
     var isEmpty: Bool { delta.isEmpty }
 
+    /// The group of the last single-path change (most changes of a table load share it).
+    private var lastSingle: (hop: NextHop, group: Int32)?
+
     mutating func add(_ change: RouteChange) {
         var group = RouteDelta.removed
-        if !change.isRemoval {
+        if change.paths.count == 1, let last = lastSingle, last.hop == change.paths[0].nextHop {
+            group = last.group
+        } else if !change.isRemoval {
             var hops: [IPAddress] = []
             hops.reserveCapacity(change.paths.count)
             for p in change.paths {
@@ -70,6 +75,7 @@ struct RouteDeltaBuilder {
                 delta.groups.append(hops)
                 index[hops] = group
             }
+            if change.paths.count == 1 { lastSingle = (change.paths[0].nextHop, group) }
         }
         switch change.prefix {
         case .v4(let p): delta.v4.append(RouteDelta.IPv4Change(prefix: p, group: group))
@@ -82,6 +88,7 @@ struct RouteDeltaBuilder {
         let d = delta
         delta = RouteDelta()
         index = [:]
+        lastSingle = nil
         return d
     }
 }
