@@ -35,6 +35,8 @@ public final class Appliance: @unchecked Sendable {
     var learned: LearnedRoutes?
     /// `ip sla` probes and `track` objects (Track/TrackService.swift).
     var trackService: TrackService?
+    /// The kernel's connected routes, dumped again only when addresses or links change.
+    let connectedRoutes = ConnectedRouteCache()
     /// The WCCP router's UDP endpoint while `ip wccp` is configured (WCCP/WCCPService.swift).
     var wccpEndpoint: WCCPEndpoint?
     var generation: UInt64 = 0
@@ -195,7 +197,7 @@ public final class Appliance: @unchecked Sendable {
         // the kernel, not to a less specific egressd route. Listed after the
         // static routes so that a configured route for the same prefix wins.
         let tunnelIndexes = Set(tunnels.values.map(\.interfaceIndex))
-        if let connected = try? netlink.routes(table: RouteTable.main, protocol: RouteProtocol.kernel) {
+        if let connected = connectedRoutes.routes(netlink) {
             for k in connected where k.type == .unicast && !k.nextHops.contains(where: { $0.interfaceIndex.map(tunnelIndexes.contains) ?? false }) {
                 out.append(RouteSpec(prefix: k.prefix, target: .kernel, origin: "kernel"))
             }

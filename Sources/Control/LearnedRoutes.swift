@@ -309,3 +309,23 @@ extension Appliance {
         return rows
     }
 }
+
+/// The kernel's connected routes (protocol kernel, main table), dumped again only when an
+/// address or a link's state changed. With a full table in the kernel a route dump reads a
+/// million routes, and the adjacency refresh needs the connected ones every few seconds.
+final class ConnectedRouteCache: @unchecked Sendable {
+    private var key: [String] = []
+    private var routes: [KernelRoute] = []
+
+    func routes(_ netlink: RTNetlink) -> [KernelRoute]? {
+        guard let addresses = try? netlink.addresses(), let links = try? netlink.links() else {
+            return try? netlink.routes(table: RouteTable.main, protocol: RouteProtocol.kernel)
+        }
+        let now = addresses.map(\.description).sorted() + links.map { "\($0.index) \($0.isUp) \($0.hasCarrier) \($0.flags)" }.sorted()
+        if now == key { return routes }
+        guard let fresh = try? netlink.routes(table: RouteTable.main, protocol: RouteProtocol.kernel) else { return nil }
+        key = now
+        routes = fresh
+        return fresh
+    }
+}
