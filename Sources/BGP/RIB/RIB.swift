@@ -104,11 +104,11 @@ struct Selection: Equatable {
 }
 
 /// Per-family tables, generic so IPv4 and IPv6 share one implementation.
-struct FamilyTable<Prefix: Hashable & Sendable>: Sendable {
-    var adjIn: [[Prefix: AdjRoute]] = []
-    var loc: [Prefix: Selection] = [:]
+struct FamilyTable<Prefix: PrefixMapKey & Sendable>: Sendable {
+    var adjIn: [PrefixMap<Prefix, AdjRoute>] = []
+    var loc = PrefixMap<Prefix, Selection>()
     /// Routes as received, before import policy, of peers with `keepReceived`.
-    var received: [[Prefix: AttributeSetID]] = []
+    var received: [PrefixMap<Prefix, AttributeSetID>] = []
 }
 
 /// The routing information base of all peers.
@@ -274,8 +274,8 @@ public struct RIB: Sendable {
 
     /// Graceful restart: keep forwarding on the peer's routes but mark them stale.
     public mutating func markStale(_ peer: PeerID) {
-        v4.adjIn[peer.index] = v4.adjIn[peer.index].mapValues { AdjRoute(attributes: $0.attributes, stale: true) }
-        v6.adjIn[peer.index] = v6.adjIn[peer.index].mapValues { AdjRoute(attributes: $0.attributes, stale: true) }
+        v4.adjIn[peer.index].modifyValues { $0.stale = true }
+        v6.adjIn[peer.index].modifyValues { $0.stale = true }
     }
 
     /// After End-of-RIB (per family) or the stale timer (all families): withdraw what was not refreshed.
@@ -310,7 +310,7 @@ public struct RIB: Sendable {
     }
 
     /// Returns the new selected paths when the prefix's selection changed, nil otherwise.
-    private static func replace<P: Hashable & Sendable>(_ prefix: P, route: AttributeSetID?, peer: Int,
+    private static func replace<P: PrefixMapKey & Sendable>(_ prefix: P, route: AttributeSetID?, peer: Int,
                                                         table: inout FamilyTable<P>, store: inout AttributeStore,
                                                         peers: [PeerState], multipath: MultipathConfiguration) -> [SelectedPath]? {
         let old: AdjRoute?
@@ -357,7 +357,7 @@ public struct RIB: Sendable {
         return chosen.map { SelectedPath(peer: PeerID(index: $0.peer), nextHop: store[$0.id].nextHop, attributes: $0.id) }
     }
 
-    private func selectedPaths<P: Hashable & Sendable>(_ s: Selection, in table: FamilyTable<P>, _ prefix: P) -> [SelectedPath] {
+    private func selectedPaths<P: PrefixMapKey & Sendable>(_ s: Selection, in table: FamilyTable<P>, _ prefix: P) -> [SelectedPath] {
         var order = [Int(s.best)]
         for i in 0..<peers.count where i != Int(s.best) && s.multipath & (1 << UInt64(i)) != 0 { order.append(i) }
         return order.compactMap { i in
