@@ -6,6 +6,7 @@
 // the BGP reader nor the shell ever waits for the kernel.
 
 import BGP
+import Glibc
 import Engine
 import Netlink
 import NIOCore
@@ -18,14 +19,19 @@ final class LearnedRoutes: @unchecked Sendable {
     private(set) var groups: [[IPAddress]] = []
     private var groupIndex: [[IPAddress]: UInt32] = [:]
     /// Learned prefix -> group id.
-    private(set) var v4: [IPv4Prefix: UInt32] = [:]
-    private(set) var v6: [IPv6Prefix: UInt32] = [:]
+    private(set) var v4 = PrefixMap<IPv4Prefix, UInt32>()
+    private(set) var v6 = PrefixMap<IPv6Prefix, UInt32>()
     var count: Int { v4.count + v6.count }
 
-    // Engine side.
+    // Engine side: a snapshot is built when the changes pause for `quietInterval`, and during
+    // a long stream at most every `maximumInterval` (or four times the last build's time), so
+    // a table load costs a few rebuilds and its last one follows the last change closely.
     var rebuildTask: Scheduled<Void>?
     var lastRebuild: Duration = .zero
-    static let rebuildInterval: Duration = .milliseconds(100)
+    var lastChange = ContinuousClock.now
+    var lastPublish = ContinuousClock.now
+    static let quietInterval: Duration = .milliseconds(40)
+    static let maximumInterval: Duration = .milliseconds(500)
     /// Targets of each group as last given to the engine (for adjacency refresh).
     var publishedTargets: [BulkRoutes.Target] = []
 
@@ -165,7 +171,9 @@ final class KernelRouteWriter: @unchecked Sendable {
         busy = true
         let netlink = self.netlink
         pool.runIfActive(eventLoop: loop) { () throws -> [NetlinkError?] in
-            deleting ? try netlink.deleteRoutes(batch) : try netlink.replaceRoutes(batch)
+            // The kernel's copy may lag; BGP and the engine must not: this thread yields the CPU.
+            KernelRouteWriter.lowerPriority()
+            return deleting ? try netlink.deleteRoutes(batch) : try netlink.replaceRoutes(batch)
         }.whenComplete { [self] result in
             busy = false
             switch result {
@@ -187,6 +195,11 @@ final class KernelRouteWriter: @unchecked Sendable {
             }
             next()
         }
+    }
+
+    /// Nice 10 for the calling thread (on Linux the nice value is per thread; who 0 is the caller).
+    static func lowerPriority() {
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
     }
 
     /// Stops writing (pending changes are dropped) and waits for the thread.
@@ -229,15 +242,27 @@ extension Appliance {
     }
 
     private func scheduleLearnedRebuild(_ table: LearnedRoutes) {
-        guard table.rebuildTask == nil, let loop = MultiThreadedEventLoopGroup.currentEventLoop else { return }
-        let wait = max(LearnedRoutes.rebuildInterval, table.lastRebuild * 2)
+        table.lastChange = .now
+        guard table.rebuildTask == nil else { return }
+        if table.count == 0 || table.lastPublish < table.lastChange - .seconds(5) { table.lastPublish = .now }
+        armLearnedRebuild(table, in: LearnedRoutes.quietInterval)
+    }
+
+    private func armLearnedRebuild(_ table: LearnedRoutes, in wait: Duration) {
+        guard let loop = MultiThreadedEventLoopGroup.currentEventLoop else { return }
         let (seconds, attoseconds) = wait.components
         table.rebuildTask = loop.scheduleTask(in: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)) { [weak self, weak table] in
             guard let self, let table else { return }
+            let now = ContinuousClock.now
+            let longest = max(LearnedRoutes.maximumInterval, table.lastRebuild * 4)
+            // Still streaming and not overdue: wait for a pause.
+            if now - table.lastChange < LearnedRoutes.quietInterval, now - table.lastPublish < longest {
+                return self.armLearnedRebuild(table, in: LearnedRoutes.quietInterval)
+            }
             table.rebuildTask = nil
-            let start = ContinuousClock.now
             self.publish(routes: self.lastRoutes)
-            table.lastRebuild = .now - start
+            table.lastPublish = .now
+            table.lastRebuild = table.lastPublish - now
         }
     }
 

@@ -8,36 +8,36 @@
 import Packet
 
 /// A key of a `PrefixMap`: equality and a well-mixed 64-bit hash.
-protocol PrefixMapKey: Hashable {
+public protocol PrefixMapKey: Hashable {
     var mixedHash: UInt64 { get }
 }
 
-@inline(__always) func mix64(_ x: UInt64) -> UInt64 {
+@inline(__always) @usableFromInline func mix64(_ x: UInt64) -> UInt64 {
     var z = x &* 0x9E37_79B9_7F4A_7C15
     z = (z ^ (z >> 32)) &* 0xD6E8_FEB8_6659_FD93
     return z ^ (z >> 32)
 }
 
 extension IPv4Prefix: PrefixMapKey {
-    @inline(__always) var mixedHash: UInt64 { mix64(UInt64(address.value) << 8 | UInt64(length)) }
+    @inline(__always) public var mixedHash: UInt64 { mix64(UInt64(address.value) << 8 | UInt64(length)) }
 }
 
 extension IPv6Prefix: PrefixMapKey {
-    @inline(__always) var mixedHash: UInt64 { mix64(address.high ^ mix64(address.low ^ UInt64(length))) }
+    @inline(__always) public var mixedHash: UInt64 { mix64(address.high ^ mix64(address.low ^ UInt64(length))) }
 }
 
-struct PrefixMap<Key: PrefixMapKey, Value>: Sequence, ExpressibleByDictionaryLiteral {
+public struct PrefixMap<Key: PrefixMapKey, Value>: Sequence, ExpressibleByDictionaryLiteral {
     private var keyStore: [Key] = []
     private var valueStore: [Value] = []
     private var used: [Bool] = []
-    private(set) var count = 0
+    public private(set) var count = 0
 
-    init() {}
-    init(dictionaryLiteral elements: (Key, Value)...) {
+    public init() {}
+    public init(dictionaryLiteral elements: (Key, Value)...) {
         for (k, v) in elements { updateValue(v, forKey: k) }
     }
 
-    var isEmpty: Bool { count == 0 }
+    public var isEmpty: Bool { count == 0 }
     private var mask: Int { used.count - 1 }
 
     @inline(__always) private func slot(of key: Key) -> Int? {
@@ -50,7 +50,7 @@ struct PrefixMap<Key: PrefixMapKey, Value>: Sequence, ExpressibleByDictionaryLit
         return nil
     }
 
-    subscript(key: Key) -> Value? {
+    public subscript(key: Key) -> Value? {
         get { slot(of: key).map { valueStore[$0] } }
         set {
             if let newValue { updateValue(newValue, forKey: key) } else { removeValue(forKey: key) }
@@ -59,7 +59,7 @@ struct PrefixMap<Key: PrefixMapKey, Value>: Sequence, ExpressibleByDictionaryLit
 
     /// Sets the value; returns the previous one.
     @discardableResult
-    mutating func updateValue(_ value: Value, forKey key: Key) -> Value? {
+    public mutating func updateValue(_ value: Value, forKey key: Key) -> Value? {
         if let i = slot(of: key) {
             let old = valueStore[i]
             valueStore[i] = value
@@ -77,7 +77,7 @@ struct PrefixMap<Key: PrefixMapKey, Value>: Sequence, ExpressibleByDictionaryLit
 
     /// Removes the key; returns its value.
     @discardableResult
-    mutating func removeValue(forKey key: Key) -> Value? {
+    public mutating func removeValue(forKey key: Key) -> Value? {
         guard var hole = slot(of: key) else { return nil }
         let old = valueStore[hole]
         used[hole] = false
@@ -118,28 +118,28 @@ struct PrefixMap<Key: PrefixMapKey, Value>: Sequence, ExpressibleByDictionaryLit
     }
 
     /// Marks every value (e.g. GR stale) in place.
-    mutating func modifyValues(_ body: (inout Value) -> Void) {
+    public mutating func modifyValues(_ body: (inout Value) -> Void) {
         for i in 0..<used.count where used[i] { body(&valueStore[i]) }
     }
 
-    var keys: [Key] {
+    public var keys: [Key] {
         var out: [Key] = []
         out.reserveCapacity(count)
         for i in 0..<used.count where used[i] { out.append(keyStore[i]) }
         return out
     }
 
-    var values: [Value] {
+    public var values: [Value] {
         var out: [Value] = []
         out.reserveCapacity(count)
         for i in 0..<used.count where used[i] { out.append(valueStore[i]) }
         return out
     }
 
-    struct Iterator: IteratorProtocol {
+    public struct Iterator: IteratorProtocol {
         fileprivate let map: PrefixMap
         fileprivate var i = 0
-        mutating func next() -> (key: Key, value: Value)? {
+        public mutating func next() -> (key: Key, value: Value)? {
             while i < map.used.count {
                 defer { i += 1 }
                 if map.used[i] { return (map.keyStore[i], map.valueStore[i]) }
@@ -148,7 +148,7 @@ struct PrefixMap<Key: PrefixMapKey, Value>: Sequence, ExpressibleByDictionaryLit
         }
     }
 
-    func makeIterator() -> Iterator { Iterator(map: self) }
+    public func makeIterator() -> Iterator { Iterator(map: self) }
 }
 
 extension PrefixMap: @unchecked Sendable where Key: Sendable, Value: Sendable {}
