@@ -6,6 +6,7 @@
 // the BGP reader nor the shell ever waits for the kernel.
 
 import BGP
+import CEgressSys
 import Glibc
 import Engine
 import Netlink
@@ -225,6 +226,11 @@ extension Appliance {
                 do { writer = try KernelRouteWriter(loop: loop) } catch { record("bgp: no kernel route writer: \(error)") }
             }
             table = LearnedRoutes(kernel: writer)
+            // A table load allocates and frees arrays of tens of MB (deltas, the writer's queue,
+            // snapshot builds). glibc raises its mmap threshold after such a free, and later big
+            // arrays then come from the heap and stay in RSS; a fixed threshold keeps them mmapped,
+            // so they go back to the kernel when freed.
+            _ = egressd_fix_mmap_threshold(256 * 1024)
             writer?.resolve = { [weak self, weak table] group in
                 guard let self, let table, group >= 0, Int(group) < table.groups.count else { return [] }
                 return self.kernelNextHops(table.groups[Int(group)])
