@@ -81,6 +81,8 @@ let package = Package(
         ]),
         // Traffic generator for scripts/bench.sh (AF_PACKET, prebuilt frames).
         .executableTarget(name: "eg-trafgen", dependencies: ["CEgressSys"]),
+        // BGP route injector for `scripts/bench.sh bgp` (same feed for egressd, BIRD, FRR).
+        .executableTarget(name: "eg-bgpfeed", dependencies: ["BGP", "Packet"]),
         .executableTarget(name: "egsh", dependencies: [
             "Control", "Commands", "CEdit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -99,13 +101,14 @@ let package = Package(
         .testTarget(name: "BGPTests", dependencies: ["BGP", "Packet"]),
         .testTarget(name: "WCCPTests", dependencies: ["WCCP", "Packet"]),
         .testTarget(name: "ControlTests", dependencies: [
-            "Control", "Commands", "Engine", "Packet", "WCCP",
+            "Control", "Commands", "Engine", "Packet", "WCCP", "BGP",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability", "Packet"]),
         .testTarget(name: "eg-trafgenTests", dependencies: ["eg-trafgen"]),
+        .testTarget(name: "eg-bgpfeedTests", dependencies: ["eg-bgpfeed", "BGP", "Packet"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -5,6 +5,10 @@
 #   generator (eg-trafgen) pinned to cpu0, forwarder (kernel, or egressd's worker) to cpu1;
 #   delivered packets counted on the sink's veth over a fixed window, median of runs.
 #
+#   bgp: eg-bgpfeed ──eBGP── egressd | BIRD | FRR bgpd    (scripts/bench/bgp.sh)
+#   time from Established until N IPv4 prefixes are in each receiver's RIB (egressd: and its
+#   engine table; its kernel routes are timed separately), and each receiver's RSS after.
+#
 # Usage: scripts/bench.sh [dataplane|bgp|all]      (default dataplane)
 # Prints one figure per line as `name: value unit` on stdout (notes start with `#`);
 # progress goes to stderr.
@@ -17,6 +21,9 @@
 #   BENCH_RUNS / BENCH_WARMUP / BENCH_WINDOW   runs per figure (3), seconds (1, 5)
 #   BENCH_FLOWS      UDP source ports the generator cycles through (default 256)
 #   BENCH_LOG_LEVEL  egressd --log-level (default notice)
+#   EG_BGPFEED_BIN   BGP feeder (default: eg-bgpfeed beside EGRESSD_BIN, else built in the repo)
+#   BENCH_BGP_PREFIXES / BENCH_BGP_SETS   feed size (1000000) and attribute sets (100000)
+#   BENCH_BGP_RECEIVERS   receivers to measure (default "egressd bird frr")
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -29,6 +36,8 @@ source "$BENCH_DIR/bench/rig.sh"
 source "$BENCH_DIR/bench/measure.sh"
 # shellcheck source=bench/dataplane.sh
 source "$BENCH_DIR/bench/dataplane.sh"
+# shellcheck source=bench/bgp.sh
+source "$BENCH_DIR/bench/bgp.sh"
 
 BENCH_PREFIX=bn$$-
 BENCH_STATE=/run/egressd-bench/$BENCH_PREFIX
@@ -57,10 +66,23 @@ repo_release_build() {
     printf '%s' "$bin"
 }
 
-# resolve_binaries: EG_TRAFGEN_BIN always; EGRESSD_BIN/EGSH_BIN when a case needs egressd.
+# resolve_binaries [bgp]: EG_TRAFGEN_BIN always (EG_BGPFEED_BIN for bgp); EGRESSD_BIN/EGSH_BIN
+# when a case needs egressd.
 resolve_binaries() {
     local needs_egressd=0 case
     for case in $BENCH_CASES; do [[ $case == kernel ]] || needs_egressd=1; done
+    if [[ ${1:-} == bgp ]]; then
+        needs_egressd=0
+        [[ " $BENCH_BGP_RECEIVERS " == *" egressd "* ]] && needs_egressd=1
+        if [[ -z ${EG_BGPFEED_BIN:-} ]]; then
+            if [[ -n ${EGRESSD_BIN:-} && -x $(dirname "$EGRESSD_BIN")/eg-bgpfeed ]]; then
+                EG_BGPFEED_BIN=$(dirname "$EGRESSD_BIN")/eg-bgpfeed
+            else
+                EG_BGPFEED_BIN=$(repo_release_build eg-bgpfeed)
+            fi
+        fi
+        [[ -x $EG_BGPFEED_BIN ]] || eg_die "eg-bgpfeed binary not found: $EG_BGPFEED_BIN"
+    fi
     if (( needs_egressd )); then
         if [[ -z ${EGRESSD_BIN:-} ]]; then
             EGRESSD_BIN=$(repo_release_build egressd)
@@ -70,6 +92,7 @@ resolve_binaries() {
         [[ -x $EGRESSD_BIN ]] || eg_die "egressd binary not found: $EGRESSD_BIN"
         [[ -x $EGSH_BIN ]] || eg_die "egsh binary not found: $EGSH_BIN"
     fi
+    [[ ${1:-} == bgp ]] && return 0
     if [[ -z ${EG_TRAFGEN_BIN:-} ]]; then
         if [[ -n ${EGRESSD_BIN:-} && -x $(dirname "$EGRESSD_BIN")/eg-trafgen ]]; then
             EG_TRAFGEN_BIN=$(dirname "$EGRESSD_BIN")/eg-trafgen
@@ -100,13 +123,9 @@ cleanup() {
         done
     fi
     bench_rig_down || true
+    bgp_cleanup || true
     rm -rf -- "$BENCH_STATE"
     rmdir /run/egressd-bench 2>/dev/null || true
-}
-
-suite_bgp() {
-    # Placeholder for later sessions (session set-up and route churn figures).
-    echo "# bgp: no benchmark cases yet"
 }
 
 (( EUID == 0 )) || eg_die "the benchmark needs root (network namespaces)"
@@ -120,6 +139,7 @@ esac
 
 eg_apt_ensure iproute2 procps util-linux nftables
 [[ $suite == bgp ]] || resolve_binaries
+[[ $suite == dataplane ]] || resolve_binaries bgp
 mkdir -p "$BENCH_STATE"
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -130,6 +150,6 @@ if [[ $suite == dataplane || $suite == all ]]; then
     bench_suite_dataplane
 fi
 if [[ $suite == bgp || $suite == all ]]; then
-    suite_bgp
+    bench_suite_bgp
 fi
 print_load end

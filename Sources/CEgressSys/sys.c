@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <malloc.h>
 #include "CEgressSys.h"
 
 #include <errno.h>
@@ -178,4 +179,8 @@ int egressd_write_sysctl(const char *path, const char *value) {
     int e = errno;
     close(fd);
     return r == len ? 0 : -e;
+}
+
+int egressd_fix_mmap_threshold(int bytes) {
+    return mallopt(M_MMAP_THRESHOLD, bytes);
 }

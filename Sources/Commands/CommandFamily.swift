@@ -21,6 +21,7 @@ enum CommandFamilies {
             SystemCommands.self,
             InterfaceCommands.self,
             StaticRouteCommands.self,
+            TrackCommands.self,
             BGPCommands.self,
             WCCPCommands.self,
             DataplaneCommands.self,

@@ -115,6 +115,8 @@ public struct ConfigSession: Sendable {
         guard let best = failures.max(by: { $0.column < $1.column }) else {
             throw CommandError(kind: .incomplete, column: first.column, message: "% Incomplete command.")
         }
+        // An ambiguous abbreviation here is answered as such: the words it could be are here.
+        if case .ambiguous = best.kind { throw best }
         let inStack = Set(frames.map(\.mode))
         for other in registry.modeOrder where other.isConfiguration && !inStack.contains(other) {
             var reached: Int

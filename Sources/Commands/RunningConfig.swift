@@ -30,6 +30,9 @@ public struct RunningConfig: Equatable, Sendable {
     public var metrics: MetricsConfig = MetricsConfig()
     /// `ip flow-export ...` / `ip flow-cache ...`: IPFIX export. See Families/ObservabilityCommands.swift.
     public var flowExport: FlowExportConfig = FlowExportConfig()
+    /// `ip sla N` health probes and `track N` objects. See Families/TrackCommands.swift.
+    public var slas: [Int: SLAConfig] = [:]
+    public var tracks: [Int: TrackConfig] = [:]
 
     public init(hostname: String = RunningConfig.defaultHostname,
                 tunnels: [String: TunnelInterface] = [:],

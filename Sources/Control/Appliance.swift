@@ -32,6 +32,12 @@ public final class Appliance: @unchecked Sendable {
     var redirectCounters: [UInt8: CounterBlock] = [:]
     /// The BGP speaker while `router bgp` is configured (BGPService.swift).
     var bgpSpeaker: BGPSpeaker?
+    /// BGP's learned routes, at table scale (LearnedRoutes.swift).
+    var learned: LearnedRoutes?
+    /// `ip sla` probes and `track` objects (Track/TrackService.swift).
+    var trackService: TrackService?
+    /// The kernel's connected routes, dumped again only when addresses or links change.
+    let connectedRoutes = ConnectedRouteCache()
     /// The WCCP router's UDP endpoint while `ip wccp` is configured (WCCP/WCCPService.swift).
     var wccpEndpoint: WCCPEndpoint?
     var generation: UInt64 = 0
@@ -110,6 +116,7 @@ public final class Appliance: @unchecked Sendable {
             tunnels[t.name]!.description = t.description
         }
         config = new
+        applyTracks()
         applyBGP()
         applyWCCP()
         applyMetrics()
@@ -210,7 +217,7 @@ public final class Appliance: @unchecked Sendable {
         // the kernel, not to a less specific egressd route. Listed after the
         // static routes so that a configured route for the same prefix wins.
         let tunnelIndexes = Set(tunnels.values.map(\.interfaceIndex))
-        if let connected = try? netlink.routes(table: RouteTable.main, protocol: RouteProtocol.kernel) {
+        if let connected = connectedRoutes.routes(netlink) {
             for k in connected where k.type == .unicast && !k.nextHops.contains(where: { $0.interfaceIndex.map(tunnelIndexes.contains) ?? false }) {
                 out.append(RouteSpec(prefix: k.prefix, target: .kernel, origin: "kernel"))
             }
@@ -250,7 +257,7 @@ public final class Appliance: @unchecked Sendable {
     /// and republishes when one changed. Runs every few seconds.
     public func refreshAdjacencies() {
         let fresh = resolveRoutes(config)
-        if fresh.map(\.adjacency) != lastRoutes.map(\.adjacency) || fresh.count != lastRoutes.count {
+        if fresh.map(\.adjacency) != lastRoutes.map(\.adjacency) || fresh.count != lastRoutes.count || learnedTargetsChanged() {
             publish(routes: fresh)
         }
     }
@@ -271,7 +278,7 @@ public final class Appliance: @unchecked Sendable {
             generation: generation, tunnels: specs, routes: routes,
             counters: tunnels.mapValues(\.counters), tunFDs: tunnels.mapValues(\.device.queues),
             workers: engine.settings.workers, redirect: redirectServices, redirectCounters: redirectCounters,
-            retain: tunnels.values.map(\.device))
+            retain: tunnels.values.map(\.device), bulk: learnedBulk())
         engine.publish(snapshot)
     }
 
@@ -331,6 +338,8 @@ public final class Appliance: @unchecked Sendable {
 
     /// Stops the engine and removes the tunnels and kernel routes.
     public func shutdown() {
+        trackService?.stop()
+        trackService = nil
         stopBGP()
         stopWCCP()
         stopMetrics()

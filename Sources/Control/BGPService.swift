@@ -9,6 +9,7 @@ import Observability
 import Commands
 import NIOCore
 import NIOPosix
+import Netlink
 import Packet
 
 extension Appliance {
@@ -18,7 +19,6 @@ extension Appliance {
             if let speaker = bgpSpeaker {
                 speaker.stop()
                 bgpSpeaker = nil
-                setProtocolRoutes("bgp", [:])
                 record("bgp stopped")
             }
             return
@@ -27,7 +27,7 @@ extension Appliance {
             record("bgp not started: no router-id configured and no interface address to take it from")
             return
         }
-        let wanted = Self.speakerConfiguration(router, routerID: routerID, config: config) { [self] address in
+        let wanted = Self.speakerConfiguration(router, routerID: routerID, config: config, trackUp: { [self] in trackIsUp($0) }) { [self] address in
             // Our IPv6 next hop for a neighbour reached over IPv4: the tunnel's /125 address.
             guard case .v4 = address, let name = tunnel(owning: address) else { return nil }
             return tunnels[name]?.spec.insideV6?.address
@@ -43,7 +43,7 @@ extension Appliance {
                     return
                 }
                 let speaker = BGPSpeaker(eventLoop: loop, configuration: wanted,
-                                         routeSink: { [weak self] routes in self?.setProtocolRoutes("bgp", routes) },
+                                         routeDeltaSink: { [weak self] delta in self?.learnedRoutesChanged(delta) },
                                          eventSink: { [weak self] event in self?.record("bgp: " + event, EventFields.bgp(event)) })
                 try speaker.start()
                 bgpSpeaker = speaker
@@ -58,10 +58,19 @@ extension Appliance {
     func stopBGP() {
         bgpSpeaker?.stop()
         bgpSpeaker = nil
+        // The writer thread stops; what it wrote goes in one pipelined batch.
+        if let writer = learned?.kernel {
+            writer.stop()
+            let ours = (try? netlink.routes(table: RouteTable.main, protocol: RouteProtocol.egressd)) ?? []
+            let learnedOnly = ours.filter { installedRoutes[$0.prefix] == nil }
+            if !learnedOnly.isEmpty { _ = try? netlink.deleteRoutes(learnedOnly) }
+        }
+        learned = nil
     }
 
     /// The speaker's settings for `router`: sessions, policies and advertisements.
     static func speakerConfiguration(_ router: BGPRouterConfig, routerID: IPv4Address, config: RunningConfig,
+                                     trackUp: (Int) -> Bool = { _ in false },
                                      ipv6NextHop: (IPAddress) -> IPv6Address?) -> BGPSpeakerConfiguration {
         var result = BGPSpeakerConfiguration(localAS: router.asNumber, routerID: routerID)
         result.maximumPaths = router.ipv4.maximumPaths
@@ -81,17 +90,26 @@ extension Appliance {
             if session.families.isEmpty { session.families = [.ipv4Unicast] }
             var s = BGPNeighborSettings(address: n.address, session: session)
             s.ttl = n.ebgpMultihop ?? (n.remoteAS == router.asNumber ? 255 : 1)
+            s.password = n.password
+            if let hops = n.ttlSecurityHops {
+                s.ttlSecurityHops = hops
+                s.ttl = 255  // GTSM: we always send 255
+            }
             s.updateSource = n.updateSource
             s.shutdown = n.shutdown
             s.extraPrepends = n.asPathPrepend
             s.nextHopV6 = ipv6NextHop(n.address)
             s.importPolicy = importPolicy(n, router: router, config: config)
+            s.keepReceived = n.ipv4.softReconfigurationInbound || n.ipv6.softReconfigurationInbound
             if let m = n.ipv4.maximumPrefix ?? n.ipv6.maximumPrefix {
                 s.maximumPrefix = MaximumPrefix(limit: Int(m.limit), warningThresholdPercent: m.threshold ?? 75, teardown: !m.warningOnly)
             }
             for family in BGPFamily.allCases where n[family].activate {
-                var routes = router[family].networks
-                if n[family].defaultOriginate { routes.insert(family == .ipv4 ? IPPrefix("0.0.0.0/0")! : IPPrefix("::/0")!) }
+                // A route tied to a track is advertised only while the track is up.
+                var routes = router[family].networks.filter { p in router[family].networkTracks[p].map(trackUp) ?? true }
+                if n[family].defaultOriginate && (n[family].defaultOriginateTrack.map(trackUp) ?? true) {
+                    routes.insert(family == .ipv4 ? IPPrefix("0.0.0.0/0")! : IPPrefix("::/0")!)
+                }
                 if let name = n[family].prefixListOut {
                     // A list that does not exist matches nothing: nothing is sent.
                     let list = prefixList(config.prefixLists(family)[name], name: name)

@@ -9,11 +9,17 @@ import Packet
 extension Appliance {
     /// Runs a BGP show command.
     func showBGP(_ what: BGPShowCommand, json: Bool) -> (String, Bool) {
+        if case .routeSummary = what { return (routeSummary(json: json), true) }
+        if case .track(let n) = what { return showTrack(n, json: json) }
         guard let speaker = bgpSpeaker, let router = config.bgp else {
             return json ? ("{}\n", true) : ("% BGP instance not found\n", false)
         }
         let c = speaker.configuration
         switch what {
+        case .routeSummary:
+            return (routeSummary(json: json), true)
+        case .track(let n):
+            return showTrack(n, json: json)
         case .summary:
             return (BGPShowFormat.summary(speaker.peerStatus(), routerID: c.routerID, localAS: c.localAS,
                                           ribEntries: speaker.ribRouteCount, json: json), true)
@@ -28,6 +34,23 @@ extension Appliance {
             }
             record("bgp: clear \(address.map(\.description) ?? "*")\(soft ? " soft" : "") from the shell")
             return ("", true)
+        case .receivedRoutes(let address):
+            let addresses = address.map { [$0] } ?? speaker.peerStatus().map(\.address)
+            if let address, !speaker.peerStatus().contains(where: { $0.address == address }) {
+                return json ? ("{}\n", true) : ("% No such neighbor \(address)\n", false)
+            }
+            var tables: [(IPAddress, [BGPReceivedRoute])] = []
+            for a in addresses {
+                guard let routes = speaker.receivedRoutes(a) else {
+                    if address != nil {
+                        return json ? ("{\"warning\":\"Inbound soft reconfiguration not enabled\"}\n", true)
+                                    : ("% Inbound soft reconfiguration not enabled\n", false)
+                    }
+                    continue
+                }
+                tables.append((a, routes))
+            }
+            return (BGPShowFormat.received(tables, single: address != nil, routerID: c.routerID, localAS: c.localAS, json: json), true)
         case .neighbors(let address, let advertisedRoutes):
             var peers = speaker.peerStatus()
             if let address {
@@ -39,6 +62,41 @@ extension Appliance {
             }
             return (BGPShowFormat.neighbors(peers, routerID: c.routerID, json: json), true)
         }
+    }
+}
+
+extension Appliance {
+    /// `show ip route summary`: FRR's table (source, RIB, FIB), with the kernel's side of
+    /// learned routes added. Counts only, no walk of the table: safe to poll during a load.
+    func routeSummary(json: Bool) -> String {
+        let snapshot = engine.snapshot
+        let staticCount = config.staticRoutes.count
+        let rib = bgpSpeaker?.ribRouteCount ?? 0
+        let fib = snapshot.bulkRouteCount
+        let writer = learned?.kernel
+        if json {
+            let rows: [JSON] = [
+                .object([("type", .string("static")), ("rib", .int(Int64(staticCount))), ("fib", .int(Int64(snapshot.routeSpecs.filter { $0.origin == "static" }.count)))]),
+                .object([("type", .string("bgp")), ("rib", .int(Int64(rib))), ("fib", .int(Int64(fib))),
+                         ("learned", .int(Int64(learned?.count ?? 0))),
+                         ("kernel", .int(Int64(writer?.installed ?? 0))), ("kernelPending", .int(Int64(writer?.pending ?? 0))),
+                         ("kernelFailures", .int(Int64(writer?.failures ?? 0))),
+                         ("kernelLastRunMsec", writer?.lastRun.map { .int($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) } ?? .null),
+                         ("kernelLastError", writer?.lastError.map { .string($0) } ?? .null)]),
+            ]
+            return JSON.object([("routes", .array(rows)), ("routesTotal", .int(Int64(staticCount + rib))),
+                                ("routesTotalFib", .int(Int64(snapshot.routeSpecs.count + fib)))]).rendered() + "\n"
+        }
+        var out = "Route Source         Routes               FIB                  Kernel (vrf default)\n"
+        func row(_ a: String, _ b: Int, _ c: Int, _ d: String) -> String {
+            BGPShowFormat.pad(a, 21) + BGPShowFormat.pad(String(b), 21) + BGPShowFormat.pad(String(c), 21) + d + "\n"
+        }
+        out += row("static", staticCount, snapshot.routeSpecs.filter { $0.origin == "static" }.count, "")
+        var kernel = String(writer?.installed ?? 0)
+        if let w = writer, w.pending > 0 { kernel += " (\(w.pending) pending)" }
+        out += row("ebgp", rib, fib, kernel)
+        if let e = writer?.lastError { out += "% last kernel route error: \(e)\n" }
+        return out
     }
 }
 
@@ -123,15 +181,27 @@ enum BGPShowFormat {
         if json {
             var byPrefix: [(String, [JSON])] = []
             for row in rows {
-                let entry: JSON = .object([
+                // FRR's keys: prefix/prefixLen/network, metric and locPrf when set, nexthops with afi/used.
+                let (address, length): (String, Int) = switch row.prefix {
+                case .v4(let p): (p.address.description, Int(p.length))
+                case .v6(let p): (p.address.description, Int(p.length))
+                }
+                var fields: [(String, JSON)] = [
                     ("valid", .bool(true)), ("bestpath", .bool(row.best)), ("multipath", .bool(row.multipath)),
                     ("pathFrom", .string(row.path == nil ? "local" : "external")),
+                    ("prefix", .string(address)), ("prefixLen", .int(Int64(length))), ("network", .string(row.prefix.description)),
+                ]
+                if let med = row.path.map({ $0.med }) ?? 0 { fields.append(("metric", .int(Int64(med)))) }
+                if let pref = row.path?.localPref { fields.append(("locPrf", .int(Int64(pref)))) }
+                fields += [
+                    ("weight", .int(row.path == nil ? 32768 : 0)),
                     ("peerId", .string(row.path?.peer?.description ?? "(unspec)")),
                     ("path", .string(row.path?.asPath ?? "")),
                     ("origin", .string(originName(row.path?.origin ?? .igp))),
-                    ("weight", .int(row.path == nil ? 32768 : 0)),
-                    ("nexthops", .array([.object([("ip", .string(row.path?.nextHop ?? (isV6(row.prefix) ? "::" : "0.0.0.0")))])])),
-                ])
+                    ("nexthops", .array([.object([("ip", .string(row.path?.nextHop ?? (isV6(row.prefix) ? "::" : "0.0.0.0"))),
+                                                   ("afi", .string(isV6(row.prefix) ? "ipv6" : "ipv4")), ("used", .bool(true))])])),
+                ]
+                let entry: JSON = .object(fields)
                 if let last = byPrefix.last, last.0 == row.prefix.description {
                     byPrefix[byPrefix.count - 1].1.append(entry)
                 } else {
@@ -139,7 +209,8 @@ enum BGPShowFormat {
                 }
             }
             return JSON.object([
-                ("vrfId", .int(0)), ("routerId", .string(routerID.description)), ("defaultLocPrf", .int(100)),
+                ("vrfId", .int(0)), ("vrfName", .string("default")), ("tableVersion", .int(0)),
+                ("routerId", .string(routerID.description)), ("defaultLocPrf", .int(100)),
                 ("localAS", .uint(UInt64(localAS))), ("routes", .object(byPrefix.map { ($0.0, .array($0.1)) })),
             ]).rendered() + "\n"
         }
@@ -242,6 +313,50 @@ enum BGPShowFormat {
                 out += "*> " + pad(prefix.description, 16) + " " + pad(hop, 19) + right("0", 7) + right("", 7) + right("32768", 7) + " i\n"
             }
             out += "\nTotal number of prefixes \(p.advertised.count)\n"
+        }
+        return out
+    }
+
+    /// `received-routes`, in FRR's shape (JSON keyed by prefix; all neighbours: keyed by neighbour first).
+    static func received(_ tables: [(IPAddress, [BGPReceivedRoute])], single: Bool, routerID: IPv4Address, localAS: UInt32, json: Bool) -> String {
+        func sorted(_ r: [BGPReceivedRoute]) -> [BGPReceivedRoute] { r.sorted { prefixLess($0.prefix, $1.prefix) } }
+        if json {
+            func table(_ routes: [BGPReceivedRoute]) -> JSON {
+                let entries: [(String, JSON)] = sorted(routes).map { r in
+                    let (address, length): (String, Int) = switch r.prefix {
+                    case .v4(let p): (p.address.description, Int(p.length))
+                    case .v6(let p): (p.address.description, Int(p.length))
+                    }
+                    var f: [(String, JSON)] = [("addrPrefix", .string(address)), ("prefixLen", .int(Int64(length))),
+                                               ("network", .string(r.prefix.description))]
+                    if let m = r.med { f.append(("metric", .int(Int64(m)))) }
+                    if let l = r.localPref { f.append(("locPrf", .int(Int64(l)))) }
+                    f += [("weight", .int(0)), ("nextHopGlobal", .string(r.nextHop)), ("path", .string(r.asPath)),
+                          ("origin", .string(originName(r.origin))), ("accepted", .bool(r.accepted))]
+                    return (r.prefix.description, .object(f))
+                }
+                return .object([
+                    ("bgpTableVersion", .int(0)), ("bgpLocalRouterId", .string(routerID.description)), ("defaultLocPrf", .int(100)),
+                    ("localAS", .uint(UInt64(localAS))), ("receivedRoutes", .object(entries)),
+                    ("totalPrefixCounter", .int(Int64(routes.count))),
+                    ("filteredPrefixCounter", .int(Int64(routes.filter { !$0.accepted }.count))),
+                ])
+            }
+            if single, let only = tables.first { return table(only.1).rendered() + "\n" }
+            return JSON.object(tables.map { ($0.0.description, table($0.1)) }).rendered() + "\n"
+        }
+        var out = ""
+        for (_, routes) in tables {
+            out += "BGP table version is 0, local router ID is \(routerID), vrf id 0\nDefault local pref 100, local AS \(localAS)\n" + routesHeader
+            for r in sorted(routes) {
+                let path = [r.asPath, originName(r.origin, short: true)].filter { !$0.isEmpty }.joined(separator: " ")
+                var line = (r.accepted ? "*> " : "   ") + pad(r.prefix.description, 16)
+                if r.prefix.description.count > 16 { line += "\n" + String(repeating: " ", count: 19) }
+                line += " " + pad(r.nextHop, 19) + right(r.med.map(String.init) ?? "", 7) + right(r.localPref.map(String.init) ?? "", 7)
+                    + right("0", 7) + " " + path
+                out += line + "\n"
+            }
+            out += "\nTotal number of prefixes \(routes.count) (\(routes.filter { !$0.accepted }.count) filtered)\n"
         }
         return out
     }

@@ -142,6 +142,7 @@ extension Appliance {
             case .kernel: rows.append((r.prefix.description, "kernel", ["kernel"]))
             }
         }
+        rows += learnedRouteRows(ipv6: ipv6)
         if json {
             return (JSON.object([("routes", .array(rows.map {
                 .object([("prefix", .string($0.prefix)), ("protocol", .string($0.kind)), ("nexthops", .array($0.via.map { .string($0) }))])

@@ -277,8 +277,36 @@ func nextHops(_ rib: RIB, _ prefix: String) -> [String] {
         for i in 0..<RIB.maximumPeers {
             _ = try rib.addPeer(RIBPeerConfiguration(address: .v4(IPv4Address(UInt32(i + 1))), peerAS: 1, localAS: 2, identifier: IPv4Address(UInt32(i + 1))))
         }
-        #expect(throws: RIBError.tooManyPeers(limit: 64)) {
+        #expect(throws: RIBError.tooManyPeers(limit: RIB.maximumPeers)) {
             _ = try rib.addPeer(RIBPeerConfiguration(address: .v4(IPv4Address(999)), peerAS: 1, localAS: 2, identifier: IPv4Address(999)))
         }
     }
+}
+
+/// `soft-reconfiguration inbound`: routes as received, before policy, kept beside the Adj-RIB-In.
+@Test func receivedRoutesAreKeptBeforePolicyOnlyWhenAsked() throws {
+    var rib = RIB()
+    let policy = ImportPolicy.prefixList(PrefixList(name: "L", entries: [PrefixListEntry(.permit, IPPrefix("10.1.0.0/16")!)]))
+    var config = RIBPeerConfiguration(address: .v4(IPv4Address(169, 254, 6, 2)), peerAS: 64512, localAS: 65000,
+                                      identifier: IPv4Address(10, 0, 0, 1), importPolicy: policy, keepReceived: true)
+    let peer = try rib.addPeer(config)
+    var u = RouteChanges(attributes: PathAttributes(origin: .igp, asPath: ASPath(sequence: [64512])))
+    u.nextHopV4 = .v4(IPv4Address(169, 254, 6, 2))
+    u.announcedV4 = [IPv4Prefix("10.1.0.0/16")!, IPv4Prefix("10.2.0.0/16")!]
+    let result = rib.apply(u, from: peer)
+    #expect(result.filtered == 1 && rib.prefixCount(peer) == 1)
+    #expect(Set(rib.receivedRoutes(peer).map(\.prefix)) == [IPPrefix("10.1.0.0/16")!, IPPrefix("10.2.0.0/16")!])
+    #expect(rib.receivedRoutes(peer).allSatisfy { $0.attributes.attributes.asPath == ASPath(sequence: [64512]) })
+    // A withdrawal removes it from both.
+    var w = RouteChanges(attributes: PathAttributes())
+    w.withdrawnV4 = [IPv4Prefix("10.2.0.0/16")!]
+    _ = rib.apply(w, from: peer)
+    #expect(rib.receivedRoutes(peer).map(\.prefix) == [IPPrefix("10.1.0.0/16")!])
+    // Turned off: the copy goes, and the attribute set is released with the last route.
+    config.keepReceived = false
+    rib.updatePeer(peer, config)
+    #expect(rib.receivedRoutes(peer).isEmpty && !rib.keepsReceived(peer))
+    #expect(rib.attributeSetCount == 1)
+    _ = rib.removePeerRoutes(peer)
+    #expect(rib.attributeSetCount == 0)
 }

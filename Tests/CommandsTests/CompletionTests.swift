@@ -12,7 +12,7 @@ private let registry = CommandRegistry.standard
 
 @Test func completionsAfterShow() throws {
     let entries = try registry.completions(line: "show ", mode: .exec)
-    #expect(entries.map(\.word) == ["bgp", "capture", "dataplane", "interfaces", "ip", "ipv6", "logging", "running-config", "version"])
+    #expect(entries.map(\.word) == ["bgp", "capture", "dataplane", "interfaces", "ip", "ipv6", "logging", "running-config", "track", "version"])
     #expect(entries.first { $0.word == "ip" }?.help == "IP information")
     #expect(entries.allSatisfy { $0.kind == .keyword })
 }
@@ -62,7 +62,7 @@ private let registry = CommandRegistry.standard
     let text = registry.help(line: "show ip", mode: .exec)
     #expect(text == "  ip    IP information\n  ipv6  IPv6 information")
     #expect(registry.help(line: "show ip route ", mode: .exec)
-        == "  json  JavaScript Object Notation output\n  <cr>")
+        == "  json     JavaScript Object Notation output\n  summary  Summary of all routes\n  <cr>")
     #expect(registry.help(line: "zz", mode: .exec) == "% Unrecognized command")
     #expect(registry.help(line: "show zz ", mode: .exec).hasSuffix("% Invalid input detected at '^' marker."))
 }

@@ -11,23 +11,34 @@ import Packet
 /// A running BGP speaker. Create, use and stop it on `eventLoop` only.
 public final class BGPSpeaker: @unchecked Sendable {
     /// Receives the learned routes: for each prefix, its ECMP next hops (replaces the previous table).
+    /// Small users and tests; the appliance takes `RouteDeltaSink`.
     public typealias RouteSink = ([IPPrefix: [IPAddress]]) -> Void
+    /// Receives the changes of the learned routes since the last call, coalesced over
+    /// `publishInterval` so that a full table arrives in a few large batches.
+    public typealias RouteDeltaSink = (RouteDelta) -> Void
     /// Receives state changes worth a log line.
     public typealias EventSink = (String) -> Void
 
     public let eventLoop: EventLoop
     public private(set) var configuration: BGPSpeakerConfiguration
-    private let routeSink: RouteSink
+    private let routeSink: RouteDeltaSink
     private let eventSink: EventSink
     private(set) var rib: RIB
     private var sessions: [IPAddress: PeerSession] = [:]
     /// RIB peer slots by address; the RIB never forgets a peer, so a re-added neighbour reuses its slot.
     private var ribPeers: [IPAddress: PeerID] = [:]
     private var listeners: [Channel] = []
+    /// MD5 keys set on the listeners, by peer (RFC 2385: inbound connections must be signed too).
+    private var listenerPasswords: [IPAddress: String] = [:]
     /// Increments per stop, so a listener bound for a stopped instance is closed when it arrives.
     private var runGeneration = 0
-    /// The selected routes as given to the sink.
-    public private(set) var routes: [IPPrefix: [IPAddress]] = [:]
+    /// Changes not yet handed to the sink, and the task that will hand them over.
+    private var pending = RouteDeltaBuilder()
+    private var publishTask: Scheduled<Void>?
+    /// How long changes are collected before they go to the sink.
+    public var publishInterval: TimeAmount = .milliseconds(50)
+    /// Prefixes handed to the sink and not withdrawn since (both families).
+    public private(set) var publishedRouteCount = 0
     /// Seeds the FSMs' jitter generators (one per session).
     private var seed: UInt64 = 0x5EED
     /// Inbound connections closed at once: from an address that is not a configured neighbour,
@@ -38,12 +49,22 @@ public final class BGPSpeaker: @unchecked Sendable {
     private let started = NIODeadline.now()
 
     public init(eventLoop: EventLoop, configuration: BGPSpeakerConfiguration,
-                routeSink: @escaping RouteSink, eventSink: @escaping EventSink = { _ in }) {
+                routeDeltaSink: @escaping RouteDeltaSink, eventSink: @escaping EventSink = { _ in }) {
         self.eventLoop = eventLoop
         self.configuration = configuration
-        self.routeSink = routeSink
+        self.routeSink = routeDeltaSink
         self.eventSink = eventSink
         rib = RIB(multipath: MultipathConfiguration(maximumPaths: configuration.maximumPaths))
+    }
+
+    /// A speaker that hands the whole learned table to `routeSink` on every change.
+    public convenience init(eventLoop: EventLoop, configuration: BGPSpeakerConfiguration,
+                            routeSink: @escaping RouteSink, eventSink: @escaping EventSink = { _ in }) {
+        nonisolated(unsafe) var table: [IPPrefix: [IPAddress]] = [:]
+        self.init(eventLoop: eventLoop, configuration: configuration, routeDeltaSink: { delta in
+            delta.apply(to: &table)
+            routeSink(table)
+        }, eventSink: eventSink)
     }
 
     /// Opens the listeners and starts every session.
@@ -58,6 +79,7 @@ public final class BGPSpeaker: @unchecked Sendable {
                 case .success(let channel):
                     guard generation == runGeneration else { return channel.close(promise: nil) }
                     listeners.append(channel)
+                    applyListenerPasswords()
                 case .failure(let error):
                     report("cannot listen on [\(address)]:\(port): \(error)")
                 }
@@ -73,10 +95,10 @@ public final class BGPSpeaker: @unchecked Sendable {
         sessions = [:]
         for l in listeners { l.close(promise: nil) }
         listeners = []
-        if !routes.isEmpty {
-            routes = [:]
-            routeSink(routes)
-        }
+        listenerPasswords = [:]
+        // Every learned route goes, at once.
+        for c in rib.removeAllRoutes().changes { pending.add(c) }
+        flushRoutes()
     }
 
     /// Applies a new configuration: sessions whose OPEN or connection parameters
@@ -94,6 +116,7 @@ public final class BGPSpeaker: @unchecked Sendable {
         }
         let old = configuration
         configuration = new
+        applyListenerPasswords()
         rib.multipath = MultipathConfiguration(maximumPaths: new.maximumPaths)
         let wanted = Dictionary(new.neighbors.map { ($0.address, $0) }, uniquingKeysWith: { a, _ in a })
         for (address, s) in sessions where wanted[address] == nil {
@@ -112,6 +135,26 @@ public final class BGPSpeaker: @unchecked Sendable {
                 s.update(n)
             }
         }
+    }
+
+    /// Sets the neighbours' MD5 keys on the listening sockets of their family, and removes
+    /// keys no longer configured.
+    private func applyListenerPasswords() {
+        var wanted: [IPAddress: String] = [:]
+        for n in configuration.neighbors { if let p = n.password { wanted[n.address] = p } }
+        for l in listeners {
+            let isV6: Bool = if case .v6? = l.localAddress { true } else { false }
+            for (peer, password) in wanted where listenerPasswords[peer] != password {
+                guard isV6 == peer.isV6 else { continue }
+                SocketSecurity.setPassword(l, peer: peer, password).whenFailure { [self] error in
+                    report("neighbor \(peer): cannot set its TCP MD5 key on the listener: \(error)")
+                }
+            }
+            for peer in listenerPasswords.keys where wanted[peer] == nil && isV6 == peer.isV6 {
+                SocketSecurity.setPassword(l, peer: peer, nil).whenFailure { _ in }
+            }
+        }
+        if !listeners.isEmpty { listenerPasswords = wanted }
     }
 
     /// `clear ip bgp *|ADDR [soft]`. Returns false when no such neighbour exists.
@@ -145,7 +188,8 @@ public final class BGPSpeaker: @unchecked Sendable {
 
     private func ribConfiguration(_ n: BGPNeighborSettings, identifier: IPv4Address) -> RIBPeerConfiguration {
         RIBPeerConfiguration(address: n.address, peerAS: n.session.peerAS, localAS: n.session.localAS,
-                             identifier: identifier, importPolicy: n.importPolicy, maximumPrefix: n.maximumPrefix)
+                             identifier: identifier, importPolicy: n.importPolicy, maximumPrefix: n.maximumPrefix,
+                             keepReceived: n.keepReceived)
     }
 
     // MARK: listening
@@ -183,8 +227,11 @@ public final class BGPSpeaker: @unchecked Sendable {
             c.close()
             return
         }
-        // Our segments leave with the neighbour's TTL, as on active opens.
+        // Our segments leave with the neighbour's TTL, as on active opens; GTSM checks theirs.
         _ = c.channel.setOption(ttlOption(for: remote), value: SocketOptionValue(s.settings.ttl))
+        if let hops = s.settings.ttlSecurityHops {
+            _ = SocketSecurity.setMinimumTTL(c.channel, peer: remote, hops: hops)
+        }
         s.accept(c)
     }
 
@@ -244,25 +291,25 @@ public final class BGPSpeaker: @unchecked Sendable {
         publish(rib.sweepStale(s.ribPeer).changes)
     }
 
-    /// Applies RIB changes to the route table and hands it to the sink.
+    /// Queues RIB changes for the sink; they go out after `publishInterval`.
     private func publish(_ changes: [RouteChange]) {
         guard !changes.isEmpty else { return }
-        for c in changes {
-            if c.isRemoval {
-                routes[c.prefix] = nil
-            } else {
-                var hops: [IPAddress] = []
-                for p in c.paths {
-                    let hop: IPAddress = switch p.nextHop {
-                    case .v4(let a): .v4(a)
-                    case .v6(let global, _): .v6(global)
-                    }
-                    if !hops.contains(hop) { hops.append(hop) }
-                }
-                routes[c.prefix] = hops
-            }
+        for c in changes { pending.add(c) }
+        guard publishTask == nil else { return }
+        publishTask = eventLoop.scheduleTask(in: publishInterval) { [self] in
+            publishTask = nil
+            flushRoutes()
         }
-        routeSink(routes)
+    }
+
+    /// Hands the queued changes to the sink now.
+    private func flushRoutes() {
+        publishTask?.cancel()
+        publishTask = nil
+        guard !pending.isEmpty else { return }
+        let delta = pending.take()
+        publishedRouteCount = rib.routeCount
+        routeSink(delta)
     }
 
     // MARK: status for the shell
@@ -298,7 +345,7 @@ public final class BGPSpeaker: @unchecked Sendable {
     public func routeStatus() -> [BGPRouteStatus] {
         var addressOf: [PeerID: IPAddress] = [:]
         for (a, p) in ribPeers { addressOf[p] = a }
-        return routes.keys.map { prefix in
+        return rib.prefixes().map { prefix in
             let paths = rib.paths(for: prefix).enumerated().map { index, p in
                 let attributes = rib.attributes(p.attributes)
                 return BGPPathStatus(peer: addressOf[p.peer], nextHop: p.nextHop.description, best: index == 0,
@@ -307,6 +354,19 @@ public final class BGPSpeaker: @unchecked Sendable {
                                      med: attributes.attributes.multiExitDisc, localPref: attributes.attributes.localPref)
             }
             return BGPRouteStatus(prefix: prefix, paths: paths)
+        }
+    }
+
+    /// A neighbour's routes as received, before policy (`received-routes`): nil when there is
+    /// no such neighbour or it does not keep them (`soft-reconfiguration inbound`).
+    public func receivedRoutes(_ address: IPAddress) -> [BGPReceivedRoute]? {
+        guard let peer = ribPeers[address], sessions[address] != nil, rib.keepsReceived(peer) else { return nil }
+        return rib.receivedRoutes(peer).map { r in
+            BGPReceivedRoute(prefix: r.prefix, nextHop: r.attributes.nextHop.description,
+                             asPath: r.attributes.attributes.asPath?.description ?? "",
+                             origin: r.attributes.attributes.origin ?? .incomplete,
+                             med: r.attributes.attributes.multiExitDisc, localPref: r.attributes.attributes.localPref,
+                             accepted: rib.adjRIBIn(peer, r.prefix) != nil)
         }
     }
 
@@ -361,4 +421,16 @@ public struct BGPPathStatus: Sendable {
     public var origin: Origin
     public var med: UInt32?
     public var localPref: UInt32?
+}
+
+/// A route as received from a neighbour, before policy.
+public struct BGPReceivedRoute: Sendable {
+    public var prefix: IPPrefix
+    public var nextHop: String
+    public var asPath: String
+    public var origin: Origin
+    public var med: UInt32?
+    public var localPref: UInt32?
+    /// Whether import policy let it into the RIB.
+    public var accepted: Bool
 }

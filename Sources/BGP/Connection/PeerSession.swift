@@ -20,6 +20,9 @@ final class PeerSession: @unchecked Sendable {
     private var connectAttempt = 0
     private var connecting = false
     private var timers: [BGPTimer: Scheduled<Void>] = [:]
+    /// When each running timer expires, and when its scheduled task fires (no later).
+    private var deadlines: [BGPTimer: NIODeadline] = [:]
+    private var scheduledAt: [BGPTimer: NIODeadline] = [:]
     private var staleTimer: Scheduled<Void>?
     /// Our routes as last sent to the peer.
     private(set) var advertised: Set<IPPrefix> = []
@@ -90,7 +93,7 @@ final class PeerSession: @unchecked Sendable {
         if new.shutdown != old.shutdown {
             if new.shutdown { stop(.administrativeShutdown()) } else { handle(.manualStart) }
         }
-        if new.importPolicy != old.importPolicy || new.maximumPrefix != old.maximumPrefix {
+        if new.importPolicy != old.importPolicy || new.maximumPrefix != old.maximumPrefix || new.keepReceived != old.keepReceived {
             speaker.updateRIBPeer(self)
             // Routes refused before may pass now: ask the peer to send them again.
             if state == .established, let n = negotiated, n.routeRefresh {
@@ -206,6 +209,7 @@ final class PeerSession: @unchecked Sendable {
         let attempt = connectAttempt
         let ttl = settings.ttl
         let address = settings.address
+        let current = settings
         let bootstrap = ClientBootstrap(group: speaker.eventLoop)
             .connectTimeout(.seconds(Int64(max(1, settings.session.connectRetryTime / 2))))
             .channelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -213,6 +217,9 @@ final class PeerSession: @unchecked Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(BGPChannelHandler())
+                }.flatMap {
+                    // The MD5 key must be on the socket before its SYN leaves.
+                    SocketSecurity.protect(channel, current)
                 }
             }
         let future: EventLoopFuture<Channel>
@@ -276,13 +283,17 @@ final class PeerSession: @unchecked Sendable {
             connection?.close()
             connection = nil
         case .startTimer(let timer, let duration):
-            timers[timer]?.cancel()
-            timers[timer] = speaker.eventLoop.scheduleTask(in: duration.timeAmount) { [self] in
-                timers[timer] = nil
-                handle(.timerExpired(timer))
-            }
+            let deadline = NIODeadline.now() + duration.timeAmount
+            deadlines[timer] = deadline
+            // The hold timer restarts on every message (a table load is 100k of them): a task
+            // already due no later than the new deadline is kept and, when it fires early,
+            // re-armed for the rest, instead of a cancel and a new task per message.
+            if let scheduled = scheduledAt[timer], timers[timer] != nil, scheduled <= deadline { return }
+            arm(timer, at: deadline)
         case .stopTimer(let timer):
             timers.removeValue(forKey: timer)?.cancel()
+            deadlines[timer] = nil
+            scheduledAt[timer] = nil
         case .established(let n):
             establishedAt = .now()
             establishedTransitions += 1
@@ -312,6 +323,21 @@ final class PeerSession: @unchecked Sendable {
                     speaker.sweepStale(self)
                 }
             }
+        }
+    }
+
+    /// Schedules `timer`'s task for `deadline`; when it fires before the timer's current
+    /// deadline (restarted meanwhile), it re-arms for the rest.
+    private func arm(_ timer: BGPTimer, at deadline: NIODeadline) {
+        timers[timer]?.cancel()
+        scheduledAt[timer] = deadline
+        timers[timer] = speaker.eventLoop.scheduleTask(deadline: deadline) { [self] in
+            timers[timer] = nil
+            scheduledAt[timer] = nil
+            guard let due = deadlines[timer] else { return }
+            if due > NIODeadline.now() { return arm(timer, at: due) }
+            deadlines[timer] = nil
+            handle(.timerExpired(timer))
         }
     }
 
@@ -350,6 +376,8 @@ final class PeerSession: @unchecked Sendable {
         stop(notification)
         for t in timers.values { t.cancel() }
         timers = [:]
+        deadlines = [:]
+        scheduledAt = [:]
         staleTimer?.cancel()
         staleTimer = nil
         abandonOutboundAttempt()

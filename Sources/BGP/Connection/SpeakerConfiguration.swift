@@ -35,10 +35,17 @@ public struct BGPNeighborSettings: Hashable, Sendable {
     /// What this peer's routes must pass to enter the RIB.
     public var importPolicy: ImportPolicy = .none
     public var maximumPrefix: MaximumPrefix?
+    /// `soft-reconfiguration inbound`: keep the peer's routes as received, before policy.
+    public var keepReceived = false
     /// Our routes for this peer (both families, after the outbound filter).
     public var advertised: [IPPrefix] = []
     /// Extra copies of our AS in AS_PATH.
     public var extraPrepends = 0
+    /// `password`: the TCP MD5 signature key (RFC 2385); nil: unsigned.
+    public var password: String?
+    /// `ttl-security hops N` (GTSM, RFC 5082): the peer is at most N hops away; we send
+    /// with TTL 255 (set `ttl`) and the kernel drops what arrives with less than 256 - N.
+    public var ttlSecurityHops: Int?
     /// Next hop for IPv6 routes on an IPv4 session (our /125 address in the same tunnel).
     public var nextHopV6: IPv6Address?
 
@@ -50,5 +57,6 @@ public struct BGPNeighborSettings: Hashable, Sendable {
     /// (anything the OPEN or the TCP connection depends on).
     func needsReset(from old: BGPNeighborSettings) -> Bool {
         old.session != session || old.port != port || old.ttl != ttl || old.updateSource != updateSource
+            || old.password != password || old.ttlSecurityHops != ttlSecurityHops
     }
 }

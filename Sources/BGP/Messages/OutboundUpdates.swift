@@ -29,7 +29,7 @@ public struct OriginationPolicy: Hashable, Sendable {
 /// Builds the UPDATE messages that announce or withdraw our routes.
 public enum OutboundUpdateBuilder {
     /// Room for NLRI in one message: 4096 less the header, the two length fields and the attributes.
-    static func room(attributes: PathAttributes, fourOctetAS: Bool) -> Int {
+    public static func room(attributes: PathAttributes, fourOctetAS: Bool) -> Int {
         var encoded: [UInt8] = []
         attributes.encode(fourOctetAS: fourOctetAS, into: &encoded)
         return BGPMessage.maximumLength - BGPMessage.headerLength - 4 - encoded.count
@@ -87,7 +87,7 @@ public enum OutboundUpdateBuilder {
         return updates
     }
 
-    static func nlriSize(_ p: IPv4Prefix) -> Int { 1 + (Int(p.length) + 7) / 8 }
+    public static func nlriSize(_ p: IPv4Prefix) -> Int { 1 + (Int(p.length) + 7) / 8 }
     static func nlriSize(_ p: IPPrefix) -> Int {
         switch p {
         case .v4(let q): nlriSize(q)
@@ -96,7 +96,7 @@ public enum OutboundUpdateBuilder {
     }
 
     /// Splits `items` into runs whose encoded sizes fit `room` octets.
-    static func chunks<T>(_ items: [T], room: Int, size: (T) -> Int) -> [[T]] {
+    public static func chunks<T>(_ items: [T], room: Int, size: (T) -> Int) -> [[T]] {
         var result: [[T]] = []
         var current: [T] = []
         var used = 0

@@ -25,34 +25,52 @@ public struct AttributeSetID: Hashable, Sendable {
 }
 
 /// Interning table with reference counts; ids of released sets are reused.
+/// Each set is held once: the index maps a set's hash to the first id with that
+/// hash, and ids with equal hashes are chained (a full table has ~100k sets of a
+/// few hundred bytes each, so a second copy as a dictionary key would cost tens of MB).
 struct AttributeStore: Sendable {
     private var sets: [RouteAttributes?] = []
     private var references: [UInt32] = []
-    private var index: [RouteAttributes: UInt32] = [:]
+    /// Next id with the same hash (`none`: end of the chain).
+    private var chain: [UInt32] = []
+    private var index: [Int: UInt32] = [:]
     private var free: [UInt32] = []
-
-    /// Number of distinct attribute sets in use.
-    var count: Int { index.count }
+    private(set) var count = 0
+    private static let none = UInt32.max
 
     subscript(id: AttributeSetID) -> RouteAttributes { sets[Int(id.index)]! }
 
+    private func find(_ value: RouteAttributes, hash: Int) -> UInt32? {
+        var i = index[hash] ?? Self.none
+        while i != Self.none {
+            if sets[Int(i)] == value { return i }
+            i = chain[Int(i)]
+        }
+        return nil
+    }
+
     /// Returns the id of `value`, adding it if new, and takes one reference.
     mutating func intern(_ value: RouteAttributes) -> AttributeSetID {
-        if let i = index[value] {
+        let hash = value.hashValue
+        if let i = find(value, hash: hash) {
             references[Int(i)] += 1
             return AttributeSetID(index: i)
         }
         let i: UInt32
+        let head = index[hash] ?? Self.none
         if let reused = free.popLast() {
             i = reused
             sets[Int(i)] = value
             references[Int(i)] = 1
+            chain[Int(i)] = head
         } else {
             i = UInt32(sets.count)
             sets.append(value)
             references.append(1)
+            chain.append(head)
         }
-        index[value] = i
+        index[hash] = i
+        count += 1
         return AttributeSetID(index: i)
     }
 
@@ -63,11 +81,20 @@ struct AttributeStore: Sendable {
     mutating func release(_ id: AttributeSetID) {
         let i = Int(id.index)
         references[i] -= 1
-        if references[i] == 0 {
-            index[sets[i]!] = nil
-            sets[i] = nil
-            free.append(id.index)
+        guard references[i] == 0 else { return }
+        let hash = sets[i]!.hashValue
+        // Unlink from its hash chain.
+        if index[hash] == id.index {
+            index[hash] = chain[i] == Self.none ? nil : chain[i]
+        } else {
+            var j = index[hash] ?? Self.none
+            while j != Self.none, chain[Int(j)] != id.index { j = chain[Int(j)] }
+            if j != Self.none { chain[Int(j)] = chain[i] }
         }
+        chain[i] = Self.none
+        sets[i] = nil
+        free.append(id.index)
+        count -= 1
     }
 
     func referenceCount(_ id: AttributeSetID) -> UInt32 { references[Int(id.index)] }

@@ -20,11 +20,14 @@ public struct RIBPeerConfiguration: Hashable, Sendable {
     public var identifier: IPv4Address
     public var importPolicy: ImportPolicy
     public var maximumPrefix: MaximumPrefix?
+    /// `soft-reconfiguration inbound`: also keep every route as received, before policy
+    /// (for `show ip bgp neighbors A received-routes`).
+    public var keepReceived: Bool
 
     public init(address: IPAddress, peerAS: UInt32, localAS: UInt32, identifier: IPv4Address,
-                importPolicy: ImportPolicy = .none, maximumPrefix: MaximumPrefix? = nil) {
+                importPolicy: ImportPolicy = .none, maximumPrefix: MaximumPrefix? = nil, keepReceived: Bool = false) {
         self.address = address; self.peerAS = peerAS; self.localAS = localAS; self.identifier = identifier
-        self.importPolicy = importPolicy; self.maximumPrefix = maximumPrefix
+        self.importPolicy = importPolicy; self.maximumPrefix = maximumPrefix; self.keepReceived = keepReceived
     }
 
     public var isEBGP: Bool { peerAS != localAS }
@@ -69,28 +72,49 @@ public enum RIBError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// One Adj-RIB-In route: the interned attributes and the GR stale mark.
+/// One Adj-RIB-In route: the interned attributes and the GR stale mark, packed
+/// in 32 bits (a full table is a million of these per peer).
 struct AdjRoute {
-    var attributes: AttributeSetID
-    var stale: Bool
+    private var raw: UInt32
+    private static let staleBit: UInt32 = 1 << 31
+
+    init(attributes: AttributeSetID, stale: Bool) {
+        raw = attributes.index | (stale ? Self.staleBit : 0)
+    }
+
+    var attributes: AttributeSetID { AttributeSetID(index: raw & ~Self.staleBit) }
+    var stale: Bool {
+        get { raw & Self.staleBit != 0 }
+        set { raw = newValue ? raw | Self.staleBit : raw & ~Self.staleBit }
+    }
 }
 
-/// A Loc-RIB entry: the best peer and the peers used for multipath (bit per peer index).
+/// A Loc-RIB entry: the best peer (top 8 bits) and the peers used for
+/// multipath (one bit per peer index, low 56 bits), packed in 64 bits.
 struct Selection: Equatable {
-    var best: UInt16
-    var multipath: UInt64
+    private var raw: UInt64
+    private static let peerMask: UInt64 = (1 << 56) - 1
+
+    init(best: UInt16, multipath: UInt64) {
+        raw = UInt64(best) << 56 | multipath & Self.peerMask
+    }
+
+    var best: UInt16 { UInt16(raw >> 56) }
+    var multipath: UInt64 { raw & Self.peerMask }
 }
 
 /// Per-family tables, generic so IPv4 and IPv6 share one implementation.
-struct FamilyTable<Prefix: Hashable & Sendable>: Sendable {
-    var adjIn: [[Prefix: AdjRoute]] = []
-    var loc: [Prefix: Selection] = [:]
+struct FamilyTable<Prefix: PrefixMapKey & Sendable>: Sendable {
+    var adjIn: [PrefixMap<Prefix, AdjRoute>] = []
+    var loc = PrefixMap<Prefix, Selection>()
+    /// Routes as received, before import policy, of peers with `keepReceived`.
+    var received: [PrefixMap<Prefix, AttributeSetID>] = []
 }
 
 /// The routing information base of all peers.
 public struct RIB: Sendable {
     /// Bits in `Selection.multipath`.
-    public static let maximumPeers = 64
+    public static let maximumPeers = 56
 
     public var multipath: MultipathConfiguration
     private var store = AttributeStore()
@@ -111,6 +135,7 @@ public struct RIB: Sendable {
         guard peers.count < Self.maximumPeers else { throw .tooManyPeers(limit: Self.maximumPeers) }
         peers.append(PeerState(configuration: configuration))
         v4.adjIn.append([:]); v6.adjIn.append([:])
+        v4.received.append([:]); v6.received.append([:])
         return PeerID(index: peers.count - 1)
     }
 
@@ -118,6 +143,34 @@ public struct RIB: Sendable {
     /// accepted stay until a route refresh re-sends them.
     public mutating func updatePeer(_ peer: PeerID, _ configuration: RIBPeerConfiguration) {
         peers[peer.index].configuration = configuration
+        if !configuration.keepReceived { clearReceived(peer) }
+    }
+
+    /// The peer's routes as received, before policy (empty unless it has `keepReceived`), by prefix.
+    public func receivedRoutes(_ peer: PeerID) -> [(prefix: IPPrefix, attributes: RouteAttributes)] {
+        v4.received[peer.index].map { (.v4($0.key), store[$0.value]) } + v6.received[peer.index].map { (.v6($0.key), store[$0.value]) }
+    }
+
+    /// Whether the peer's received routes are kept.
+    public func keepsReceived(_ peer: PeerID) -> Bool { peers[peer.index].configuration.keepReceived }
+
+    private mutating func clearReceived(_ peer: PeerID) {
+        for id in v4.received[peer.index].values { store.release(id) }
+        for id in v6.received[peer.index].values { store.release(id) }
+        v4.received[peer.index] = [:]
+        v6.received[peer.index] = [:]
+    }
+
+    private mutating func keepReceived(_ prefix: IPv4Prefix, _ id: AttributeSetID?, peer: PeerID) {
+        if let id { store.retain(id) }
+        let old = id.map { v4.received[peer.index].updateValue($0, forKey: prefix) } ?? v4.received[peer.index].removeValue(forKey: prefix)
+        if let old { store.release(old) }
+    }
+
+    private mutating func keepReceived(_ prefix: IPv6Prefix, _ id: AttributeSetID?, peer: PeerID) {
+        if let id { store.retain(id) }
+        let old = id.map { v6.received[peer.index].updateValue($0, forKey: prefix) } ?? v6.received[peer.index].removeValue(forKey: prefix)
+        if let old { store.release(old) }
     }
 
     // MARK: queries
@@ -129,6 +182,15 @@ public struct RIB: Sendable {
     /// Distinct interned attribute sets.
     public var attributeSetCount: Int { store.count }
     public func attributes(_ id: AttributeSetID) -> RouteAttributes { store[id] }
+
+    /// Every prefix in the Loc-RIB (both families, unordered).
+    public func prefixes() -> [IPPrefix] {
+        var out: [IPPrefix] = []
+        out.reserveCapacity(routeCount)
+        for p in v4.loc.keys { out.append(.v4(p)) }
+        for p in v6.loc.keys { out.append(.v6(p)) }
+        return out
+    }
 
     /// The selected paths for a prefix (best first), empty if none.
     public func paths(for prefix: IPPrefix) -> [SelectedPath] {
@@ -153,11 +215,19 @@ public struct RIB: Sendable {
     public mutating func apply(_ update: RouteChanges, from peer: PeerID) -> RIBResult {
         var result = RIBResult()
         let config = peers[peer.index].configuration
-        for p in update.withdrawnV4 { set(p, route: nil, peer: peer, into: &result) }
-        for p in update.withdrawnV6 { set(p, route: nil, peer: peer, into: &result) }
+        let keep = config.keepReceived
+        for p in update.withdrawnV4 {
+            if keep { keepReceived(p, nil, peer: peer) }
+            set(p, route: nil, peer: peer, into: &result)
+        }
+        for p in update.withdrawnV6 {
+            if keep { keepReceived(p, nil, peer: peer) }
+            set(p, route: nil, peer: peer, into: &result)
+        }
         if !update.announcedV4.isEmpty, let nh = update.nextHopV4 {
             let id = store.intern(RouteAttributes(attributes: update.attributes, nextHop: nh))
             for p in update.announcedV4 {
+                if keep { keepReceived(p, id, peer: peer) }
                 let permitted = config.importPolicy.permits(.v4(p), fromEBGP: config.isEBGP)
                 if !permitted { result.filtered += 1 }
                 set(p, route: permitted ? id : nil, peer: peer, into: &result)
@@ -167,6 +237,7 @@ public struct RIB: Sendable {
         if !update.announcedV6.isEmpty, let nh = update.nextHopV6 {
             let id = store.intern(RouteAttributes(attributes: update.attributes, nextHop: nh))
             for p in update.announcedV6 {
+                if keep { keepReceived(p, id, peer: peer) }
                 let permitted = config.importPolicy.permits(.v6(p), fromEBGP: config.isEBGP)
                 if !permitted { result.filtered += 1 }
                 set(p, route: permitted ? id : nil, peer: peer, into: &result)
@@ -182,15 +253,29 @@ public struct RIB: Sendable {
         var result = RIBResult()
         for p in Array(v4.adjIn[peer.index].keys) { set(p, route: nil, peer: peer, into: &result) }
         for p in Array(v6.adjIn[peer.index].keys) { set(p, route: nil, peer: peer, into: &result) }
+        clearReceived(peer)
         peers[peer.index].warned = false
         peers[peer.index].exceeded = false
         return result
     }
 
+    /// Every route of every peer goes (the speaker stops): one removal per Loc-RIB prefix.
+    public mutating func removeAllRoutes() -> RIBResult {
+        var result = RIBResult()
+        result.changes.reserveCapacity(routeCount)
+        for p in v4.loc.keys { result.changes.append(RouteChange(prefix: .v4(p), paths: [])) }
+        for p in v6.loc.keys { result.changes.append(RouteChange(prefix: .v6(p), paths: [])) }
+        let multipath = self.multipath
+        let configurations = peers.map(\.configuration)
+        self = RIB(multipath: multipath)
+        for c in configurations { _ = try? addPeer(c) }
+        return result
+    }
+
     /// Graceful restart: keep forwarding on the peer's routes but mark them stale.
     public mutating func markStale(_ peer: PeerID) {
-        v4.adjIn[peer.index] = v4.adjIn[peer.index].mapValues { AdjRoute(attributes: $0.attributes, stale: true) }
-        v6.adjIn[peer.index] = v6.adjIn[peer.index].mapValues { AdjRoute(attributes: $0.attributes, stale: true) }
+        v4.adjIn[peer.index].modifyValues { $0.stale = true }
+        v6.adjIn[peer.index].modifyValues { $0.stale = true }
     }
 
     /// After End-of-RIB (per family) or the stale timer (all families): withdraw what was not refreshed.
@@ -199,11 +284,11 @@ public struct RIB: Sendable {
         // Keys are collected first: removing while iterating would copy the table on every removal.
         if family == nil || family == .ipv4Unicast {
             let stale = v4.adjIn[peer.index].filter(\.value.stale).map(\.key)
-            for p in stale { set(p, route: nil, peer: peer, into: &result) }
+            for p in stale { keepReceived(p, nil, peer: peer); set(p, route: nil, peer: peer, into: &result) }
         }
         if family == nil || family == .ipv6Unicast {
             let stale = v6.adjIn[peer.index].filter(\.value.stale).map(\.key)
-            for p in stale { set(p, route: nil, peer: peer, into: &result) }
+            for p in stale { keepReceived(p, nil, peer: peer); set(p, route: nil, peer: peer, into: &result) }
         }
         return result
     }
@@ -225,7 +310,7 @@ public struct RIB: Sendable {
     }
 
     /// Returns the new selected paths when the prefix's selection changed, nil otherwise.
-    private static func replace<P: Hashable & Sendable>(_ prefix: P, route: AttributeSetID?, peer: Int,
+    private static func replace<P: PrefixMapKey & Sendable>(_ prefix: P, route: AttributeSetID?, peer: Int,
                                                         table: inout FamilyTable<P>, store: inout AttributeStore,
                                                         peers: [PeerState], multipath: MultipathConfiguration) -> [SelectedPath]? {
         let old: AdjRoute?
@@ -272,7 +357,7 @@ public struct RIB: Sendable {
         return chosen.map { SelectedPath(peer: PeerID(index: $0.peer), nextHop: store[$0.id].nextHop, attributes: $0.id) }
     }
 
-    private func selectedPaths<P: Hashable & Sendable>(_ s: Selection, in table: FamilyTable<P>, _ prefix: P) -> [SelectedPath] {
+    private func selectedPaths<P: PrefixMapKey & Sendable>(_ s: Selection, in table: FamilyTable<P>, _ prefix: P) -> [SelectedPath] {
         var order = [Int(s.best)]
         for i in 0..<peers.count where i != Int(s.best) && s.multipath & (1 << UInt64(i)) != 0 { order.append(i) }
         return order.compactMap { i in

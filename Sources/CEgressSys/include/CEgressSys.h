@@ -76,4 +76,8 @@ int egressd_pin_to_cpu(int cpu);
 /// Writes `value` to a /proc/sys file (e.g. disable_ipv6 of a TUN).
 int egressd_write_sysctl(const char *path, const char *value);
 
+/// Fixes glibc's mmap threshold at `bytes` (mallopt M_MMAP_THRESHOLD): big arrays stay
+/// mmapped and are returned to the kernel when freed. Returns 1 on success.
+int egressd_fix_mmap_threshold(int bytes);
+
 #endif

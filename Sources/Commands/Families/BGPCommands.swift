@@ -49,6 +49,8 @@ public struct BGPAddressFamilyConfig: Equatable, Sendable {
     public var networks: Set<IPPrefix> = []
     /// `maximum-paths N`: ECMP width for routes learned over several sessions.
     public var maximumPaths: Int = 1
+    /// `network PREFIX track N`: advertised only while track N is up.
+    public var networkTracks: [IPPrefix: Int] = [:]
     public init(networks: Set<IPPrefix> = [], maximumPaths: Int = 1) { self.networks = networks; self.maximumPaths = maximumPaths }
 }
 
@@ -77,6 +79,10 @@ public struct BGPNeighborConfig: Equatable, Sendable {
     public var asPathPrepend: Int = 0
     /// `shutdown`: the session stays down.
     public var shutdown: Bool = false
+    /// `password LINE`: TCP MD5 signature key (RFC 2385), 1-80 characters.
+    public var password: String?
+    /// `ttl-security hops N`: GTSM (RFC 5082); excludes `ebgp-multihop`.
+    public var ttlSecurityHops: Int?
     /// Per-family settings; IPv4 unicast is active by default (as FRR), IPv6 is not.
     public var ipv4: BGPNeighborFamilyConfig = BGPNeighborFamilyConfig(activate: true)
     public var ipv6: BGPNeighborFamilyConfig = BGPNeighborFamilyConfig(activate: false)
@@ -93,6 +99,7 @@ public struct BGPNeighborConfig: Equatable, Sendable {
         a.address == b.address && a.remoteAS == b.remoteAS && a.ebgpMultihop == b.ebgpMultihop && a.keepalive == b.keepalive
             && a.holdTime == b.holdTime && a.updateSource == b.updateSource && a.asPathPrepend == b.asPathPrepend
             && a.shutdown == b.shutdown && a.ipv4 == b.ipv4 && a.ipv6 == b.ipv6
+            && a.password == b.password && a.ttlSecurityHops == b.ttlSecurityHops
     }
 }
 
@@ -102,12 +109,16 @@ public struct BGPNeighborFamilyConfig: Equatable, Sendable {
     public var activate: Bool
     /// `neighbor A default-originate`: advertise 0.0.0.0/0 (::/0).
     public var defaultOriginate = false
+    /// `neighbor A default-originate track N`: only while track N is up.
+    public var defaultOriginateTrack: Int?
     /// `neighbor A prefix-list NAME in`.
     public var prefixListIn: String?
     /// `neighbor A prefix-list NAME out`.
     public var prefixListOut: String?
     /// `neighbor A maximum-prefix N [THRESHOLD] [warning-only]`.
     public var maximumPrefix: BGPMaximumPrefixConfig?
+    /// `neighbor A soft-reconfiguration inbound`: keep routes as received (before policy).
+    public var softReconfigurationInbound = false
     public init(activate: Bool) { self.activate = activate }
 }
 
@@ -152,11 +163,18 @@ public enum BGPShowCommand: Equatable, Sendable {
     case routes(ipv6: Bool)
     /// `show ip bgp neighbors [A] [advertised-routes]`.
     case neighbors(IPAddress?, advertisedRoutes: Bool)
+    /// `show ip bgp neighbors [A] received-routes`: Adj-RIB-In before policy
+    /// (needs `soft-reconfiguration inbound`, as in FRR).
+    case receivedRoutes(IPAddress?)
     /// `clear ip bgp *|A [soft]`: reset sessions (all, or one), or with `soft`
     /// ask for the peer's routes again (route refresh) and re-send ours,
     /// keeping the session. Like `clear ip wccp`, it runs where the show
     /// commands run: on the appliance's live state.
     case clear(IPAddress?, soft: Bool)
+    /// `show ip route summary`: routes per source, in the RIB, the engine and the kernel (O(1)).
+    case routeSummary
+    /// `show track [N]`: the health checks that BGP advertisements follow (TrackCommands.swift).
+    case track(Int?)
 }
 
 extension CommandMode {
@@ -191,12 +209,19 @@ enum BGPCommands: CommandFamily {
         let advertised = CommandElement.keyword("advertised-routes", help: "Display the routes advertised to a BGP neighbor")
         registry.show([ip, bgp]) { _ in .bgp(.routes(ipv6: false)) }
         registry.show([ip, bgp, summary]) { _ in .bgp(.summary) }
+        registry.show([ip, .keyword("route", help: "Routing table"), .keyword("summary", help: "Summary of all routes")]) { _ in
+            .bgp(.routeSummary)
+        }
         registry.show([bgp, summary]) { _ in .bgp(.summary) }
         registry.show([bgp, .keyword("ipv6", help: "Address Family"), .keyword("unicast", help: "Address Family modifier")]) { _ in
             .bgp(.routes(ipv6: true))
         }
         registry.show([ip, bgp, neighbors, .optional([peer, .optional([advertised])])]) { a throws(CommandFailure) in
             .bgp(.neighbors(a.contains("peer") ? try a.ipAddress("peer") : nil, advertisedRoutes: a.has("advertised-routes")))
+        }
+        let received = CommandElement.keyword("received-routes", help: "Display the received routes from neighbor (before policy)")
+        registry.show([ip, bgp, neighbors, .optional([peer]), received]) { a throws(CommandFailure) in
+            .bgp(.receivedRoutes(a.contains("peer") ? try a.ipAddress("peer") : nil))
         }
         registry.exec([.keyword("clear", help: "Reset functions"), ip, .keyword("bgp", help: "BGP sessions"),
                        .choice([[.keyword("*", help: "Clear all peers")], [peer]]),
@@ -274,7 +299,10 @@ enum BGPCommands: CommandFamily {
                                           help: "maximum hop count")
         registry.config(.configRouter, n + [multihop, .optional([ttl])]) { s, a throws(CommandFailure) in
             let value = a.contains("ttl") ? Int(try a.number("ttl")) : 255
-            try s.editNeighbor(a) { $0.ebgpMultihop = value }
+            try s.editNeighbor(a) { n throws(CommandFailure) in
+                if n.ttlSecurityHops != nil { throw CommandFailure("ebgp-multihop and ttl-security cannot be configured together", argument: "peer") }
+                n.ebgpMultihop = value
+            }
         }
         registry.config(.configRouter, [.no] + n + [multihop, .optional([ttl])]) { s, a throws(CommandFailure) in
             try s.editNeighbor(a) { $0.ebgpMultihop = nil }
@@ -315,6 +343,30 @@ enum BGPCommands: CommandFamily {
             try s.editNeighbor(a) { $0.asPathPrepend = 0 }
         }
 
+        let passwordKeyword = CommandElement.keyword("password", help: "Set a password (TCP MD5 signature, RFC 2385)")
+        let password = CommandElement.argument("password", .word, help: "The password, 1-80 characters")
+        registry.config(.configRouter, n + [passwordKeyword, password]) { s, a throws(CommandFailure) in
+            let p = try a.string("password")
+            guard (1...80).contains(p.utf8.count) else { throw CommandFailure("a TCP MD5 password has 1 to 80 characters", argument: "password") }
+            try s.editNeighbor(a) { $0.password = p }
+        }
+        registry.config(.configRouter, [.no] + n + [passwordKeyword, .optional([password])]) { s, a throws(CommandFailure) in
+            try s.editNeighbor(a) { $0.password = nil }
+        }
+        let ttlSecurity = CommandElement.keyword("ttl-security", help: "BGP ttl-security parameters (GTSM, RFC 5082)")
+        let hopsKeyword = CommandElement.keyword("hops", help: "Specify the maximum number of hops to the BGP peer")
+        let hops = CommandElement.argument("hops", .range(1...254), help: "Number of hops to BGP peer")
+        registry.config(.configRouter, n + [ttlSecurity, hopsKeyword, hops]) { s, a throws(CommandFailure) in
+            let h = Int(try a.number("hops"))
+            try s.editNeighbor(a) { n throws(CommandFailure) in
+                if n.ebgpMultihop != nil { throw CommandFailure("ebgp-multihop and ttl-security cannot be configured together", argument: "peer") }
+                n.ttlSecurityHops = h
+            }
+        }
+        registry.config(.configRouter, [.no] + n + [ttlSecurity, .optional([hopsKeyword, hops])]) { s, a throws(CommandFailure) in
+            try s.editNeighbor(a) { $0.ttlSecurityHops = nil }
+        }
+
         let shutdown = CommandElement.keyword("shutdown", help: "Administratively shut down this neighbor")
         registry.config(.configRouter, n + [shutdown]) { s, a throws(CommandFailure) in try s.editNeighbor(a) { $0.shutdown = true } }
         registry.config(.configRouter, [.no] + n + [shutdown]) { s, a throws(CommandFailure) in try s.editNeighbor(a) { $0.shutdown = false } }
@@ -338,14 +390,18 @@ enum BGPCommands: CommandFamily {
         let prefix = CommandElement.choice([
             [.argument("prefix", .ipv4Prefix, help: "IPv4 prefix")], [.argument("prefix", .ipv6Prefix, help: "IPv6 prefix")],
         ])
-        registry.config(.configRouterAF, [network, prefix]) { s, a throws(CommandFailure) in
+        let track = CommandElement.optional([.keyword("track", help: "Advertise only while a tracked object is up"),
+                                             .argument("track", .range(TrackCommands.objectRange), help: "Tracked object number")])
+        registry.config(.configRouterAF, [network, prefix, track]) { s, a throws(CommandFailure) in
             let p = try familyPrefix(s, a)
-            try s.editFamily { _, f in f.networks.insert(p) }
+            let t = a.contains("track") ? Int(try a.number("track")) : nil
+            try s.editFamily { _, f in f.networks.insert(p); f.networkTracks[p] = t }
         }
-        registry.config(.configRouterAF, [.no, network, prefix]) { s, a throws(CommandFailure) in
+        registry.config(.configRouterAF, [.no, network, prefix, track]) { s, a throws(CommandFailure) in
             let p = try familyPrefix(s, a)
             try s.editFamily { _, f throws(CommandFailure) in
                 guard f.networks.remove(p) != nil else { throw CommandFailure("network \(p) is not configured", argument: "prefix") }
+                f.networkTracks[p] = nil
             }
         }
 
@@ -366,8 +422,13 @@ enum BGPCommands: CommandFamily {
         registry.config(.configRouterAF, [.no] + n + [activate]) { s, a throws(CommandFailure) in try s.editNeighborFamily(a) { $0.activate = false } }
 
         let originate = CommandElement.keyword("default-originate", help: "Originate default route to this neighbor")
-        registry.config(.configRouterAF, n + [originate]) { s, a throws(CommandFailure) in try s.editNeighborFamily(a) { $0.defaultOriginate = true } }
-        registry.config(.configRouterAF, [.no] + n + [originate]) { s, a throws(CommandFailure) in try s.editNeighborFamily(a) { $0.defaultOriginate = false } }
+        registry.config(.configRouterAF, n + [originate, track]) { s, a throws(CommandFailure) in
+            let t = a.contains("track") ? Int(try a.number("track")) : nil
+            try s.editNeighborFamily(a) { $0.defaultOriginate = true; $0.defaultOriginateTrack = t }
+        }
+        registry.config(.configRouterAF, [.no] + n + [originate, track]) { s, a throws(CommandFailure) in
+            try s.editNeighborFamily(a) { $0.defaultOriginate = false; $0.defaultOriginateTrack = nil }
+        }
 
         let prefixList = CommandElement.keyword("prefix-list", help: "Filter updates to/from this neighbor")
         let listName = CommandElement.argument("list", .word, help: "Name of a prefix list")
@@ -383,6 +444,11 @@ enum BGPCommands: CommandFamily {
             let inbound = a.has("in")
             try s.editNeighborFamily(a) { if inbound { $0.prefixListIn = nil } else { $0.prefixListOut = nil } }
         }
+
+        let soft = [CommandElement.keyword("soft-reconfiguration", help: "Per neighbor soft reconfiguration"),
+                    .keyword("inbound", help: "Allow inbound soft reconfiguration for this neighbor")]
+        registry.config(.configRouterAF, n + soft) { s, a throws(CommandFailure) in try s.editNeighborFamily(a) { $0.softReconfigurationInbound = true } }
+        registry.config(.configRouterAF, [.no] + n + soft) { s, a throws(CommandFailure) in try s.editNeighborFamily(a) { $0.softReconfigurationInbound = false } }
 
         let maxPrefix = CommandElement.keyword("maximum-prefix", help: "Maximum number of prefixes to accept from this peer")
         let limit = CommandElement.argument("limit", .range(1...UInt64(UInt32.max)), help: "maximum no. of prefix limit")
@@ -511,18 +577,23 @@ enum BGPCommands: CommandFamily {
             if let k = n.keepalive { lines.append(" neighbor \(a) timers \(k) \(n.holdTime ?? BGPNeighborConfig.defaultHoldTime)") }
             if let s = n.updateSource { lines.append(" neighbor \(a) update-source \(s)") }
             if n.asPathPrepend > 0 { lines.append(" neighbor \(a) as-path-prepend \(n.asPathPrepend)") }
+            if let p = n.password { lines.append(" neighbor \(a) password \(p)") }
+            if let h = n.ttlSecurityHops { lines.append(" neighbor \(a) ttl-security hops \(h)") }
             if n.shutdown { lines.append(" neighbor \(a) shutdown") }
         }
         for family in BGPFamily.allCases {
             let f = b[family]
-            var body: [String] = f.networks.sorted { prefixOrder($0, $1) }.map { "  network \($0)" }
+            var body: [String] = f.networks.sorted { prefixOrder($0, $1) }.map { p in
+                "  network \(p)" + (f.networkTracks[p].map { " track \($0)" } ?? "")
+            }
             for n in neighbors {
                 let nf = n[family], a = n.address
                 let defaultActive = family == .ipv4
                 if nf.activate != defaultActive { body.append(nf.activate ? "  neighbor \(a) activate" : "  no neighbor \(a) activate") }
-                if nf.defaultOriginate { body.append("  neighbor \(a) default-originate") }
+                if nf.defaultOriginate { body.append("  neighbor \(a) default-originate" + (nf.defaultOriginateTrack.map { " track \($0)" } ?? "")) }
                 if let l = nf.prefixListIn { body.append("  neighbor \(a) prefix-list \(l) in") }
                 if let l = nf.prefixListOut { body.append("  neighbor \(a) prefix-list \(l) out") }
+                if nf.softReconfigurationInbound { body.append("  neighbor \(a) soft-reconfiguration inbound") }
                 if let m = nf.maximumPrefix {
                     var text = "  neighbor \(a) maximum-prefix \(m.limit)"
                     if let t = m.threshold { text += " \(t)" }

@@ -47,7 +47,7 @@ extension Appliance {
         guard !names.isEmpty else { return ("% No tunnel is up: nothing to trace through\n", false) }
         if let t = r.tunnel, !names.contains(t) { return ("% No such tunnel (up): \(t)\n", false) }
         let ingress: ForwardingSnapshot.TraceIngress = r.tunnel.map { .tunnel($0) } ?? .kernel(names[0])
-        guard let result = snapshot.trace(Self.tracePacketBytes(r), ingress: ingress) else {
+        guard let result = snapshot.trace(Self.tracePacketBytes(r), ingress: ingress, bulk: learnedBulk(publish: false)) else {
             return ("% Trace failed: tunnel not in the engine's snapshot\n", false)
         }
         let stages = Self.explain(r, result, snapshot: snapshot)

@@ -53,8 +53,10 @@ extension ForwardingSnapshot {
     }
 
     /// Runs `inner` (an IP packet) through the packet processor as it would
-    /// arrive at `ingress`, against a replica of this snapshot.
-    public func trace(_ inner: [UInt8], ingress: TraceIngress) -> TraceResult? {
+    /// arrive at `ingress`, against a replica of this snapshot. `bulk` is the
+    /// learned routes this snapshot was built with (the snapshot keeps only
+    /// their prefix tables).
+    public func trace(_ inner: [UInt8], ingress: TraceIngress, bulk: BulkRoutes = BulkRoutes()) -> TraceResult? {
         let names = tunnelSpecs.map(\.name)
         let ingressName: String
         switch ingress {
@@ -69,7 +71,8 @@ extension ForwardingSnapshot {
         for s in redirectSpecs { serviceCounters[s.serviceID] = CounterBlock(workers: 1, fields: RedirectCounter.fieldCount) }
         let fds = Dictionary(uniqueKeysWithValues: names.map { ($0, [Int32.max]) })
         let replica = ForwardingSnapshot(generation: generation, tunnels: tunnelSpecs, routes: routeSpecs, counters: counters,
-                                         tunFDs: fds, workers: 1, redirect: redirectSpecs, redirectCounters: serviceCounters)
+                                         tunFDs: fds, workers: 1, redirect: redirectSpecs, redirectCounters: serviceCounters,
+                                         bulk: bulk)
         let engineBlock = CounterBlock(workers: 1, fields: EngineCounter.fieldCount)
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: 4 * PacketProcessor.icmpSlotSize, alignment: 64)
         defer { scratch.deallocate() }
@@ -125,7 +128,10 @@ extension ForwardingSnapshot {
         if ri != noRouteIndex {
             let r = view.routes[Int(ri)]
             let kind = switch r.kind { case .local: "local"; case .tunnels: "tunnels"; case .nextHop: "nextHop"; case .blackhole: "blackhole" }
-            route = (replica.routePrefixes[Int(ri)], kind)
+            let prefix = replica.routePrefixes[Int(ri)] ?? inner.withUnsafeBytes { raw in
+                Self.longestLearnedPrefix(bulk, destinationOf: UnsafeMutableRawPointer(mutating: raw.baseAddress!))
+            }
+            if let prefix { route = (prefix, kind) }
             if r.kind == .tunnels {
                 var seen = Set<Int>()
                 for b in 0..<ResilientECMP.bucketCount {
@@ -141,5 +147,16 @@ extension ForwardingSnapshot {
                            serviceCounters: serviceCounters.mapValues(moved).filter { !$0.value.isEmpty },
                            outputs: outputs, route: route, ecmpMembers: members, ecmpChoice: choice, flowHash: hash,
                            redirectSpecs: redirectSpecs)
+    }
+
+    /// The longest learned prefix covering the packet's destination: a linear
+    /// search, fine for one trace, never on the packet path.
+    static func longestLearnedPrefix(_ bulk: BulkRoutes, destinationOf packet: UnsafeMutableRawPointer) -> IPPrefix? {
+        if packet.load(as: UInt8.self) >> 4 == 6 {
+            let d = IPv6Header(packet).destination
+            return bulk.v6.lazy.map(\.prefix).filter { $0.contains(d) }.max { $0.length < $1.length }.map { .v6($0) }
+        }
+        let d = IPv4Header(packet).destination
+        return bulk.v4.lazy.map(\.prefix).filter { $0.contains(d) }.max { $0.length < $1.length }.map { .v4($0) }
     }
 }

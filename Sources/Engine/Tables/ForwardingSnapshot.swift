@@ -78,6 +78,31 @@ public struct Adjacency: Equatable, Sendable {
     var packedMAC: UInt64 { mac.count == 6 ? mac.reduce(0) { $0 << 8 | UInt64($1) } : 0 }
 }
 
+/// Routes a routing protocol learned, at table scale: a few distinct targets
+/// and many prefixes that point at them. Static, connected and local routes
+/// for the same prefix win. The snapshot keeps only the prefix tables, not
+/// this list (`bulkRouteCount` tells how many went in).
+public struct BulkRoutes: Sendable {
+    public struct Target: Sendable, Equatable {
+        public var target: RouteTarget
+        public var adjacency: Adjacency?
+        public init(target: RouteTarget, adjacency: Adjacency? = nil) { self.target = target; self.adjacency = adjacency }
+    }
+    public struct IPv4Route: Sendable { public var prefix: IPv4Prefix; public var target: UInt32
+        public init(prefix: IPv4Prefix, target: UInt32) { self.prefix = prefix; self.target = target } }
+    public struct IPv6Route: Sendable { public var prefix: IPv6Prefix; public var target: UInt32
+        public init(prefix: IPv6Prefix, target: UInt32) { self.prefix = prefix; self.target = target } }
+
+    public var targets: [Target]
+    /// Prefixes with an index into `targets`.
+    public var v4: [IPv4Route]
+    public var v6: [IPv6Route]
+
+    public init(targets: [Target] = [], v4: [IPv4Route] = [], v6: [IPv6Route] = []) {
+        self.targets = targets; self.v4 = v4; self.v6 = v6
+    }
+}
+
 /// A route's entry in the flat route array.
 public struct RouteEntry: Sendable {
     /// `local`: to the kernel (own addresses and kernel-reached subnets).
@@ -148,7 +173,7 @@ public final class ForwardingSnapshot: @unchecked Sendable {
     public init(generation: UInt64, tunnels specs: [TunnelSpec], routes routeList: [RouteSpec],
                 counters: [String: CounterBlock], tunFDs fdsByName: [String: [Int32]], workers: Int,
                 redirect: [RedirectServiceSpec] = [], redirectCounters: [UInt8: CounterBlock] = [:],
-                retain: [AnyObject] = []) {
+                retain: [AnyObject] = [], bulk: BulkRoutes = BulkRoutes()) {
         self.generation = generation
         redirectSpecs = redirect
         compiledRedirect = CompiledRedirect(redirect, counters: redirectCounters)
@@ -186,7 +211,7 @@ public final class ForwardingSnapshot: @unchecked Sendable {
             bucketTable += table.map { UInt16(memberIndices[Int($0)]) }
             return g
         }
-        var prefixes: [IPPrefix] = []
+        var prefixes: [IPPrefix?] = []
         func add(_ prefix: IPPrefix, _ e: RouteEntry) {
             let i = UInt32(entries.count)
             entries.append(e)
@@ -258,6 +283,36 @@ public final class ForwardingSnapshot: @unchecked Sendable {
                 kept.append(RouteSpec(prefix: prefix, target: target, origin: origin))
             }
         }
+        // Learned routes: one entry per distinct target, shared by its prefixes.
+        var bulkEntry = [UInt32](repeating: noRouteIndex, count: bulk.targets.count)
+        for (i, t) in bulk.targets.enumerated() {
+            var e = RouteEntry(kind: .blackhole, index: 0, mtu: 0, nextHopV4: 0, nextHopV6: .any)
+            switch t.target {
+            case .tunnels(let names):
+                let live = names.filter { index[$0] != nil }
+                guard !live.isEmpty else { continue }
+                e.kind = .tunnels
+                e.index = group(live)
+            case .nextHop(let nh, let mtu):
+                e.kind = .nextHop
+                e.mtu = UInt32(mtu)
+                switch nh {
+                case .v4(let a): e.nextHopV4 = a.value
+                case .v6(let a): e.nextHopV6 = a
+                }
+                if case .v4 = nh, let adj = t.adjacency, adj.packedMAC != 0 {
+                    e.interfaceIndex = adj.interfaceIndex
+                    e.mac = adj.packedMAC
+                }
+            case .blackhole:
+                break
+            case .kernel:
+                e.kind = .local
+            }
+            bulkEntry[i] = UInt32(entries.count)
+            entries.append(e)
+            prefixes.append(nil)  // shared by many learned prefixes
+        }
         // The appliance's own inside addresses are delivered to the kernel.
         for (i, t) in sorted.enumerated() {
             if let a = t.insideV4 {
@@ -273,15 +328,39 @@ public final class ForwardingSnapshot: @unchecked Sendable {
         routes.initialize(from: entries, count: entries.count)
         buckets = .allocate(capacity: max(1, bucketTable.count))
         buckets.initialize(from: bucketTable, count: bucketTable.count)
-        fib4 = IPv4PrefixTable(v4.map { ($0.key, $0.value) })
-        fib6 = IPv6PrefixTable(v6.map { ($0.key, $0.value) })
+        // Learned prefixes first: the configured, connected and local ones, added after, win.
+        var keys4: [(key: UInt32, length: UInt8, value: UInt32)] = []
+        keys4.reserveCapacity(bulk.v4.count + v4.count)
+        var bulkCount = 0
+        for r in bulk.v4 {
+            let e = bulkEntry[Int(r.target)]
+            guard e != noRouteIndex, v4[r.prefix] == nil else { continue }
+            keys4.append((r.prefix.address.value, r.prefix.length, e))
+        }
+        bulkCount += keys4.count
+        for (p, i) in v4 { keys4.append((p.address.value, p.length, i)) }
+        var keys6: [(key: IPv6Address, length: UInt8, value: UInt32)] = []
+        keys6.reserveCapacity(bulk.v6.count + v6.count)
+        for r in bulk.v6 {
+            let e = bulkEntry[Int(r.target)]
+            guard e != noRouteIndex, v6[r.prefix] == nil else { continue }
+            keys6.append((r.prefix.address, r.prefix.length, e))
+        }
+        bulkCount += keys6.count
+        for (p, i) in v6 { keys6.append((p.address, p.length, i)) }
+        fib4 = IPv4PrefixTable(keys4)
+        fib6 = IPv6PrefixTable(keys6)
+        bulkRouteCount = bulkCount
         retained = Array(counters.values) + Array(redirectCounters.values) + retain
         routeCount = entries.count
     }
 
     let routeCount: Int
-    /// The prefix of each route entry (by index), for `trace packet`.
-    let routePrefixes: [IPPrefix]
+    /// The prefix of each route entry (by index), for `trace packet`; nil for
+    /// a learned-route entry, which many prefixes share.
+    let routePrefixes: [IPPrefix?]
+    /// Learned (bulk) prefixes in the prefix tables.
+    public let bulkRouteCount: Int
 
     deinit {
         tunnels.deinitialize(count: tunnelSpecs.count)

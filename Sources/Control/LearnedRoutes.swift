@@ -1,0 +1,364 @@
+// BGP's learned routes inside the appliance, built for a full table (a
+// million prefixes): prefixes map to an interned next-hop set (a handful
+// exist), changes arrive as deltas, the engine's snapshot is rebuilt at most
+// every `rebuildInterval` (longer when a rebuild is slow), and kernel routes
+// are written by a background thread in pipelined netlink batches, so neither
+// the BGP reader nor the shell ever waits for the kernel.
+
+import BGP
+import CEgressSys
+import Glibc
+import Engine
+import Netlink
+import NIOCore
+import NIOPosix
+import Packet
+
+/// The learned routes and the state of their hand-over to the engine and the kernel.
+final class LearnedRoutes: @unchecked Sendable {
+    /// Interned next-hop sets; `groups[i]` for group id i.
+    private(set) var groups: [[IPAddress]] = []
+    private var groupIndex: [[IPAddress]: UInt32] = [:]
+    /// Learned prefix -> group id.
+    private(set) var v4 = PrefixMap<IPv4Prefix, UInt32>()
+    private(set) var v6 = PrefixMap<IPv6Prefix, UInt32>()
+    var count: Int { v4.count + v6.count }
+
+    // Engine side: a snapshot is built when the changes pause for `quietInterval`, and during
+    // a long stream at most every `maximumInterval` (or four times the last build's time), so
+    // a table load costs a few rebuilds and its last one follows the last change closely.
+    var rebuildTask: Scheduled<Void>?
+    var lastRebuild: Duration = .zero
+    var lastChange = ContinuousClock.now
+    var lastPublish = ContinuousClock.now
+    static let quietInterval: Duration = .milliseconds(40)
+    static let maximumInterval: Duration = .milliseconds(500)
+    /// Targets of each group as last given to the engine (for adjacency refresh).
+    var publishedTargets: [BulkRoutes.Target] = []
+
+    // Kernel side.
+    let kernel: KernelRouteWriter?
+
+    init(kernel: KernelRouteWriter?) { self.kernel = kernel }
+
+    /// Applies a delta; returns what the kernel must change (group -1: delete).
+    func apply(_ delta: RouteDelta) -> [KernelChange] {
+        var local = [Int32](repeating: -1, count: delta.groups.count)
+        for (i, hops) in delta.groups.enumerated() { local[i] = Int32(intern(hops)) }
+        var out: [KernelChange] = []
+        out.reserveCapacity(delta.count)
+        for c in delta.v4 {
+            if c.group < 0 {
+                if v4.removeValue(forKey: c.prefix) != nil { out.append(KernelChange(prefix: .v4(c.prefix), group: -1, countDelta: -1)) }
+            } else {
+                let g = UInt32(local[Int(c.group)])
+                let old = v4.updateValue(g, forKey: c.prefix)
+                if old != g { out.append(KernelChange(prefix: .v4(c.prefix), group: Int32(g), countDelta: old == nil ? 1 : 0)) }
+            }
+        }
+        for c in delta.v6 {
+            if c.group < 0 {
+                if v6.removeValue(forKey: c.prefix) != nil { out.append(KernelChange(prefix: .v6(c.prefix), group: -1, countDelta: -1)) }
+            } else {
+                let g = UInt32(local[Int(c.group)])
+                let old = v6.updateValue(g, forKey: c.prefix)
+                if old != g { out.append(KernelChange(prefix: .v6(c.prefix), group: Int32(g), countDelta: old == nil ? 1 : 0)) }
+            }
+        }
+        return out
+    }
+
+    private func intern(_ hops: [IPAddress]) -> UInt32 {
+        if let g = groupIndex[hops] { return g }
+        let g = UInt32(groups.count)
+        groups.append(hops)
+        groupIndex[hops] = g
+        return g
+    }
+
+    /// The engine's form, with each group resolved by `resolve`.
+    func bulk(resolve: ([IPAddress]) -> BulkRoutes.Target?) -> BulkRoutes {
+        var targets: [BulkRoutes.Target] = []
+        var map = [UInt32](repeating: UInt32.max, count: groups.count)
+        for (i, hops) in groups.enumerated() {
+            guard let t = resolve(hops) else { continue }
+            map[i] = UInt32(targets.count)
+            targets.append(t)
+        }
+        var out = BulkRoutes(targets: targets)
+        out.v4.reserveCapacity(v4.count)
+        for (p, g) in v4 where map[Int(g)] != UInt32.max { out.v4.append(.init(prefix: p, target: map[Int(g)])) }
+        for (p, g) in v6 where map[Int(g)] != UInt32.max { out.v6.append(.init(prefix: p, target: map[Int(g)])) }
+        return out
+    }
+}
+
+/// One kernel route to write (group >= 0) or delete (group -1), and how it changes the count.
+struct KernelChange {
+    var prefix: IPPrefix
+    var group: Int32
+    var countDelta: Int8
+}
+
+/// Writes learned routes into the kernel from a thread of its own, in
+/// pipelined batches, in the order the changes came. Its counters are read
+/// and its queue filled on the control thread only.
+final class KernelRouteWriter: @unchecked Sendable {
+    private let netlink: RTNetlink
+    private let pool: NIOThreadPool
+    private let loop: EventLoop
+    /// Changes not yet written.
+    private var queue: [KernelChange] = []
+    /// The kernel next hops of a group (called on the control thread when a batch is built).
+    var resolve: (Int32) -> [KernelNextHop] = { _ in [] }
+    private var head = 0
+    private var busy = false
+    private var stopped = false
+    static let batchSize = 8192
+
+    /// Learned routes in the kernel, as far as the writes succeeded.
+    private(set) var installed = 0
+    private(set) var failures = 0
+    private(set) var lastError: String?
+    /// Length of the last run from a change arriving at an idle writer until its queue was empty.
+    private(set) var lastRun: Duration?
+    private var runStarted: ContinuousClock.Instant?
+
+    var pending: Int { queue.count - head }
+
+    init(loop: EventLoop) throws {
+        netlink = try RTNetlink()
+        pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        self.loop = loop
+    }
+
+    /// Queues changes (empty hops: delete) and starts writing if idle.
+    func enqueue(_ changes: [KernelChange]) {
+        guard !changes.isEmpty, !stopped else { return }
+        if head > 0 && head == queue.count { queue.removeAll(keepingCapacity: true); head = 0 }
+        queue += changes
+        if runStarted == nil { runStarted = .now }
+        next()
+    }
+
+    /// Takes the next run of same-kind changes (all writes or all deletes) and hands it to the thread.
+    private func next() {
+        guard !busy, !stopped else { return }
+        guard head < queue.count else {
+            queue.removeAll(keepingCapacity: false)
+            head = 0
+            if let start = runStarted { lastRun = .now - start; runStarted = nil }
+            return
+        }
+        let deleting = queue[head].group < 0
+        var routes: [KernelRoute] = []
+        var deltas: [Int8] = []
+        routes.reserveCapacity(min(Self.batchSize, queue.count - head))
+        var hopsOf: [Int32: [KernelNextHop]] = [:]
+        while head < queue.count, routes.count < Self.batchSize, (queue[head].group < 0) == deleting {
+            let c = queue[head]
+            head += 1
+            var hops: [KernelNextHop] = []
+            if !deleting {
+                if let h = hopsOf[c.group] { hops = h } else { hops = resolve(c.group); hopsOf[c.group] = hops }
+                // No usable next hop (its tunnel went away): nothing to install.
+                if hops.isEmpty { continue }
+            }
+            routes.append(KernelRoute(prefix: c.prefix, nextHops: hops))
+            deltas.append(c.countDelta)
+        }
+        let batch = routes
+        busy = true
+        let netlink = self.netlink
+        pool.runIfActive(eventLoop: loop) { () throws -> [NetlinkError?] in
+            // The kernel's copy may lag; BGP and the engine must not: this thread yields the CPU.
+            KernelRouteWriter.lowerPriority()
+            return deleting ? try netlink.deleteRoutes(batch) : try netlink.replaceRoutes(batch)
+        }.whenComplete { [self] result in
+            busy = false
+            switch result {
+            case .success(let results):
+                for (i, r) in results.enumerated() {
+                    if let r {
+                        // A delete of a route that is already gone is fine.
+                        if deleting && (r.errno == ESRCH || r.errno == ENOENT) { installed += Int(deltas[i]); continue }
+                        failures += 1
+                        lastError = "\(batch[i].prefix): \(r)"
+                    } else {
+                        installed += Int(deltas[i])
+                    }
+                }
+                installed = max(0, installed)
+            case .failure(let error):
+                failures += batch.count
+                lastError = "\(error)"
+            }
+            next()
+        }
+    }
+
+    /// Nice 10 for the calling thread (on Linux the nice value is per thread; who 0 is the caller).
+    static func lowerPriority() {
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
+    }
+
+    /// Stops writing (pending changes are dropped) and waits for the thread.
+    func stop() {
+        stopped = true
+        queue = []
+        head = 0
+        try? pool.syncShutdownGracefully()
+    }
+}
+
+extension Appliance {
+    /// The speaker's route changes: into the learned table, the kernel writer's queue, and
+    /// (after at most `rebuildInterval`, or twice the last rebuild's time) the engine.
+    func learnedRoutesChanged(_ delta: RouteDelta) {
+        guard !delta.isEmpty else { return }
+        let table: LearnedRoutes
+        if let existing = learned {
+            table = existing
+        } else {
+            var writer: KernelRouteWriter?
+            if let loop = MultiThreadedEventLoopGroup.currentEventLoop {
+                do { writer = try KernelRouteWriter(loop: loop) } catch { record("bgp: no kernel route writer: \(error)") }
+            }
+            table = LearnedRoutes(kernel: writer)
+            // A table load allocates and frees arrays of tens of MB (deltas, the writer's queue,
+            // snapshot builds). glibc raises its mmap threshold after such a free, and later big
+            // arrays then come from the heap and stay in RSS; a fixed threshold keeps them mmapped,
+            // so they go back to the kernel when freed.
+            _ = egressd_fix_mmap_threshold(256 * 1024)
+            writer?.resolve = { [weak self, weak table] group in
+                guard let self, let table, group >= 0, Int(group) < table.groups.count else { return [] }
+                return self.kernelNextHops(table.groups[Int(group)])
+            }
+            learned = table
+        }
+        var changes = table.apply(delta)
+        // A static route for the prefix owns the kernel's route.
+        if !config.staticRoutes.isEmpty {
+            let statics = Set(config.staticRoutes.map(\.prefix))
+            changes.removeAll { statics.contains($0.prefix) }
+        }
+        table.kernel?.enqueue(changes)
+        scheduleLearnedRebuild(table)
+    }
+
+    private func scheduleLearnedRebuild(_ table: LearnedRoutes) {
+        table.lastChange = .now
+        guard table.rebuildTask == nil else { return }
+        if table.count == 0 || table.lastPublish < table.lastChange - .seconds(5) { table.lastPublish = .now }
+        armLearnedRebuild(table, in: LearnedRoutes.quietInterval)
+    }
+
+    private func armLearnedRebuild(_ table: LearnedRoutes, in wait: Duration) {
+        guard let loop = MultiThreadedEventLoopGroup.currentEventLoop else { return }
+        let (seconds, attoseconds) = wait.components
+        table.rebuildTask = loop.scheduleTask(in: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)) { [weak self, weak table] in
+            guard let self, let table else { return }
+            let now = ContinuousClock.now
+            let longest = max(LearnedRoutes.maximumInterval, table.lastRebuild * 4)
+            // Still streaming and not overdue: wait for a pause.
+            if now - table.lastChange < LearnedRoutes.quietInterval, now - table.lastPublish < longest {
+                return self.armLearnedRebuild(table, in: LearnedRoutes.quietInterval)
+            }
+            table.rebuildTask = nil
+            self.publish(routes: self.lastRoutes)
+            table.lastPublish = .now
+            table.lastRebuild = table.lastPublish - now
+        }
+    }
+
+    /// The learned routes in the engine's form (empty without BGP). `publish`
+    /// records their targets as the ones the engine now has; a read-only
+    /// caller (trace) passes false.
+    func learnedBulk(publish: Bool = true) -> BulkRoutes {
+        guard let table = learned else { return BulkRoutes() }
+        var targets: [BulkRoutes.Target] = []
+        let bulk = table.bulk { hops in
+            let t = learnedTarget(hops)
+            if let t { targets.append(t) }
+            return t
+        }
+        if publish { table.publishedTargets = targets }
+        return bulk
+    }
+
+    /// Whether a learned next hop's resolution (tunnel, MTU, MAC) changed since the last snapshot.
+    func learnedTargetsChanged() -> Bool {
+        guard let table = learned else { return false }
+        return table.groups.compactMap { learnedTarget($0) } != table.publishedTargets
+    }
+
+    /// Where the engine sends a learned route: its next hops' tunnels (ECMP), else the first next hop.
+    func learnedTarget(_ hops: [IPAddress]) -> BulkRoutes.Target? {
+        let names = hops.compactMap { tunnel(owning: $0) }
+        if !names.isEmpty { return BulkRoutes.Target(target: .tunnels(names)) }
+        guard let first = hops.first else { return nil }
+        return BulkRoutes.Target(target: .nextHop(first, mtu: egressMTU(toward: first)), adjacency: adjacency(of: first))
+    }
+
+    /// The kernel's next hops of a learned route: the tunnels' TUNs, else the first next hop as gateway.
+    func kernelNextHops(_ hops: [IPAddress]) -> [KernelNextHop] {
+        var out: [KernelNextHop] = []
+        for h in hops {
+            if let name = tunnel(owning: h), let t = tunnels[name] { out.append(KernelNextHop(interfaceIndex: t.interfaceIndex)) }
+        }
+        if out.isEmpty, let first = hops.first { out.append(KernelNextHop(gateway: first)) }
+        return out
+    }
+}
+
+extension Appliance {
+    /// `show ip route` rows of the learned routes the engine has (static routes win), by prefix.
+    func learnedRouteRows(ipv6: Bool) -> [(prefix: String, kind: String, via: [String])] {
+        guard let table = learned else { return [] }
+        let statics = Set(config.staticRoutes.map(\.prefix))
+        var via: [UInt32: [String]] = [:]
+        func describe(_ g: UInt32) -> [String]? {
+            if let v = via[g] { return v.isEmpty ? nil : v }
+            var text: [String] = []
+            switch learnedTarget(table.groups[Int(g)])?.target {
+            case .tunnels(let names)?: text = names
+            case .nextHop(let a, let mtu)?: text = ["\(a) (mtu \(mtu))"]
+            default: break
+            }
+            via[g] = text
+            return text.isEmpty ? nil : text
+        }
+        var rows: [(prefix: String, kind: String, via: [String])] = []
+        if ipv6 {
+            for (p, g) in table.v6.sorted(by: { $0.key < $1.key }) where !statics.contains(.v6(p)) {
+                if let v = describe(g) { rows.append((p.description, "bgp", v)) }
+            }
+        } else {
+            for (p, g) in table.v4.sorted(by: { $0.key < $1.key }) where !statics.contains(.v4(p)) {
+                if let v = describe(g) { rows.append((p.description, "bgp", v)) }
+            }
+        }
+        return rows
+    }
+}
+
+/// The kernel's connected routes (protocol kernel, main table), dumped again only when an
+/// address or a link's state changed. With a full table in the kernel a route dump reads a
+/// million routes, and the adjacency refresh needs the connected ones every few seconds.
+final class ConnectedRouteCache: @unchecked Sendable {
+    private var key: [String] = []
+    private var routes: [KernelRoute] = []
+
+    func routes(_ netlink: RTNetlink) -> [KernelRoute]? {
+        guard let addresses = try? netlink.addresses(), let links = try? netlink.links() else {
+            return try? netlink.routes(table: RouteTable.main, protocol: RouteProtocol.kernel)
+        }
+        let now = addresses.map(\.description).sorted() + links.map { "\($0.index) \($0.isUp) \($0.hasCarrier) \($0.flags)" }.sorted()
+        if now == key { return routes }
+        guard let fresh = try? netlink.routes(table: RouteTable.main, protocol: RouteProtocol.kernel) else { return nil }
+        key = now
+        routes = fresh
+        return fresh
+    }
+}

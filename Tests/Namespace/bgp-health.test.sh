@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# The default route follows the health of the egress path. Own three-namespace topology:
+#
+#   peer (FRR bgpd, AS 64512) ──veth p0── app (egressd, AS 65000) ──veth fw0── fw (the "firewall")
+#     10.66.0.1/24, fd66::1/64             10.66.0.2, fd66::2 | 10.0.2.10/24      10.0.2.1/24
+#
+# egressd probes the firewall (`ip sla 1 icmp-echo 10.0.2.1`, every second), `track 1` follows it,
+# and advertises 0.0.0.0/0 (`network 0.0.0.0/0 track 1`, IPv4 session) and ::/0
+# (`neighbor fd66::1 default-originate track 1`, IPv6 session) only while the track is up.
+# Asserts: FRR has both defaults; the firewall's link goes down -> track down (show track json),
+# FRR loses both defaults while the sessions stay Established; the link comes back -> both return.
+# Usage: EGRESSD_BIN=... EGSH_BIN=... Tests/Namespace/bgp-health.test.sh (run.sh sets them)
+set -uo pipefail
+TEST_NAME=bgp-health
+NS_TEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$NS_TEST_DIR/../.." && pwd)
+# shellcheck source=../../scripts/lib/common.sh
+source "$REPO_DIR/scripts/lib/common.sh"
+
+PEER=bgph-peer-$$
+APP=bgph-app-$$
+FW=bgph-fw-$$
+WORK=$(mktemp -d "/tmp/egressd-nstest-bgp-health.XXXXXX")
+FRR_DIR=$WORK/frr
+PIDS=()
+
+fail() { echo "FAIL $TEST_NAME: $*"; exit 1; }
+pass() { echo "PASS $TEST_NAME"; exit 0; }
+
+cleanup() {
+    local rc=$? pid f
+    trap - EXIT INT TERM
+    for pid in "${PIDS[@]}"; do eg_kill_pid "$pid" 5; wait "$pid" 2>/dev/null; done
+    if (( rc != 0 )); then
+        for f in "$WORK"/app.log "$FRR_DIR"/bgpd.log; do
+            [[ -s $f ]] || continue
+            echo "--- $TEST_NAME: ${f##*/} (last 40 lines)"
+            tail -n 40 "$f" | sed 's/^/    /'
+        done
+    fi
+    for ns in "$PEER" "$APP" "$FW"; do
+        ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+        ip netns del "$ns" 2>/dev/null
+    done
+    rm -rf -- "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'fail "interrupted"' INT TERM
+
+[[ -n ${EGRESSD_BIN:-} && -n ${EGSH_BIN:-} ]] || fail "EGRESSD_BIN and EGSH_BIN must be set"
+[[ -x /usr/lib/frr/bgpd ]] || eg_apt_ensure frr
+
+in_ns() { local ns=$1; shift; nsenter --net="/run/netns/$ns" -- "$@"; }
+egsh() { "$EGSH_BIN" --socket "$WORK/app.sock" -c "$1"; }
+vtysh_c() { vtysh --vty_socket "$FRR_DIR" "$@" 2>&1; }
+
+# --- topology ---
+for ns in "$PEER" "$APP" "$FW"; do ip netns add "$ns" || fail "cannot create namespace $ns"; done
+ip -n "$PEER" link add p0 type veth peer name p0 netns "$APP" || fail "veth p0"
+ip -n "$APP" link add fw0 type veth peer name fw0 netns "$FW" || fail "veth fw0"
+ip -n "$PEER" addr add 10.66.0.1/24 dev p0
+ip -n "$PEER" addr add fd66::1/64 dev p0 nodad
+ip -n "$APP" addr add 10.66.0.2/24 dev p0
+ip -n "$APP" addr add fd66::2/64 dev p0 nodad
+ip -n "$APP" addr add 10.0.2.10/24 dev fw0
+ip -n "$FW" addr add 10.0.2.1/24 dev fw0
+for ns in "$PEER" "$APP" "$FW"; do ip -n "$ns" link set lo up; done
+ip -n "$PEER" link set p0 up; ip -n "$APP" link set p0 up; ip -n "$APP" link set fw0 up; ip -n "$FW" link set fw0 up
+
+cat >"$WORK/app.conf" <<'EOF'
+hostname app
+ip sla 1
+ icmp-echo 10.0.2.1
+ frequency 1
+ timeout 300
+track 1 ip sla 1 reachability
+ delay down 1 up 1
+router bgp 65000
+ bgp router-id 10.66.0.2
+ no bgp ebgp-requires-policy
+ neighbor 10.66.0.1 remote-as 64512
+ neighbor 10.66.0.1 timers 3 9
+ neighbor fd66::1 remote-as 64512
+ neighbor fd66::1 timers 3 9
+ address-family ipv4 unicast
+  network 0.0.0.0/0 track 1
+  no neighbor fd66::1 activate
+ exit-address-family
+ address-family ipv6 unicast
+  neighbor fd66::1 activate
+  neighbor fd66::1 default-originate track 1
+ exit-address-family
+EOF
+"$EGRESSD_BIN" --config "$WORK/app.conf" --check >/dev/null || fail "app.conf does not pass --check"
+in_ns "$APP" "$EGRESSD_BIN" --config "$WORK/app.conf" --socket "$WORK/app.sock" --log-level info \
+    </dev/null >"$WORK/app.log" 2>&1 &
+PIDS+=($!)
+eg_wait 30 egsh "show version" || fail "egressd did not start"
+
+mkdir -p "$FRR_DIR"
+cat >"$FRR_DIR/bgpd.conf" <<EOF
+frr defaults traditional
+hostname peer-bgpd
+log file $FRR_DIR/bgpd.log
+router bgp 64512
+ bgp router-id 10.66.0.1
+ no bgp ebgp-requires-policy
+ neighbor 10.66.0.2 remote-as 65000
+ neighbor 10.66.0.2 timers 3 9
+ neighbor 10.66.0.2 timers connect 2
+ neighbor fd66::2 remote-as 65000
+ neighbor fd66::2 timers 3 9
+ neighbor fd66::2 timers connect 2
+ address-family ipv4 unicast
+  no neighbor fd66::2 activate
+ exit-address-family
+ address-family ipv6 unicast
+  neighbor fd66::2 activate
+ exit-address-family
+EOF
+in_ns "$PEER" /usr/lib/frr/bgpd -Z -S -f "$FRR_DIR/bgpd.conf" --vty_socket "$FRR_DIR" -i "$FRR_DIR/bgpd.pid" \
+    -A 127.0.0.1 -P 0 >"$FRR_DIR/bgpd.out" 2>&1 &
+PIDS+=($!)
+
+frr_established() {
+    local v4 v6
+    v4=$(vtysh_c -c "show bgp ipv4 unicast summary json" | eg_json "d['peers']['10.66.0.2']['state']" 2>/dev/null)
+    v6=$(vtysh_c -c "show bgp ipv6 unicast summary json" | eg_json "d['peers']['fd66::2']['state']" 2>/dev/null)
+    [[ $v4 == Established && $v6 == Established ]]
+}
+# has_default FAMILY PREFIX: FRR has a path for the default route of FAMILY.
+has_default() { vtysh_c -c "show bgp $1 unicast $2 json" | eg_json "len(d.get('paths', []))" 2>/dev/null | grep -qx '[1-9]'; }
+both_defaults() { has_default ipv4 0.0.0.0/0 && has_default ipv6 ::/0; }
+no_defaults() { ! has_default ipv4 0.0.0.0/0 && ! has_default ipv6 ::/0; }
+track_state() { egsh "show track 1 json" | eg_json "d['tracks'][0]['state']"; }
+
+eg_wait 60 frr_established || { vtysh_c -c "show bgp summary"; egsh "show ip bgp summary"; fail "sessions not Established"; }
+echo "    IPv4 and IPv6 sessions Established"
+eg_wait 15 both_defaults || { vtysh_c -c "show bgp ipv4 unicast"; vtysh_c -c "show bgp ipv6 unicast"; egsh "show track"; fail "FRR did not learn both defaults while the firewall answers"; }
+[[ $(track_state) == up ]] || fail "track 1 is not up"
+echo "    firewall reachable: track 1 up, FRR has 0.0.0.0/0 and ::/0"
+egsh "show track" | sed 's/^/    /'
+
+# --- the firewall's link goes down: both defaults are withdrawn, sessions stay ---
+ip -n "$FW" link set fw0 down
+eg_wait 15 no_defaults || { vtysh_c -c "show bgp ipv4 unicast"; egsh "show track"; fail "defaults still advertised with the firewall unreachable"; }
+[[ $(track_state) == down ]] || fail "track 1 is not down"
+frr_established || fail "a session went down: withdrawing the default must not reset it"
+changes=$(egsh "show track 1 json" | eg_json "d['tracks'][0]['changes']")
+echo "    firewall link down: track 1 down ($changes changes), FRR has no default route, sessions still Established"
+egsh "show track 1" | sed 's/^/    /'
+
+# --- and back ---
+ip -n "$FW" link set fw0 up
+eg_wait 15 both_defaults || { vtysh_c -c "show bgp ipv4 unicast"; egsh "show track"; fail "defaults not re-advertised after the firewall came back"; }
+[[ $(track_state) == up ]] || fail "track 1 did not come back up"
+path=$(vtysh_c -c "show bgp ipv4 unicast 0.0.0.0/0 json" | eg_json "d['paths'][0]['aspath']['string']")
+[[ $path == 65000 ]] || fail "unexpected AS path of the default at FRR: $path"
+echo "    firewall link up: FRR has 0.0.0.0/0 (path $path) and ::/0 again"
+pass
