@@ -48,4 +48,22 @@ import Packet
         #expect(t.bulkRouteCount == 0)
         #expect(t.view.routes[Int(t.view.fib4.lookup(IPv4Address("169.254.6.2")!.value))].kind == .local)
     }
+
+    /// `trace packet` names the learned prefix a packet matched (the entry is
+    /// shared by many prefixes), and the entries after the learned ones keep
+    /// their own prefixes.
+    @Test func traceNamesTheLearnedPrefixItMatched() throws {
+        var bulk = BulkRoutes(targets: [.init(target: .tunnels(["tgw0"]))])
+        bulk.v4.append(.init(prefix: IPv4Prefix("10.1.0.0/16")!, target: 0))
+        bulk.v4.append(.init(prefix: IPv4Prefix("10.1.2.0/24")!, target: 0))
+        bulk.v4.append(.init(prefix: IPv4Prefix("10.2.0.0/16")!, target: 0))
+        let s = snapshot(routes: [], bulk: bulk)
+        let toSpoke = TraceTests.tcp(src: "198.51.100.80", dst: "10.1.2.3", sport: 80, dport: 40000)
+        let t = try #require(s.trace(toSpoke, ingress: .kernel("tgw0"), bulk: bulk))
+        #expect(t.route?.prefix == IPPrefix("10.1.2.0/24")! && t.route?.kind == "tunnels")
+        #expect(t.ecmpChoice == "tgw0" && t.outputs.first?.tunnel == "tgw0")
+        // The appliance's own inside address, added after the learned entries.
+        let own = try #require(s.trace(TraceTests.tcp(src: "169.254.6.2", dst: "169.254.6.1"), ingress: .tunnel("tgw0"), bulk: bulk))
+        #expect(own.route?.prefix == IPPrefix("169.254.6.1/32")! && own.route?.kind == "local")
+    }
 }
