@@ -32,6 +32,15 @@ eg_apt_ensure libmnl-dev libpcap-dev libedit-dev pkg-config iproute2 nftables ts
     python3-scapy curl iperf3 procps util-linux frr bird2 prometheus
 
 cd "$REPO_DIR" || exit 1
+# The Squid the WCCP interop test runs (built once, cached in /var/cache/egressd): on a fresh
+# machine its build (~6 min of 2 cores) starts now, beside the Swift builds, whose serial
+# stretches leave a core idle; the namespace tests wait for it.
+squid_pid=
+if (( run_ns )); then
+    squid_log=$(mktemp /tmp/egressd-squid-build.XXXXXX)
+    "$REPO_DIR/scripts/squid-build.sh" >"$squid_log" 2>&1 &
+    squid_pid=$!
+fi
 unit_result=skipped ns_result=skipped build_ok=1 fuzz_result=skipped sanitizer_result=skipped
 
 build_needed=1
@@ -77,9 +86,11 @@ if (( run_ns )); then
             bin_dir=$(swift build --show-bin-path)
             export EGRESSD_BIN=$bin_dir/egressd EGSH_BIN=$bin_dir/egsh
         fi
-        # The Squid the WCCP interop test runs (built once, cached in /var/cache/egressd).
-        echo "== squid with the WCCPv2 parser patch (scripts/squid-build.sh)"
-        "$REPO_DIR/scripts/squid-build.sh" >/dev/null || eg_log "warning: scripts/squid-build.sh failed: wccp-squid will fail"
+        echo "== squid with the WCCPv2 parser patch (scripts/squid-build.sh, started at the beginning)"
+        if ! wait "$squid_pid"; then
+            tail -n 30 "$squid_log"
+            eg_log "warning: scripts/squid-build.sh failed: wccp-squid will fail"
+        fi
         echo "== namespace tests (Tests/Namespace, $EGRESSD_BIN)"
         "$REPO_DIR/Tests/Namespace/run.sh" \
             | tee /tmp/egressd-ns-tests.$$.log

@@ -93,6 +93,7 @@ public final class Appliance: @unchecked Sendable {
         if new.dataplane != config.dataplane && generation > 0 {
             record("dataplane settings change (workers, batch size) takes effect at the next restart")
         }
+        let tunnelLinksBefore = tunnels.mapValues(\.interfaceIndex)
         // Tunnels to remove: gone, shut down, or with changed outer addresses or key.
         let wanted = new.tunnels.values.filter { !$0.shutdown && $0.source != nil && $0.destination != nil }
         let wantedNames = Set(wanted.map(\.name))
@@ -122,6 +123,7 @@ public final class Appliance: @unchecked Sendable {
         applyMetrics()
         applyFlowExport()
         republishRoutes()
+        if tunnels.mapValues(\.interfaceIndex) != tunnelLinksBefore { resyncLearnedKernelRoutes() }
     }
 
     /// Rebuilds the engine's routes and the kernel's from the config and the

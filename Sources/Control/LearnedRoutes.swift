@@ -247,6 +247,20 @@ extension Appliance {
         scheduleLearnedRebuild(table)
     }
 
+    /// Writes every learned route into the kernel again (replace), after a tunnel came or
+    /// went: the kernel drops the routes through a TUN that is deleted, and a route's next
+    /// hops change with the tunnels that exist, while BGP itself may have seen no change
+    /// (a session that survives a short tunnel flap).
+    func resyncLearnedKernelRoutes() {
+        guard let table = learned, let writer = table.kernel else { return }
+        let statics = Set(config.staticRoutes.map(\.prefix))
+        var changes: [KernelChange] = []
+        changes.reserveCapacity(table.v4.count + table.v6.count)
+        for (p, g) in table.v4 where !statics.contains(.v4(p)) { changes.append(KernelChange(prefix: .v4(p), group: Int32(g), countDelta: 0)) }
+        for (p, g) in table.v6 where !statics.contains(.v6(p)) { changes.append(KernelChange(prefix: .v6(p), group: Int32(g), countDelta: 0)) }
+        writer.enqueue(changes)
+    }
+
     private func scheduleLearnedRebuild(_ table: LearnedRoutes) {
         table.lastChange = .now
         guard table.rebuildTask == nil else { return }
@@ -295,18 +309,33 @@ extension Appliance {
 
     /// Where the engine sends a learned route: its next hops' tunnels (ECMP), else the first next hop.
     func learnedTarget(_ hops: [IPAddress]) -> BulkRoutes.Target? {
-        let names = hops.compactMap { tunnel(owning: $0) }
+        let names = learnedTunnels(hops)
         if !names.isEmpty { return BulkRoutes.Target(target: .tunnels(names)) }
         guard let first = hops.first else { return nil }
         return BulkRoutes.Target(target: .nextHop(first, mtu: egressMTU(toward: first)), adjacency: adjacency(of: first))
     }
 
-    /// The kernel's next hops of a learned route: the tunnels' TUNs, else the first next hop as gateway.
+    /// The tunnels of a learned route's next hops, each once: a Connect peer's two BGP
+    /// addresses are in one tunnel, and that tunnel is one ECMP member, not two.
+    func learnedTunnels(_ hops: [IPAddress]) -> [String] {
+        var seen = Set<String>()
+        return hops.compactMap { tunnel(owning: $0) }.filter { seen.insert($0).inserted }
+    }
+
+    /// The kernel's next hops of a learned route: the tunnels' TUNs (IPv6 multipath names a
+    /// gateway in each tunnel, KernelRouteGateways.swift), else the first next hop as gateway.
     func kernelNextHops(_ hops: [IPAddress]) -> [KernelNextHop] {
-        var out: [KernelNextHop] = []
-        for h in hops {
-            if let name = tunnel(owning: h), let t = tunnels[name] { out.append(KernelNextHop(interfaceIndex: t.interfaceIndex)) }
+        let names = learnedTunnels(hops)
+        let ipv6 = hops.contains { if case .v6 = $0 { true } else { false } }
+        if ipv6, names.count > 1 {
+            return names.compactMap { name in
+                guard let t = tunnels[name], let inside = t.spec.insideV6 else { return nil }
+                return Self.ipv6Gateway(inside: inside, protocolNextHops: hops).map {
+                    KernelNextHop(gateway: .v6($0), interfaceIndex: t.interfaceIndex)
+                }
+            }
         }
+        var out = names.compactMap { tunnels[$0].map { KernelNextHop(interfaceIndex: $0.interfaceIndex) } }
         if out.isEmpty, let first = hops.first { out.append(KernelNextHop(gateway: first)) }
         return out
     }
