@@ -335,7 +335,9 @@ spoke_reaches_inet() {
 cmd_up() {
     [[ -e /run/netns/$(ns app1) ]] \
         && eg_die "lab '$P' is already up (scripts/lab.sh down first)"
-    eg_apt_ensure iproute2 nftables curl tshark python3-scapy iperf3 procps util-linux frr bird2
+    # The build's system libraries too: a fresh VM builds egressd here.
+    eg_apt_ensure libmnl-dev libpcap-dev libedit-dev pkg-config \
+        iproute2 nftables curl tshark python3-scapy iperf3 procps util-linux frr bird2
     local daemons=${LAB_DAEMONS:-1}
     lab_bgp_kind >/dev/null   # a bad LAB_BGP fails before anything is made
     [[ $daemons == 0 ]] || resolve_binaries

@@ -2,10 +2,10 @@
 # The one test command (CI runs it as root on a fresh clone, Debian 12):
 #   1. installs the Debian packages the build and the tests need (if missing),
 #   2. builds with tests and runs the unit tests (swift test, output left visible),
-#   3. replays the fuzz corpora and regressions (eg-fuzz), fuzzes each parser for
-#      EG_CI_FUZZ_SECONDS (default 10; 0 skips; scripts/fuzz.sh, ASan build in .build-fuzz),
-#      and runs the unit tests under the sanitizers in EG_CI_SANITIZERS (default "thread":
-#      scripts/sanitize.sh, own scratch paths; "" skips),
+#   3. replays the fuzz corpora and regressions (eg-fuzz); then, in the background beside
+#      step 4, fuzzes each parser for EG_CI_FUZZ_SECONDS (default 10; 0 skips; scripts/fuzz.sh,
+#      ASan build in .build-fuzz) and runs the unit tests under the sanitizers in
+#      EG_CI_SANITIZERS (default "thread": scripts/sanitize.sh, own scratch paths; "" skips),
 #   4. runs the namespace tests (Tests/Namespace/run.sh) against the debug binaries,
 #   5. prints a summary; exits non-zero if anything failed.
 # Usage: scripts/test.sh [--unit | --ns]   (only the unit tests / only the namespace tests)
@@ -41,7 +41,28 @@ if (( run_ns )); then
     "$REPO_DIR/scripts/squid-build.sh" >"$squid_log" 2>&1 &
     squid_pid=$!
 fi
-unit_result=skipped ns_result=skipped build_ok=1 fuzz_result=skipped sanitizer_result=skipped
+unit_result=skipped ns_result=skipped build_ok=1 fuzz_result=skipped sanitizer_result=skipped bg_pid=
+
+# fuzz_and_sanitize RESULT_FILE REPLAY_RESULT: fuzzes each target for EG_CI_FUZZ_SECONDS (when
+# the corpora replayed cleanly), runs the unit tests under EG_CI_SANITIZERS, and writes
+# fuzz_result= and sanitizer_result= lines to RESULT_FILE.
+fuzz_and_sanitize() {
+    local out=$1 fuzz=$2 san=skipped s start
+    if [[ $fuzz == passed && ${EG_CI_FUZZ_SECONDS:-10} != 0 ]]; then
+        echo "== fuzzing each target for ${EG_CI_FUZZ_SECONDS:-10} s (scripts/fuzz.sh)"
+        start=$(date +%s)
+        "$REPO_DIR/scripts/fuzz.sh" all "${EG_CI_FUZZ_SECONDS:-10}" || fuzz=FAILED
+        echo "fuzzing took $(( $(date +%s) - start )) s"
+    fi
+    for s in ${EG_CI_SANITIZERS-thread}; do
+        echo "== unit tests under --sanitize=$s (scripts/sanitize.sh)"
+        [[ $san == skipped ]] && san=passed
+        start=$(date +%s)
+        "$REPO_DIR/scripts/sanitize.sh" "$s" "${EG_CI_SANITIZER_FILTER:-}" || san="FAILED ($s)"
+        echo "--sanitize=$s took $(( $(date +%s) - start )) s"
+    done
+    printf 'fuzz_result=%q\nsanitizer_result=%q\n' "$fuzz" "$san" >"$out"
+}
 
 build_needed=1
 (( run_unit == 0 )) && [[ -n ${EGRESSD_BIN:-} ]] && build_needed=0
@@ -65,19 +86,14 @@ if (( run_unit && build_ok )); then
         [[ -d Fuzz/regressions/$t ]] && inputs+=("Fuzz/regressions/$t")
         "$bin_dir/eg-fuzz" "$t" "${inputs[@]}" || fuzz_result="FAILED (replay $t)"
     done
-    if [[ $fuzz_result == passed && ${EG_CI_FUZZ_SECONDS:-10} != 0 ]]; then
-        echo "== fuzzing each target for ${EG_CI_FUZZ_SECONDS:-10} s (scripts/fuzz.sh)"
-        start=$(date +%s)
-        "$REPO_DIR/scripts/fuzz.sh" all "${EG_CI_FUZZ_SECONDS:-10}" || fuzz_result=FAILED
-        echo "fuzzing took $(( $(date +%s) - start )) s"
-    fi
-    for s in ${EG_CI_SANITIZERS-thread}; do
-        echo "== unit tests under --sanitize=$s (scripts/sanitize.sh)"
-        [[ $sanitizer_result == skipped ]] && sanitizer_result=passed
-        start=$(date +%s)
-        "$REPO_DIR/scripts/sanitize.sh" "$s" "${EG_CI_SANITIZER_FILTER:-}" || sanitizer_result="FAILED ($s)"
-        echo "--sanitize=$s took $(( $(date +%s) - start )) s"
-    done
+    # Fuzzing and the sanitizer runs are CPU-bound builds, while the namespace tests mostly
+    # wait on timers and peers: they run side by side, and this part's output is printed
+    # after the namespace tests.
+    bg_log=$(mktemp /tmp/egressd-fuzz-sanitize.XXXXXX)
+    bg_result=$(mktemp /tmp/egressd-fuzz-sanitize-result.XXXXXX)
+    fuzz_and_sanitize "$bg_result" "$fuzz_result" >"$bg_log" 2>&1 &
+    bg_pid=$!
+    (( run_ns )) || wait "$bg_pid"
 fi
 
 if (( run_ns )); then
@@ -102,6 +118,15 @@ if (( run_ns )); then
         ns_tests=("$REPO_DIR"/Tests/Namespace/*.test.sh)
         ns_line="0 passed, ${#ns_tests[@]} failed"
     fi
+fi
+
+if [[ -n $bg_pid ]]; then
+    wait "$bg_pid"
+    echo "== fuzzing and sanitizers (ran beside the namespace tests)"
+    cat "$bg_log"
+    # shellcheck disable=SC1090
+    source "$bg_result"
+    rm -f "$bg_log" "$bg_result"
 fi
 
 echo "== summary"
