@@ -20,40 +20,12 @@ source "$REPO_DIR/scripts/lib/common.sh"
 
 TGW=bgp6-tgw-$$
 APP=bgp6-app-$$
-WORK=$(mktemp -d "/tmp/egressd-nstest-bgp-frr-ipv6-as4.XXXXXX")
-FRR_DIR=$WORK/frr
-PIDS=()
+NAMESPACES=("$TGW" "$APP")
+FAILURE_LOGS=(app.log tgw.log frr/bgpd.log frr/zebra.log)
+# shellcheck source=frr_harness.sh
+source "$NS_TEST_DIR/frr_harness.sh"
 
-fail() { echo "FAIL $TEST_NAME: $*"; exit 1; }
-pass() { echo "PASS $TEST_NAME"; exit 0; }
-
-cleanup() {
-    local rc=$? pid f
-    trap - EXIT INT TERM
-    for pid in "${PIDS[@]}"; do eg_kill_pid "$pid" 5; wait "$pid" 2>/dev/null; done
-    if (( rc != 0 )); then
-        for f in "$WORK"/app.log "$WORK"/tgw.log "$FRR_DIR"/bgpd.log "$FRR_DIR"/zebra.log; do
-            [[ -s $f ]] || continue
-            echo "--- $TEST_NAME: ${f##*/} (last 30 lines)"
-            tail -n 30 "$f" | sed 's/^/    /'
-        done
-    fi
-    ip netns pids "$TGW" 2>/dev/null | xargs -r kill -9 2>/dev/null
-    ip netns pids "$APP" 2>/dev/null | xargs -r kill -9 2>/dev/null
-    ip netns del "$TGW" 2>/dev/null
-    ip netns del "$APP" 2>/dev/null
-    rm -rf -- "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'fail "interrupted"' INT TERM
-
-[[ -n ${EGRESSD_BIN:-} && -n ${EGSH_BIN:-} ]] || fail "EGRESSD_BIN and EGSH_BIN must be set"
-[[ -x /usr/lib/frr/bgpd ]] || eg_apt_ensure frr
-
-in_ns() { local ns=$1; shift; nsenter --net="/run/netns/$ns" -- "$@"; }
 egsh() { "$EGSH_BIN" --socket "$WORK/$1.sock" -c "$2"; }
-vtysh_c() { vtysh --vty_socket "$FRR_DIR" "$@" 2>&1; }
 
 # --- topology ---
 ip netns add "$TGW" && ip netns add "$APP" || fail "cannot create namespaces"

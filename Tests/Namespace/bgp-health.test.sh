@@ -20,40 +20,12 @@ source "$REPO_DIR/scripts/lib/common.sh"
 PEER=bgph-peer-$$
 APP=bgph-app-$$
 FW=bgph-fw-$$
-WORK=$(mktemp -d "/tmp/egressd-nstest-bgp-health.XXXXXX")
-FRR_DIR=$WORK/frr
-PIDS=()
+NAMESPACES=("$PEER" "$APP" "$FW")
+FAILURE_LOGS=(app.log frr/bgpd.log)
+# shellcheck source=frr_harness.sh
+source "$NS_TEST_DIR/frr_harness.sh"
 
-fail() { echo "FAIL $TEST_NAME: $*"; exit 1; }
-pass() { echo "PASS $TEST_NAME"; exit 0; }
-
-cleanup() {
-    local rc=$? pid f
-    trap - EXIT INT TERM
-    for pid in "${PIDS[@]}"; do eg_kill_pid "$pid" 5; wait "$pid" 2>/dev/null; done
-    if (( rc != 0 )); then
-        for f in "$WORK"/app.log "$FRR_DIR"/bgpd.log; do
-            [[ -s $f ]] || continue
-            echo "--- $TEST_NAME: ${f##*/} (last 40 lines)"
-            tail -n 40 "$f" | sed 's/^/    /'
-        done
-    fi
-    for ns in "$PEER" "$APP" "$FW"; do
-        ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
-        ip netns del "$ns" 2>/dev/null
-    done
-    rm -rf -- "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'fail "interrupted"' INT TERM
-
-[[ -n ${EGRESSD_BIN:-} && -n ${EGSH_BIN:-} ]] || fail "EGRESSD_BIN and EGSH_BIN must be set"
-[[ -x /usr/lib/frr/bgpd ]] || eg_apt_ensure frr
-
-in_ns() { local ns=$1; shift; nsenter --net="/run/netns/$ns" -- "$@"; }
 egsh() { "$EGSH_BIN" --socket "$WORK/app.sock" -c "$1"; }
-vtysh_c() { vtysh --vty_socket "$FRR_DIR" "$@" 2>&1; }
 
 # --- topology ---
 for ns in "$PEER" "$APP" "$FW"; do ip netns add "$ns" || fail "cannot create namespace $ns"; done
