@@ -12,8 +12,12 @@ import Packet
 extension Appliance {
     /// The kernel next hop for an IPv6 route of an ECMP group through tunnel `name`.
     func ipv6MultipathHop(prefix: IPPrefix, tunnel name: String) -> KernelNextHop? {
+        ipv6MultipathHop(tunnel: name, protocolNextHops: protocolRoutes.values.flatMap { $0[prefix] ?? [] })
+    }
+
+    /// The same for a route whose protocol next hops are `hops` (learned routes).
+    func ipv6MultipathHop(tunnel name: String, protocolNextHops hops: [IPAddress]) -> KernelNextHop? {
         guard let t = tunnels[name], let inside = t.spec.insideV6 else { return nil }
-        let hops = protocolRoutes.values.flatMap { $0[prefix] ?? [] }
         return Self.ipv6Gateway(inside: inside, protocolNextHops: hops).map {
             KernelNextHop(gateway: .v6($0), interfaceIndex: t.interfaceIndex)
         }

@@ -328,12 +328,7 @@ extension Appliance {
         let names = learnedTunnels(hops)
         let ipv6 = hops.contains { if case .v6 = $0 { true } else { false } }
         if ipv6, names.count > 1 {
-            return names.compactMap { name in
-                guard let t = tunnels[name], let inside = t.spec.insideV6 else { return nil }
-                return Self.ipv6Gateway(inside: inside, protocolNextHops: hops).map {
-                    KernelNextHop(gateway: .v6($0), interfaceIndex: t.interfaceIndex)
-                }
-            }
+            return names.compactMap { ipv6MultipathHop(tunnel: $0, protocolNextHops: hops) }
         }
         var out = names.compactMap { tunnels[$0].map { KernelNextHop(interfaceIndex: $0.interfaceIndex) } }
         if out.isEmpty, let first = hops.first { out.append(KernelNextHop(gateway: first)) }
