@@ -36,7 +36,9 @@ let package = Package(
         // Pure packet formats: headers, checksums, addresses, flow keys. No I/O.
         .target(name: "Packet"),
         // rtnetlink over libmnl: links, addresses, routes, neighbours.
-        .target(name: "Netlink", dependencies: ["CMNL", "Packet"]),
+        .target(name: "Netlink", dependencies: [
+            "CMNL", "Packet", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
         // The packet engine: I/O backends, workers, FIB/ECMP, counters.
         .target(name: "Engine", dependencies: [
             "Packet", "CEgressSys",
@@ -63,6 +65,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         // setresuid/capset/prctl for the privilege drop at start-up (Control/Privileges.swift).
         .target(name: "CPrivileges"),

@@ -3,6 +3,7 @@
 // metadata) in a bounded ring, beside the stderr handler that journald reads.
 
 import Logging
+import NIOConcurrencyHelpers
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -57,7 +58,7 @@ public final class LogRing: @unchecked Sendable {
     public let capacity: Int
     private var records: [LogRecord] = []
     private var next = 0
-    private var mutex = pthread_mutex_t()
+    private let lock = NIOLock()
 
     /// The process's ring (egressd bootstraps its handlers with it).
     public static let shared = LogRing(capacity: 1000)
@@ -66,14 +67,11 @@ public final class LogRing: @unchecked Sendable {
         precondition(capacity > 0)
         self.capacity = capacity
         records.reserveCapacity(capacity)
-        pthread_mutex_init(&mutex, nil)
     }
 
-    deinit { pthread_mutex_destroy(&mutex) }
-
     public func append(_ r: LogRecord) {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
+        lock.lock()
+        defer { lock.unlock() }
         if records.count < capacity {
             records.append(r)
         } else {
@@ -84,8 +82,8 @@ public final class LogRing: @unchecked Sendable {
 
     /// The records, oldest first (at most `capacity`).
     public func recent() -> [LogRecord] {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
+        lock.lock()
+        defer { lock.unlock() }
         if records.count < capacity { return records }
         return Array(records[next...] + records[..<next])
     }
