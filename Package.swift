@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // System libraries, found by pkg-config.
@@ -84,6 +85,11 @@ let package = Package(
         ]),
         // Traffic generator for scripts/bench.sh (AF_PACKET, prebuilt frames).
         .executableTarget(name: "eg-trafgen", dependencies: ["CEgressSys"]),
+        // One-way latency probe for `scripts/bench.sh latency`: timestamped frames at a fixed
+        // rate on one side of the rig, a receiver with an HDR histogram on the other.
+        .executableTarget(name: "eg-latency", dependencies: [
+            "CEgressSys", .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ]),
         // BGP route injector for `scripts/bench.sh bgp` (same feed for egressd, BIRD, FRR).
         .executableTarget(name: "eg-bgpfeed", dependencies: ["BGP", "Packet"]),
         .executableTarget(name: "egsh", dependencies: [
@@ -111,6 +117,7 @@ let package = Package(
         ]),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability", "Packet"]),
         .testTarget(name: "eg-trafgenTests", dependencies: ["eg-trafgen"]),
+        .testTarget(name: "eg-latencyTests", dependencies: ["eg-latency"]),
         .testTarget(name: "eg-bgpfeedTests", dependencies: ["eg-bgpfeed", "BGP", "Packet"]),
     ],
     swiftLanguageModes: [.v6]

@@ -5,22 +5,36 @@
 #   generator (eg-trafgen) pinned to cpu0, forwarder (kernel, or egressd's worker) to cpu1;
 #   delivered packets counted on the sink's veth over a fixed window, median of runs.
 #
+#   tcp: iperf3 spoke -> stand-in egressd (encap) -> appliance egressd (decap, forward) ->
+#   server, beside the same namespaces forwarding in the kernel          (scripts/bench/tcp.sh)
+#   latency: one-way latency at half load, stamped by eg-trafgen, read by eg-latency
+#   (kernel, decap, encap; egressd's added latency = its figure - the kernel's) (bench/latency.sh)
+#   profile: instructions per packet of egressd's worker under valgrind's callgrind, top
+#   functions, ARC/allocation/lock calls per packet                   (scripts/bench/profile.sh)
+#
 #   bgp: eg-bgpfeed ──eBGP── egressd | BIRD | FRR bgpd    (scripts/bench/bgp.sh)
 #   time from Established until N IPv4 prefixes are in each receiver's RIB (egressd: and its
 #   engine table; its kernel routes are timed separately), and each receiver's RSS after.
 #
-# Usage: scripts/bench.sh [dataplane|bgp|all]      (default dataplane)
+# Usage: scripts/bench.sh [dataplane|tcp|latency|profile|bgp|all]...   (default dataplane)
+#   several suites in one run: e.g. `scripts/bench.sh dataplane latency` (latency then uses the
+#   dataplane suite's maximum rates instead of measuring them again)
 # Prints one figure per line as `name: value unit` on stdout (notes start with `#`);
 # progress goes to stderr.
 # Environment:
 #   EGRESSD_BIN      egressd binary (default: the repo's release build, built if missing)
 #   EGSH_BIN         egsh binary (default: egsh beside EGRESSD_BIN)
 #   EG_TRAFGEN_BIN   generator (default: eg-trafgen beside EGRESSD_BIN, else built in the repo)
-#   BENCH_CASES      dataplane cases to run (default "kernel decap encap redirect"; "kernel" needs no egressd)
+#   BENCH_CASES      dataplane cases to run (default "kernel decap encap redirect decap2w";
+#                    "kernel" needs no egressd; decap2w = decap with 2 workers, first size only)
 #   BENCH_SIZES      inner IPv4 packet lengths (default "64 1400")
 #   BENCH_RUNS / BENCH_WARMUP / BENCH_WINDOW   runs per figure (3), seconds (1, 5)
 #   BENCH_FLOWS      UDP source ports the generator cycles through (default 256)
 #   BENCH_LOG_LEVEL  egressd --log-level (default notice)
+#   EG_LATENCY_BIN   latency receiver (default: eg-latency beside EGRESSD_BIN, else built in the repo)
+#   BENCH_TCP_SECONDS / BENCH_TCP_RUNS   iperf3 seconds per run (8) and runs per mode (3)
+#   BENCH_LATENCY_CASES / BENCH_LATENCY_SECONDS / BENCH_LATENCY_SIZE   ("kernel decap encap", 6, 64)
+#   BENCH_PROFILE_CASES / BENCH_PROFILE_PACKETS / BENCH_PROFILE_PPS    ("decap encap redirect", 20000, 10000)
 #   EG_BGPFEED_BIN   BGP feeder (default: eg-bgpfeed beside EGRESSD_BIN, else built in the repo)
 #   BENCH_BGP_PREFIXES / BENCH_BGP_SETS   feed size (1000000) and attribute sets (100000)
 #   BENCH_BGP_RECEIVERS   receivers to measure (default "egressd bird frr")
@@ -38,10 +52,16 @@ source "$BENCH_DIR/bench/measure.sh"
 source "$BENCH_DIR/bench/dataplane.sh"
 # shellcheck source=bench/bgp.sh
 source "$BENCH_DIR/bench/bgp.sh"
+# shellcheck source=bench/tcp.sh
+source "$BENCH_DIR/bench/tcp.sh"
+# shellcheck source=bench/latency.sh
+source "$BENCH_DIR/bench/latency.sh"
+# shellcheck source=bench/profile.sh
+source "$BENCH_DIR/bench/profile.sh"
 
 BENCH_PREFIX=bn$$-
 BENCH_STATE=/run/egressd-bench/$BENCH_PREFIX
-BENCH_CASES=${BENCH_CASES:-kernel decap encap redirect}
+BENCH_CASES=${BENCH_CASES:-kernel decap encap redirect decap2w}
 BENCH_SIZES=${BENCH_SIZES:-64 1400}
 BENCH_RUNS=${BENCH_RUNS:-3}
 BENCH_WARMUP=${BENCH_WARMUP:-1}
@@ -66,23 +86,28 @@ repo_release_build() {
     printf '%s' "$bin"
 }
 
-# resolve_binaries [bgp]: EG_TRAFGEN_BIN always (EG_BGPFEED_BIN for bgp); EGRESSD_BIN/EGSH_BIN
-# when a case needs egressd.
-resolve_binaries() {
-    local needs_egressd=0 case
-    for case in $BENCH_CASES; do [[ $case == kernel ]] || needs_egressd=1; done
-    if [[ ${1:-} == bgp ]]; then
-        needs_egressd=0
-        [[ " $BENCH_BGP_RECEIVERS " == *" egressd "* ]] && needs_egressd=1
-        if [[ -z ${EG_BGPFEED_BIN:-} ]]; then
-            if [[ -n ${EGRESSD_BIN:-} && -x $(dirname "$EGRESSD_BIN")/eg-bgpfeed ]]; then
-                EG_BGPFEED_BIN=$(dirname "$EGRESSD_BIN")/eg-bgpfeed
-            else
-                EG_BGPFEED_BIN=$(repo_release_build eg-bgpfeed)
-            fi
-        fi
-        [[ -x $EG_BGPFEED_BIN ]] || eg_die "eg-bgpfeed binary not found: $EG_BGPFEED_BIN"
+# beside_or_build PRODUCT: PRODUCT's binary beside EGRESSD_BIN when there is one, else the
+# repo's release build of it.
+beside_or_build() {
+    if [[ -n ${EGRESSD_BIN:-} && -x $(dirname "$EGRESSD_BIN")/$1 ]]; then
+        printf '%s' "$(dirname "$EGRESSD_BIN")/$1"
+    else
+        repo_release_build "$1"
     fi
+}
+
+# resolve_binaries SUITE...: what the suites need: EGRESSD_BIN/EGSH_BIN when a suite runs
+# egressd, EG_TRAFGEN_BIN for the rig's suites, EG_LATENCY_BIN, EG_BGPFEED_BIN.
+resolve_binaries() {
+    local needs_egressd=0 case suite
+    for suite in "$@"; do
+        case $suite in
+            dataplane) for case in $BENCH_CASES; do [[ $case == kernel ]] || needs_egressd=1; done ;;
+            tcp|profile) needs_egressd=1 ;;
+            latency) [[ $BENCH_LATENCY_CASES == kernel ]] || needs_egressd=1 ;;
+            bgp) [[ " $BENCH_BGP_RECEIVERS " == *" egressd "* ]] && needs_egressd=1 ;;
+        esac
+    done
     if (( needs_egressd )); then
         if [[ -z ${EGRESSD_BIN:-} ]]; then
             EGRESSD_BIN=$(repo_release_build egressd)
@@ -92,21 +117,27 @@ resolve_binaries() {
         [[ -x $EGRESSD_BIN ]] || eg_die "egressd binary not found: $EGRESSD_BIN"
         [[ -x $EGSH_BIN ]] || eg_die "egsh binary not found: $EGSH_BIN"
     fi
-    [[ ${1:-} == bgp ]] && return 0
-    if [[ -z ${EG_TRAFGEN_BIN:-} ]]; then
-        if [[ -n ${EGRESSD_BIN:-} && -x $(dirname "$EGRESSD_BIN")/eg-trafgen ]]; then
-            EG_TRAFGEN_BIN=$(dirname "$EGRESSD_BIN")/eg-trafgen
-        else
-            EG_TRAFGEN_BIN=$(repo_release_build eg-trafgen)
-        fi
-    fi
-    [[ -x $EG_TRAFGEN_BIN ]] || eg_die "eg-trafgen binary not found: $EG_TRAFGEN_BIN"
+    for suite in "$@"; do
+        case $suite in
+            dataplane|latency|profile)
+                EG_TRAFGEN_BIN=${EG_TRAFGEN_BIN:-$(beside_or_build eg-trafgen)}
+                [[ -x $EG_TRAFGEN_BIN ]] || eg_die "eg-trafgen binary not found: $EG_TRAFGEN_BIN" ;;
+        esac
+        case $suite in
+            latency)
+                EG_LATENCY_BIN=${EG_LATENCY_BIN:-$(beside_or_build eg-latency)}
+                [[ -x $EG_LATENCY_BIN ]] || eg_die "eg-latency binary not found: $EG_LATENCY_BIN" ;;
+            bgp)
+                EG_BGPFEED_BIN=${EG_BGPFEED_BIN:-$(beside_or_build eg-bgpfeed)}
+                [[ -x $EG_BGPFEED_BIN ]] || eg_die "eg-bgpfeed binary not found: $EG_BGPFEED_BIN" ;;
+        esac
+    done
 }
 
 print_machine() {
     local model
     model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-    echo "machine: $(nproc) cores, ${model:-unknown CPU}, kernel $(uname -r)"
+    echo "machine: $(nproc) cores, ${model:-unknown CPU}, kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
 # print_load WHEN: the 1-minute load average; above ~0.5 before the run, other work shares
@@ -123,33 +154,40 @@ cleanup() {
         done
     fi
     bench_rig_down || true
+    bench_tcp_rig_down || true
     bgp_cleanup || true
     rm -rf -- "$BENCH_STATE"
     rmdir /run/egressd-bench 2>/dev/null || true
 }
 
 (( EUID == 0 )) || eg_die "the benchmark needs root (network namespaces)"
-suite=${1:-dataplane}
-case $suite in
-    dataplane|bgp|all) ;;
-    -h|--help|help) usage ;;
-    *) eg_log "unknown suite '$suite'"; usage ;;
-esac
+suites=("$@")
+(( ${#suites[@]} )) || suites=(dataplane)
+if [[ ${suites[*]} == all ]]; then suites=(dataplane tcp latency profile bgp); fi
+for suite in "${suites[@]}"; do
+    case $suite in
+        dataplane|tcp|latency|profile|bgp) ;;
+        -h|--help|help) usage ;;
+        *) eg_log "unknown suite '$suite'"; usage ;;
+    esac
+done
 (( $(nproc) >= 2 )) || eg_die "the rig pins the generator and the forwarder to cpu0 and cpu1: needs 2 CPUs"
 
 eg_apt_ensure iproute2 procps util-linux nftables
-[[ $suite == bgp ]] || resolve_binaries
-[[ $suite == dataplane ]] || resolve_binaries bgp
+resolve_binaries "${suites[@]}"
 mkdir -p "$BENCH_STATE"
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 print_machine
 print_load start
-if [[ $suite == dataplane || $suite == all ]]; then
-    bench_rig_up
-    bench_suite_dataplane
-fi
-if [[ $suite == bgp || $suite == all ]]; then
-    bench_suite_bgp
-fi
+declare -gA BENCH_PPS=() BENCH_NSPP=()
+rig_up=0
+for suite in "${suites[@]}"; do
+    case $suite in
+        dataplane|latency|profile)
+            (( rig_up )) || { bench_rig_up; rig_up=1; }
+            "bench_suite_$suite" ;;
+        tcp|bgp) "bench_suite_$suite" ;;
+    esac
+done
 print_load end

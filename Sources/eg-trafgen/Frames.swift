@@ -143,3 +143,24 @@ func buildFrames(_ spec: FrameSpec) throws(FrameSpecError) -> [[UInt8]] {
     }
     return frames
 }
+
+/// The latency probe's stamp at the start of the UDP payload: an 8-byte marker and the send
+/// time in CLOCK_MONOTONIC nanoseconds (big-endian). eg-latency finds the marker in what it
+/// receives, wherever the path put the packet (plain, GRE, GRE with a WCCP redirect header).
+enum LatencyStamp {
+    static let marker: [UInt8] = Array("EGLATNCY".utf8)
+    static let length = 16
+
+    /// Where the stamp goes in the frames of `spec`: after Ethernet, the optional outer
+    /// IPv4 + GRE, the inner IPv4 and UDP headers.
+    static func offset(in spec: FrameSpec) -> Int {
+        14 + (spec.gre == nil ? 0 : 20 + 4) + 20 + 8
+    }
+
+    /// Writes the marker and `nanoseconds` at `pointer`.
+    @inline(__always)
+    static func write(_ nanoseconds: UInt64, at pointer: UnsafeMutableRawPointer) {
+        marker.withUnsafeBytes { pointer.copyMemory(from: $0.baseAddress!, byteCount: 8) }
+        pointer.storeBytes(of: nanoseconds.bigEndian, toByteOffset: 8, as: UInt64.self)
+    }
+}

@@ -18,6 +18,7 @@ struct Options {
     var packetsPerSecond = 0.0
     var batch = 64
     var pcapPath: String?
+    var timestamps = false
 
     static let usage = """
         usage: eg-trafgen --interface IF --dst-mac MAC --src IP --dst IP [options]
@@ -32,6 +33,8 @@ struct Options {
           --pps N                packets per second, 0 = unlimited (default 0)
           --batch N              ring slots handed to the kernel per send() (default 64)
           --pcap FILE            write the frames to FILE (pcap) and exit without sending
+          --timestamps           stamp each frame's UDP payload with the send time (latency
+                                 probe: "EGLATNCY" + CLOCK_MONOTONIC ns, read by eg-latency)
         """
 
     /// Why the command line is unusable.
@@ -68,6 +71,7 @@ struct Options {
             case "--pps": packetsPerSecond = try parsed(flag) { Double($0).flatMap { $0 >= 0 ? $0 : nil } }
             case "--batch": batch = try parsed(flag) { Int($0).flatMap { (1...4096).contains($0) ? $0 : nil } }
             case "--pcap": pcapPath = try value(flag)
+            case "--timestamps": timestamps = true
             case "-h", "--help": throw UsageError(description: Options.usage)
             default: throw UsageError(description: "unknown option '\(flag)'\n\(Options.usage)")
             }
@@ -77,6 +81,9 @@ struct Options {
         if innerSource == nil || innerDestination == nil { throw UsageError(description: "--src and --dst are required") }
         if (greSource == nil) != (greDestination == nil) {
             throw UsageError(description: "--gre-src and --gre-dst go together")
+        }
+        if timestamps && innerLength < FrameSpec.minimumInnerLength + LatencyStamp.length {
+            throw UsageError(description: "--timestamps needs --size \(FrameSpec.minimumInnerLength + LatencyStamp.length) or more")
         }
     }
 }

@@ -112,7 +112,10 @@ final class PacketRingSender {
 
     /// Sends `frames` round-robin for `duration` seconds, at most `packetsPerSecond`
     /// (0 = as fast as the kernel takes them), handing `batch` slots to the kernel per call.
-    func run(frames: [[UInt8]], duration: Double, packetsPerSecond: Double, batch: Int) -> SendReport {
+    /// With `stampOffset`, each frame gets a latency stamp (`LatencyStamp`) there just before
+    /// it is handed to the kernel.
+    func run(frames: [[UInt8]], duration: Double, packetsPerSecond: Double, batch: Int,
+             stampOffset: Int? = nil) -> SendReport {
         // Slot i always carries frame i % frames.count when the ring is a multiple of the
         // frame count, so the frames are copied once and the loop only flips status words.
         let prefilled = slotCount % frames.count == 0
@@ -140,6 +143,9 @@ final class PacketRingSender {
             for _ in 0..<quota {
                 let frame = frames[Int(submitted % UInt64(frames.count))]
                 if !prefilled { fill(slot: nextSlot, with: frame) }
+                if let stampOffset {
+                    LatencyStamp.write(monotonicNanoseconds(), at: ring + nextSlot * slotSize + dataOffset + stampOffset)
+                }
                 header(nextSlot).pointee.tp_len = UInt32(frame.count)
                 header(nextSlot).pointee.tp_status = Self.statusSendRequest
                 nextSlot = (nextSlot + 1) % slotCount
@@ -149,7 +155,14 @@ final class PacketRingSender {
             // EAGAIN/ENOBUFS only mean the device is busy: the slots stay queued.
             _ = send(socket, nil, 0, Int32(MSG_DONTWAIT))
             if quota == 0 {
-                if packetsPerSecond > 0 { usleep(50) } else { sched_yield() }
+                if packetsPerSecond > 0 {
+                    // Sleep until the next frame is due (not longer: a paced probe must not burst).
+                    let next = start + Double(submitted + 1) / packetsPerSecond
+                    let wait = Int((next - monotonicSeconds()) * 1e6)
+                    if wait > 0 { usleep(UInt32(min(wait, 1000))) }
+                } else {
+                    sched_yield()
+                }
             }
             now = monotonicSeconds()
         }
@@ -173,6 +186,14 @@ final class PacketRingSender {
             (ring + slot * slotSize + dataOffset).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
         }
     }
+}
+
+/// Nanoseconds on the monotonic clock (the latency stamp's clock).
+@inline(__always)
+func monotonicNanoseconds() -> UInt64 {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return UInt64(time.tv_sec) &* 1_000_000_000 &+ UInt64(time.tv_nsec)
 }
 
 /// Seconds on the monotonic clock.

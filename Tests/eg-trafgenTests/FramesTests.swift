@@ -74,3 +74,18 @@ private func spec(length: Int = 64, flows: Int = 4, gre: GREOuter? = nil) -> Fra
                                 "--dst", "10.98.0.99", "--gre-src", "1.1.1.1"])
     }
 }
+
+@Test func latencyStampGoesAtTheStartOfTheUDPPayload() throws {
+    let outer = GREOuter(source: IPv4Bytes("10.0.1.1")!, destination: IPv4Bytes("10.0.1.2")!)
+    #expect(LatencyStamp.offset(in: spec()) == 42)
+    #expect(LatencyStamp.offset(in: spec(gre: outer)) == 66)
+    var frame = try buildFrames(spec(gre: outer))[0]
+    frame.withUnsafeMutableBytes { LatencyStamp.write(0x0102_0304_0506_0708, at: $0.baseAddress! + 66) }
+    #expect(Array(frame[66..<74]) == Array("EGLATNCY".utf8))
+    #expect(Array(frame[74..<82]) == [1, 2, 3, 4, 5, 6, 7, 8])
+    #expect(internetChecksum(frame, 38..<58) == 0)  // the inner header is untouched
+    #expect(throws: Options.UsageError.self) {
+        try Options(arguments: ["--interface", "s0", "--dst-mac", "02:00:00:00:00:02", "--src", "10.1.0.10",
+                                "--dst", "10.98.0.99", "--size", "40", "--timestamps"])
+    }
+}

@@ -7,6 +7,9 @@
 #   redirect as decap, but a WCCP service (dynamic 90, UDP to the generator's port, source-port
 #           hash) takes every packet: decap -> match -> bucket hash -> GRE 0x883E to a cache
 #           (a scripted cache, wccp_cache.py, in the sink namespace at 10.0.2.3)
+#   decap2w decap with 2 workers (first size only): the worker-scaling figure
+# Also rss_under_load_mb (egressd's VmRSS during decap). bench_case_setup/teardown are shared
+# with the latency and profile suites.
 # Expects rig.sh and measure.sh sourced, the rig up, and BENCH_* settings from bench.sh.
 
 # bench_trafgen_args CASE SIZE: the generator's arguments for one case and inner size.
@@ -15,7 +18,7 @@ bench_trafgen_args() {
                 --size "$2" --flows "$BENCH_FLOWS")
     case $1 in
         kernel) args+=(--dst "$BENCH_TRANSIT_DST") ;;
-        decap|redirect) args+=(--dst "$BENCH_TRANSIT_DST" --gre-src "$BENCH_GEN_ADDR" --gre-dst "$BENCH_FWD_GEN_ADDR") ;;
+        decap|decap2w|redirect) args+=(--dst "$BENCH_TRANSIT_DST" --gre-src "$BENCH_GEN_ADDR" --gre-dst "$BENCH_FWD_GEN_ADDR") ;;
         encap) args+=(--dst "$BENCH_SPOKE_DST") ;;
         *) eg_die "unknown dataplane case '$1'" ;;
     esac
@@ -35,7 +38,7 @@ interface tgw0
  ip address 169.254.6.1/29
 !
 ip route 0.0.0.0/0 $BENCH_SINK_ADDR
-dataplane workers 1
+dataplane workers ${BENCH_CASE_WORKERS:-1}
 CONF
         ;;
         encap) cat <<CONF
@@ -55,7 +58,7 @@ interface tgw1
 !
 ip route $BENCH_SPOKE_PREFIX tgw0
 ip route $BENCH_SPOKE_PREFIX tgw1
-dataplane workers 1
+dataplane workers ${BENCH_CASE_WORKERS:-1}
 CONF
         ;;
         redirect) bench_config decap | sed "s/^hostname .*/hostname ${BENCH_PREFIX}redirect/"
@@ -107,22 +110,25 @@ bench_redirect_cache_down() {
 # bench_egsh ARGS...: egsh against the rig's daemon.
 bench_egsh() { "$EGSH_BIN" --socket "$BENCH_STATE/egressd.sock" "$@"; }
 
-# bench_start_egressd CASE: start egressd pinned to cpu1 in fwd, wait until it answers.
+# bench_start_egressd CASE [CPUS [WRAPPER...]]: start egressd pinned to CPUS (default 1) in
+# fwd, wait until it answers. A WRAPPER (e.g. valgrind and its options) runs egressd; it must
+# exec it in the same process (valgrind does), so that BENCH_EGRESSD_PID is egressd's.
 bench_start_egressd() {
-    local config=$BENCH_STATE/$1.conf pid deadline
-    bench_config "$1" >"$config"
+    local case=$1 cpus=${2:-1} config=$BENCH_STATE/$1.conf pid deadline
+    shift; (( $# )) && shift
+    bench_config "$case" >"$config"
     "$EGRESSD_BIN" --config "$config" --check >&2 || eg_die "$config does not pass egressd --check"
-    # nsenter execs taskset, which execs egressd: $! is egressd's pid.
-    nsenter --net="/run/netns/$(bench_ns fwd)" -- taskset -c 1 "$EGRESSD_BIN" --config "$config" \
+    # nsenter execs taskset, which execs egressd (or the wrapper): $! is its pid.
+    nsenter --net="/run/netns/$(bench_ns fwd)" -- taskset -c "$cpus" "$@" "$EGRESSD_BIN" --config "$config" \
         --socket "$BENCH_STATE/egressd.sock" --log-level "${BENCH_LOG_LEVEL:-notice}" \
-        </dev/null >>"$BENCH_STATE/egressd-$1.log" 2>&1 &
+        </dev/null >>"$BENCH_STATE/egressd-$case.log" 2>&1 &
     pid=$!
     BENCH_EGRESSD_PID=$pid
-    deadline=$(( $(date +%s) + 30 ))
+    deadline=$(( $(date +%s) + ${BENCH_START_TIMEOUT:-30} ))
     until bench_egsh -c "show interfaces json" >/dev/null 2>&1; do
         if eg_pid_gone "$pid" || (( $(date +%s) >= deadline )); then
-            tail -n 30 "$BENCH_STATE/egressd-$1.log" >&2
-            eg_die "egressd ($1) did not answer on $BENCH_STATE/egressd.sock"
+            tail -n 30 "$BENCH_STATE/egressd-$case.log" >&2
+            eg_die "egressd ($case) did not answer on $BENCH_STATE/egressd.sock"
         fi
         sleep 0.2
     done
@@ -152,6 +158,7 @@ bench_measure() {
         before=$(bench_snapshot "${BENCH_EGRESSD_PID:-}")
         sleep "$BENCH_WINDOW"
         after=$(bench_snapshot "${BENCH_EGRESSD_PID:-}")
+        bench_sample_rss
         wait "$gen_pid" || { cat "$out" >&2; eg_die "eg-trafgen failed ($case, $size B)"; }
         results+=("$(bench_window_figures "$before" "$after")")
         eg_log "  $case ${size}B run $run: $(awk '{ printf "%d pps delivered, %d offered, cpu0 %.0f%%, cpu1 %.0f%%", $1, $2, $3*100, $4*100 }' <<<"${results[-1]}")"
@@ -159,6 +166,17 @@ bench_measure() {
     printf '%s\n' "${results[@]}" | sort -g -k1,1 | awk '
         { line[NR] = $0; if (NR == 1) min = $1; max = $1 }
         END { print line[int((NR + 1) / 2)], min, max }'
+}
+
+# bench_sample_rss: keep the largest VmRSS (kB) of the running egressd in $BENCH_STATE/rss-kb.
+bench_sample_rss() {
+    [[ -n ${BENCH_EGRESSD_PID:-} ]] || return 0
+    local kb max=0
+    kb=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$BENCH_EGRESSD_PID/status" 2>/dev/null) || return 0
+    [[ -s $BENCH_STATE/rss-kb ]] && max=$(<"$BENCH_STATE/rss-kb")
+    # bench_measure runs in a command substitution: the figure goes through a file.
+    if [[ -n $kb ]] && (( kb > max )); then echo "$kb" >"$BENCH_STATE/rss-kb"; fi
+    return 0
 }
 
 # bench_report CASE SIZE FIGURES: print one case's lines.
@@ -213,10 +231,14 @@ bench_redirect_counters() {
         | sed 's/\\n/\n/g' || eg_log "warning: unexpected show ip wccp json"
 }
 
-# bench_case CASE: set fwd up for CASE, measure every size, print the lines.
-bench_case() {
-    local case=$1 size figures
-    case $case in
+BENCH_EGRESSD_WRAPPER=()
+
+# bench_case_setup CASE: set fwd up for CASE (kernel routes, or egressd started, under
+# BENCH_EGRESSD_WRAPPER when that is set: the profile suite's valgrind).
+# decap2w: decap with `dataplane workers 2`, egressd allowed on both cores (worker scaling).
+bench_case_setup() {
+    rm -f -- "$BENCH_STATE/rss-kb"
+    case $1 in
         kernel)
             bench_sysctl fwd net.ipv4.ip_forward=1
             ip -n "$(bench_ns fwd)" route replace "${BENCH_TRANSIT_DST%.*}.0/24" via "$BENCH_SINK_ADDR"
@@ -224,36 +246,60 @@ bench_case() {
         decap)
             # The kernel must not be able to forward the inner packets itself.
             bench_sysctl fwd net.ipv4.ip_forward=0
-            bench_start_egressd decap
+            bench_start_egressd decap 1 "${BENCH_EGRESSD_WRAPPER[@]}"
+            ;;
+        decap2w)
+            bench_sysctl fwd net.ipv4.ip_forward=0
+            BENCH_CASE_WORKERS=2 bench_start_egressd decap 0,1
             ;;
         redirect)
             bench_sysctl fwd net.ipv4.ip_forward=0
-            bench_start_egressd redirect
+            bench_start_egressd redirect 1 "${BENCH_EGRESSD_WRAPPER[@]}"
             bench_redirect_cache_up
             ;;
         encap)
             # The kernel forwards gen's packets into the TUNs: that is the design.
             bench_sysctl fwd net.ipv4.ip_forward=1
-            bench_start_egressd encap
+            bench_start_egressd encap 1 "${BENCH_EGRESSD_WRAPPER[@]}"
             ;;
+        *) eg_die "unknown dataplane case '$1'" ;;
     esac
-    for size in $BENCH_SIZES; do
+}
+
+# bench_case_teardown CASE: undo bench_case_setup.
+bench_case_teardown() {
+    case $1 in
+        kernel) ip -n "$(bench_ns fwd)" route del "${BENCH_TRANSIT_DST%.*}.0/24" ;;
+        decap|decap2w|encap) bench_stop_egressd ;;
+        redirect) bench_redirect_cache_down; bench_stop_egressd ;;
+    esac
+    bench_sysctl fwd net.ipv4.ip_forward=0
+}
+
+# bench_case CASE: set fwd up for CASE, measure every size, print the lines.
+bench_case() {
+    local case=$1 size figures sizes=$BENCH_SIZES
+    # Worker scaling is measured at the first size only (64 B: the per-packet cost).
+    [[ $case == decap2w ]] && sizes=${BENCH_SIZES%% *}
+    bench_case_setup "$case"
+    for size in $sizes; do
         eg_log "measuring $case, ${size}-byte inner packets ($BENCH_RUNS x ${BENCH_WINDOW}s)"
         figures=$(bench_measure "$case" "$size") && [[ -n $figures ]] \
             || eg_die "measuring $case with ${size}-byte packets failed"
         bench_report "$case" "$size" "$figures"
     done
     case $case in
-        kernel) ip -n "$(bench_ns fwd)" route del "${BENCH_TRANSIT_DST%.*}.0/24" ;;
-        decap|encap) bench_engine_counters "$case"; bench_stop_egressd ;;
-        redirect) bench_redirect_counters; bench_redirect_cache_down; bench_stop_egressd ;;
+        decap|encap) bench_engine_counters "$case" ;;
+        redirect) bench_redirect_counters ;;
     esac
-    bench_sysctl fwd net.ipv4.ip_forward=0
+    if [[ $case == decap ]]; then
+        awk -v kb="$(cat "$BENCH_STATE/rss-kb" 2>/dev/null || echo 0)" 'BEGIN { printf "rss_under_load_mb: %.1f MB\n", kb / 1024 }'
+    fi
+    bench_case_teardown "$case"
 }
 
 # bench_suite_dataplane: all cases, then the ratios against the kernel.
 bench_suite_dataplane() {
-    declare -gA BENCH_PPS=() BENCH_NSPP=()
     local case size
     for case in $BENCH_CASES; do bench_case "$case"; done
     for case in decap encap redirect; do
@@ -263,6 +309,12 @@ bench_suite_dataplane() {
                 'BEGIN { printf "%s: %.2f\n", n, (b > 0 ? a / b : 0) }'
         done
     done
+    # Worker scaling: decap with 2 workers over 1, at the first size.
+    size=${BENCH_SIZES%% *}
+    if [[ -n ${BENCH_PPS[decap2w-$size]:-} && -n ${BENCH_PPS[decap-$size]:-} ]]; then
+        awk -v a="${BENCH_PPS[decap2w-$size]}" -v b="${BENCH_PPS[decap-$size]}" \
+            'BEGIN { printf "ratio_2_workers_vs_1: %.2f\n", (b > 0 ? a / b : 0) }'
+    fi
     # The redirect stage's own cost: the same GRE input, redirected instead of forwarded.
     for size in $BENCH_SIZES; do
         [[ -n ${BENCH_PPS[redirect-$size]:-} && -n ${BENCH_PPS[decap-$size]:-} ]] || continue
@@ -287,5 +339,14 @@ bench_suite_dataplane() {
 # ns_per_pkt: cpu1 busy fraction x 1e9 / delivered pps (the engine's core, incl. softirq it
 #   triggers); egressd_process_ns_per_pkt: the same from egressd's own user+system time.
 # On 2 cores the generator (~3 us/pkt into a veth) sets the ceiling: read ratios with ns_per_pkt.
+# rss_under_load_mb: egressd's largest VmRSS sampled at the end of each decap window.
 NOTES
+    if [[ " $BENCH_CASES " == *" decap2w "* ]]; then
+        cat <<'NOTES'
+# decap2w / ratio_2_workers_vs_1: decap with `dataplane workers 2` (AF_PACKET fanout), egressd
+#   allowed on both cores, against one worker on cpu1. The generator needs cpu0 (it alone costs
+#   ~3 us/pkt), so the second worker shares a core with it: on 2 cores this ratio is bounded by
+#   the machine, not the engine; it shows scaling only where there are cores to scale to.
+NOTES
+    fi
 }

@@ -1,0 +1,42 @@
+import Testing
+@testable import eg_latency
+
+/// A frame with `prefix` bytes before a stamp of `nanoseconds`, then `suffix` bytes.
+private func frame(prefix: Int, nanoseconds: UInt64, suffix: Int = 20) -> [UInt8] {
+    var bytes = [UInt8](repeating: 0x45, count: prefix) + LatencyStamp.marker
+    for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: nanoseconds >> UInt64(shift))) }
+    return bytes + [UInt8](repeating: 0, count: suffix)
+}
+
+@Test func findsTheStampWhereverThePathPutIt() {
+    // Plain (14 + 20 + 8), GRE (+ 24), WCCP GRE (+ 4 redirect header).
+    for prefix in [42, 66, 70] {
+        let bytes = frame(prefix: prefix, nanoseconds: 0x0102_0304_0506_0708)
+        #expect(bytes.withUnsafeBytes { LatencyStamp.find(in: $0) } == 0x0102_0304_0506_0708)
+    }
+}
+
+@Test func noStampInShortForeignOrCutFrames() {
+    let foreign = [UInt8](repeating: 0x45, count: 100) + Array("EGLATNCX".utf8) + [UInt8](repeating: 1, count: 8)
+    #expect(foreign.withUnsafeBytes { LatencyStamp.find(in: $0) } == nil)
+    let cut = Array(frame(prefix: 42, nanoseconds: 7, suffix: 0).prefix(42 + 12))
+    #expect(cut.withUnsafeBytes { LatencyStamp.find(in: $0) } == nil)
+    // Beyond the search window: not looked at.
+    let deep = frame(prefix: LatencyStamp.searchWindow, nanoseconds: 7)
+    #expect(deep.withUnsafeBytes { LatencyStamp.find(in: $0) } == nil)
+    #expect([UInt8]().withUnsafeBytes { LatencyStamp.find(in: $0) } == nil)
+}
+
+@Test func latencyIsReceiveMinusSend() {
+    #expect(latencyNanoseconds(stamp: 1_000, received: 1_250) == 250)
+    #expect(latencyNanoseconds(stamp: 1_000, received: 1_000) == 0)
+    #expect(latencyNanoseconds(stamp: 2_000, received: 1_000) == nil)
+}
+
+@Test func parsesOptions() throws {
+    let options = try Options(arguments: ["--interface", "d0", "--duration", "3", "--skip", "0.5"])
+    #expect(options.interface == "d0" && options.duration == 3 && options.skip == 0.5)
+    #expect(throws: Options.UsageError.self) { try Options(arguments: ["--duration", "3"]) }
+    #expect(throws: Options.UsageError.self) { try Options(arguments: ["--interface", "d0", "--duration", "1", "--skip", "2"]) }
+    #expect(throws: Options.UsageError.self) { try Options(arguments: ["--interface", "d0", "--duration", "x"]) }
+}
