@@ -24,10 +24,11 @@ WATCHED = re.compile(r"^(swift_retain|swift_release|swift_retain_n|swift_release
 
 
 def parse(path):
-    """(total Ir, {function: exclusive Ir}, {callee: calls})"""
+    """(total Ir, {function: exclusive Ir}, {callee: calls}, {(caller, callee): calls})"""
     names = {}
     exclusive = {}
     calls = {}
+    edges = {}
     total = 0
     current = None
     callee = None
@@ -71,11 +72,12 @@ def parse(path):
             elif line.startswith("calls="):
                 n = int(line[6:].split()[0])
                 calls[callee] = calls.get(callee, 0) + n
+                edges[(current, callee)] = edges.get((current, callee), 0) + n
                 after_calls = True
             elif line.startswith(("fl=", "fi=", "fe=", "cfi=", "cfl=", "ob=", "cob=")):
                 # file and object names share the same compression scheme, in other tables
                 pass
-    return total, exclusive, calls
+    return total, exclusive, calls, edges
 
 
 def demangle(names):
@@ -98,7 +100,7 @@ def main():
         return 1
     all_ir = sum(t[0] for t in threads)
     worker = max(threads, key=lambda t: t[0])
-    total, exclusive, calls = worker
+    total, exclusive, calls, edges = worker
     print(f"instructions_per_pkt_{case}: {total / packets:.0f} instructions")
     print(f"instructions_per_pkt_all_threads_{case}: {all_ir / packets:.0f} instructions")
     print(f"profile_packets_{case}: {packets} packets")
@@ -119,6 +121,12 @@ def main():
     if watched:
         listing = ", ".join(f"{n} {c / packets:.3f}" for n, c in watched)
         print(f"# worker thread ({case}) runtime calls per packet: {listing}")
+        callers = sorted(((caller, callee, c) for (caller, callee), c in edges.items()
+                          if callee and WATCHED.match(callee)), key=lambda e: -e[2])[:6]
+        shown = demangle([caller or "?" for caller, _, _ in callers])
+        for (caller, callee, c), name in zip(callers, shown):
+            name = name if len(name) <= 120 else name[:117] + "..."
+            print(f"#   {callee} {c / packets:.3f}/pkt from {name}")
     else:
         print(f"# worker thread ({case}): no swift_retain/swift_release/malloc/free/lock call in the window")
     return 0

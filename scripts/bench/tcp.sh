@@ -15,6 +15,9 @@
 # Expects BENCH_PREFIX, BENCH_STATE, EGRESSD_BIN/EGSH_BIN and eg_* from common.sh.
 
 BENCH_TCP_SECONDS=${BENCH_TCP_SECONDS:-8}
+# CPUs of the two egressd (taskset list) and of the iperf3 ends.
+BENCH_TCP_EGRESSD_CPUS=${BENCH_TCP_EGRESSD_CPUS:-1}
+BENCH_TCP_IPERF_CPUS=${BENCH_TCP_IPERF_CPUS:-0}
 BENCH_TCP_RUNS=${BENCH_TCP_RUNS:-3}
 BENCH_TCP_SERVER=10.0.2.1
 BENCH_TCP_NODES=(tspoke ttgw tapp tinet)
@@ -96,7 +99,7 @@ bench_tcp_start_egressd() {
     local node=$1 config=$BENCH_STATE/$1.conf sock=$BENCH_STATE/$1.sock pid deadline
     bench_tcp_config "$node" >"$config"
     "$EGRESSD_BIN" --config "$config" --check >&2 || eg_die "$config does not pass egressd --check"
-    nsenter --net="/run/netns/$(bench_ns "$node")" -- taskset -c 1 "$EGRESSD_BIN" --config "$config" \
+    nsenter --net="/run/netns/$(bench_ns "$node")" -- taskset -c "$BENCH_TCP_EGRESSD_CPUS" "$EGRESSD_BIN" --config "$config" \
         --socket "$sock" --log-level "${BENCH_LOG_LEVEL:-notice}" \
         </dev/null >>"$BENCH_STATE/egressd-$node.log" 2>&1 &
     pid=$!
@@ -128,6 +131,7 @@ bench_tcp_mode() {
             bench_tcp_start_egressd tapp
             ;;
     esac
+    [[ $1 == none ]] && return 0
     # The path works before it is timed (a few pings, not counted).
     bench_in tspoke ping -c 3 -i 0.2 -W 2 -q "$BENCH_TCP_SERVER" >/dev/null \
         || eg_die "no ping from the spoke to $BENCH_TCP_SERVER in $1 mode"
@@ -135,7 +139,7 @@ bench_tcp_mode() {
 
 # bench_tcp_server_up: the iperf3 server in tinet (cpu0) for the whole suite.
 bench_tcp_server_up() {
-    bench_in tinet taskset -c 0 iperf3 -s -B "$BENCH_TCP_SERVER" >"$BENCH_STATE/iperf3-server.log" 2>&1 &
+    bench_in tinet taskset -c "$BENCH_TCP_IPERF_CPUS" iperf3 -s -B "$BENCH_TCP_SERVER" >"$BENCH_STATE/iperf3-server.log" 2>&1 &
     BENCH_TCP_SERVER_PID=$!
     eg_wait 10 bash -c "ip netns exec $(bench_ns tinet) ss -Htln 'sport = :5201' | grep -q LISTEN" \
         || { cat "$BENCH_STATE/iperf3-server.log" >&2; eg_die "the iperf3 server did not start"; }
@@ -145,7 +149,7 @@ bench_tcp_server_up() {
 # second and the sender's retransmissions.
 bench_tcp_run() {
     local json=$BENCH_STATE/iperf3-client.json
-    if ! bench_in tspoke taskset -c 0 iperf3 -c "$BENCH_TCP_SERVER" -t "$BENCH_TCP_SECONDS" -O 1 -J >"$json" 2>&1; then
+    if ! bench_in tspoke taskset -c "$BENCH_TCP_IPERF_CPUS" iperf3 -c "$BENCH_TCP_SERVER" -t "$BENCH_TCP_SECONDS" -O 1 -J >"$json" 2>&1; then
         tail -n 20 "$json" >&2
         return 1
     fi
