@@ -29,7 +29,7 @@ command -v swift >/dev/null || [[ ! -x /opt/swift/usr/bin/swift ]] || export PAT
 command -v swift >/dev/null || eg_die "swift not found in PATH"
 
 eg_apt_ensure libmnl-dev libpcap-dev libedit-dev pkg-config iproute2 nftables tshark python3-pexpect \
-    python3-scapy curl iperf3 procps util-linux frr bird2 prometheus
+    python3-scapy curl iperf3 procps util-linux frr bird2 prometheus valgrind binutils gcc libc6-dev
 
 cd "$REPO_DIR" || exit 1
 # The Squid the WCCP interop test runs (built once, cached in /var/cache/egressd): on a fresh
