@@ -27,6 +27,10 @@
 #   EG_TRAFGEN_BIN   generator (default: eg-trafgen beside EGRESSD_BIN, else built in the repo)
 #   BENCH_CASES      dataplane cases to run (default "kernel decap encap redirect decap2w";
 #                    "kernel" needs no egressd; decap2w = decap with 2 workers, first size only)
+#   BENCH_BACKENDS   I/O backends to compare (e.g. "tpacket raw"): each egressd case runs once per
+#                    backend with `dataplane io-backend B`, figures named CASE_B (decap_tpacket_pps_64B,
+#                    ratio_decap_tpacket_vs_kernel_64B); default: none, the engine's default backend
+#   BENCH_IO_BACKEND one backend for every egressd the suites start (latency, profile too)
 #   BENCH_SIZES      inner IPv4 packet lengths (default "64 1400")
 #   BENCH_RUNS / BENCH_WARMUP / BENCH_WINDOW   runs per figure (3), seconds (1, 5)
 #   BENCH_FLOWS      UDP source ports the generator cycles through (default 256)

@@ -25,8 +25,14 @@ bench_trafgen_args() {
     printf '%s\n' "${args[@]}"
 }
 
-# bench_config CASE: egressd's configuration for the decap or encap case, on stdout.
+# bench_config CASE: egressd's configuration for the case, on stdout (plus
+# `dataplane io-backend B` when BENCH_IO_BACKEND is set).
 bench_config() {
+    bench_config_case "$1"
+    if [[ -n ${BENCH_IO_BACKEND:-} ]]; then echo "dataplane io-backend $BENCH_IO_BACKEND"; fi
+}
+
+bench_config_case() {
     case $1 in
         decap) cat <<CONF
 hostname ${BENCH_PREFIX}decap
@@ -61,7 +67,7 @@ ip route $BENCH_SPOKE_PREFIX tgw1
 dataplane workers ${BENCH_CASE_WORKERS:-1}
 CONF
         ;;
-        redirect) bench_config decap | sed "s/^hostname .*/hostname ${BENCH_PREFIX}redirect/"
+        redirect) bench_config_case decap | sed "s/^hostname .*/hostname ${BENCH_PREFIX}redirect/"
             cat <<CONF
 ip wccp router-id $BENCH_FWD_SINK_ADDR
 ip wccp timers here-i-am 500
@@ -202,8 +208,9 @@ bench_report() {
         }'
 }
 
-# bench_engine_counters CASE: sanity lines from egressd's own counters after a case.
+# bench_engine_counters CASE [LABEL]: sanity lines from egressd's own counters after a case.
 bench_engine_counters() {
+    local label=${2:-$1}
     local json
     json=$(bench_egsh -c "show interfaces json" 2>/dev/null) || { eg_log "warning: show interfaces json failed"; return 0; }
     local expr
@@ -214,13 +221,13 @@ bench_engine_counters() {
     local a b drops
     read -r a b drops < <(eg_json "$expr" <<<"$json" 2>/dev/null) || { eg_log "warning: unexpected show interfaces json"; return 0; }
     if [[ $1 == decap ]]; then
-        echo "decap_engine_forwarded_total: $a packets"
-        echo "decap_engine_to_kernel_total: $b packets"
+        echo "${label}_engine_forwarded_total: $a packets"
+        echo "${label}_engine_to_kernel_total: $b packets"
     else
-        echo "encap_engine_sent_total: $a packets"
-        awk -v t="$a" -v m="$b" 'BEGIN { printf "encap_ecmp_smaller_tunnel_share: %.1f %%\n", (t > 0 ? m * 100 / t : 0) }'
+        echo "${label}_engine_sent_total: $a packets"
+        awk -v l="$label" -v t="$a" -v m="$b" 'BEGIN { printf "%s_ecmp_smaller_tunnel_share: %.1f %%\n", l, (t > 0 ? m * 100 / t : 0) }'
     fi
-    echo "$1_engine_drops_total: $drops packets"
+    echo "${label}_engine_drops_total: $drops packets"
 }
 
 # bench_redirect_counters: sanity lines after the redirect case (every packet redirected?).
@@ -279,6 +286,8 @@ bench_case_teardown() {
 # bench_case CASE: set fwd up for CASE, measure every size, print the lines.
 bench_case() {
     local case=$1 size figures sizes=$BENCH_SIZES
+    # With BENCH_BACKENDS, each egressd case runs once per I/O backend: decap_tpacket_pps_64B...
+    local label=$case${BENCH_IO_BACKEND:+_$BENCH_IO_BACKEND}
     # Worker scaling is measured at the first size only (64 B: the per-packet cost).
     [[ $case == decap2w ]] && sizes=${BENCH_SIZES%% *}
     bench_case_setup "$case"
@@ -286,14 +295,15 @@ bench_case() {
         eg_log "measuring $case, ${size}-byte inner packets ($BENCH_RUNS x ${BENCH_WINDOW}s)"
         figures=$(bench_measure "$case" "$size") && [[ -n $figures ]] \
             || eg_die "measuring $case with ${size}-byte packets failed"
-        bench_report "$case" "$size" "$figures"
+        bench_report "$label" "$size" "$figures"
     done
     case $case in
-        decap|encap) bench_engine_counters "$case" ;;
+        decap|encap) bench_engine_counters "$case" "$label" ;;
         redirect) bench_redirect_counters ;;
     esac
     if [[ $case == decap ]]; then
-        awk -v kb="$(cat "$BENCH_STATE/rss-kb" 2>/dev/null || echo 0)" 'BEGIN { printf "rss_under_load_mb: %.1f MB\n", kb / 1024 }'
+        awk -v n="rss_under_load_mb${BENCH_IO_BACKEND:+_$BENCH_IO_BACKEND}" -v kb="$(cat "$BENCH_STATE/rss-kb" 2>/dev/null || echo 0)" \
+            'BEGIN { printf "%s: %.1f MB\n", n, kb / 1024 }'
     fi
     bench_case_teardown "$case"
 }
@@ -301,8 +311,20 @@ bench_case() {
 # bench_suite_dataplane: all cases, then the ratios against the kernel.
 bench_suite_dataplane() {
     local case size
-    for case in $BENCH_CASES; do bench_case "$case"; done
-    for case in decap encap redirect; do
+    local backend suffix suffixes=("")
+    for case in $BENCH_CASES; do
+        if [[ $case == kernel || -z ${BENCH_BACKENDS:-} ]]; then
+            bench_case "$case"
+        else
+            for backend in $BENCH_BACKENDS; do BENCH_IO_BACKEND=$backend bench_case "$case"; done
+        fi
+    done
+    if [[ -n ${BENCH_BACKENDS:-} ]]; then
+        suffixes=()
+        for backend in $BENCH_BACKENDS; do suffixes+=("_$backend"); done
+    fi
+    for suffix in "${suffixes[@]}"; do
+    for case in decap$suffix encap$suffix redirect$suffix; do
         for size in $BENCH_SIZES; do
             [[ -n ${BENCH_PPS[$case-$size]:-} && -n ${BENCH_PPS[kernel-$size]:-} ]] || continue
             awk -v n="ratio_${case}_vs_kernel_${size}B" -v a="${BENCH_PPS[$case-$size]}" -v b="${BENCH_PPS[kernel-$size]}" \
@@ -311,18 +333,19 @@ bench_suite_dataplane() {
     done
     # Worker scaling: decap with 2 workers over 1, at the first size.
     size=${BENCH_SIZES%% *}
-    if [[ -n ${BENCH_PPS[decap2w-$size]:-} && -n ${BENCH_PPS[decap-$size]:-} ]]; then
-        awk -v a="${BENCH_PPS[decap2w-$size]}" -v b="${BENCH_PPS[decap-$size]}" \
-            'BEGIN { printf "ratio_2_workers_vs_1: %.2f\n", (b > 0 ? a / b : 0) }'
+    if [[ -n ${BENCH_PPS[decap2w$suffix-$size]:-} && -n ${BENCH_PPS[decap$suffix-$size]:-} ]]; then
+        awk -v n="ratio_2_workers_vs_1$suffix" -v a="${BENCH_PPS[decap2w$suffix-$size]}" -v b="${BENCH_PPS[decap$suffix-$size]}" \
+            'BEGIN { printf "%s: %.2f\n", n, (b > 0 ? a / b : 0) }'
     fi
     # The redirect stage's own cost: the same GRE input, redirected instead of forwarded.
     for size in $BENCH_SIZES; do
-        [[ -n ${BENCH_PPS[redirect-$size]:-} && -n ${BENCH_PPS[decap-$size]:-} ]] || continue
-        awk -v s="${size}B" -v rp="${BENCH_PPS[redirect-$size]}" -v dp="${BENCH_PPS[decap-$size]}" \
-            -v rn="${BENCH_NSPP[redirect-$size]}" -v dn="${BENCH_NSPP[decap-$size]}" 'BEGIN {
-                printf "ratio_redirect_vs_decap_%s: %.2f\n", s, (dp > 0 ? rp / dp : 0)
-                printf "redirect_cost_over_decap_ns_per_pkt_%s: %.1f %%\n", s, (dn > 0 ? (rn - dn) * 100 / dn : 0)
+        [[ -n ${BENCH_PPS[redirect$suffix-$size]:-} && -n ${BENCH_PPS[decap$suffix-$size]:-} ]] || continue
+        awk -v s="${size}B" -v x="$suffix" -v rp="${BENCH_PPS[redirect$suffix-$size]}" -v dp="${BENCH_PPS[decap$suffix-$size]}" \
+            -v rn="${BENCH_NSPP[redirect$suffix-$size]}" -v dn="${BENCH_NSPP[decap$suffix-$size]}" 'BEGIN {
+                printf "ratio_redirect%s_vs_decap%s_%s: %.2f\n", x, x, s, (dp > 0 ? rp / dp : 0)
+                printf "redirect%s_cost_over_decap_ns_per_pkt_%s: %.1f %%\n", x, s, (dn > 0 ? (rn - dn) * 100 / dn : 0)
             }'
+    done
     done
     cat <<'NOTES'
 # pps: delivered packets per second counted on the sink's veth (median of the runs); Gbps:
