@@ -121,8 +121,11 @@ def main():
     if watched:
         listing = ", ".join(f"{n} {c / packets:.3f}" for n, c in watched)
         print(f"# worker thread ({case}) runtime calls per packet: {listing}")
-        callers = sorted(((caller, callee, c) for (caller, callee), c in edges.items()
-                          if callee and WATCHED.match(callee)), key=lambda e: -e[2])[:6]
+        watched_edges = sorted(((caller, callee, c) for (caller, callee), c in edges.items()
+                                if callee and WATCHED.match(callee)), key=lambda e: -e[2])
+        # The biggest ARC callers, and every other kind's (allocation, locks) biggest too.
+        callers = [e for e in watched_edges if "retain" in e[1].lower() or "release" in e[1].lower()][:6]
+        callers += [e for e in watched_edges if not ("retain" in e[1].lower() or "release" in e[1].lower())][:4]
         shown = demangle([caller or "?" for caller, _, _ in callers])
         for (caller, callee, c), name in zip(callers, shown):
             name = name if len(name) <= 120 else name[:117] + "..."
