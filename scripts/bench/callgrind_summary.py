@@ -118,6 +118,14 @@ def main():
     print(f"arc_calls_per_pkt_{case}: {arc / packets:.3f} calls")
     print(f"alloc_calls_per_pkt_{case}: {alloc / packets:.3f} calls")
     print(f"lock_calls_per_pkt_{case}: {locks / packets:.3f} calls")
+    for kind, n in (("ARC (swift_retain/release)", arc), ("allocation (malloc/free/swift_allocObject)", alloc), ("mutex", locks)):
+        if n == 0:
+            verdict = "none in the worker thread"
+        elif n < 0.9 * packets:
+            verdict = f"{n / packets:.3f} per packet: fewer than one, so not on every packet (per batch or poll round)"
+        else:
+            verdict = f"{n / packets:.3f} per packet: on the per-packet path"
+        print(f"# {kind} calls ({case}): {verdict}")
     if watched:
         listing = ", ".join(f"{n} {c / packets:.3f}" for n, c in watched)
         print(f"# worker thread ({case}) runtime calls per packet: {listing}")
