@@ -37,6 +37,7 @@
 #   BENCH_LOG_LEVEL  egressd --log-level (default notice)
 #   EG_LATENCY_BIN   latency receiver (default: eg-latency beside EGRESSD_BIN, else built in the repo)
 #   BENCH_TCP_SECONDS / BENCH_TCP_RUNS   iperf3 seconds per run (8) and runs per mode (3)
+#   BENCH_TCP_EGRESSD_CPUS / BENCH_TCP_IPERF_CPUS   taskset lists of the two egressd ("0,1") and iperf3 ("0")
 #   BENCH_LATENCY_CASES / BENCH_LATENCY_SECONDS / BENCH_LATENCY_SIZE   ("kernel decap encap", 6, 64)
 #   BENCH_PROFILE_CASES / BENCH_PROFILE_PACKETS / BENCH_PROFILE_PPS    ("decap encap redirect", 20000, 10000)
 #   EG_BGPFEED_BIN   BGP feeder (default: eg-bgpfeed beside EGRESSD_BIN, else built in the repo)
