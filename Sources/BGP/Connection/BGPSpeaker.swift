@@ -88,10 +88,10 @@ public final class BGPSpeaker: @unchecked Sendable {
         for n in configuration.neighbors { addSession(n) }
     }
 
-    /// Stops every session (Cease) and closes the listeners.
-    public func stop() {
+    /// Stops every session with `notification` (a Cease) and closes the listeners.
+    public func stop(_ notification: BGPNotification = .cease(.peerDeconfigured)) {
         runGeneration += 1
-        for (_, s) in sessions { s.teardown(.cease(.peerDeconfigured)) }
+        for (_, s) in sessions { s.teardown(notification) }
         sessions = [:]
         for l in listeners { l.close(promise: nil) }
         listeners = []
