@@ -117,9 +117,11 @@ echo "    firewall reachable: track 1 up, FRR has 0.0.0.0/0 and ::/0"
 egsh "show track" | sed 's/^/    /'
 
 # --- the firewall's link goes down: both defaults are withdrawn, sessions stay ---
-# Bound: a probe every 1 s with a 300 ms timeout, `delay down 1`: withdrawn within 1 + 0.3 + 1 s
-# plus the UPDATE (3.5 s allowed on a loaded machine). Nothing else may flap: the untracked
-# network stays at FRR throughout, and no session re-establishes.
+# Bound: a probe every 1 s with a 300 ms timeout and `delay down 1`: the first failed probe
+# ends at most 1 + 0.3 s after the cut, the failure must persist 1 s, which the probe after
+# next may be the first to show (+1 s): 3.3 s, then the UPDATE. Asserted: 5.5 s (2 s for polling
+# FRR through vtysh on a loaded machine). Nothing else may flap: the untracked network stays at
+# FRR throughout, and no session re-establishes.
 has_network() { has_default ipv4 192.0.2.0/24; }
 eg_wait 5 has_network || fail "FRR does not have the untracked network 192.0.2.0/24"
 frr_uptime() { vtysh_c -c "show bgp $1 unicast summary json" | eg_json "d['peers']['$2']['peerUptimeEstablishedEpoch']"; }
@@ -128,7 +130,7 @@ t_down=$(date +%s.%N)
 ip -n "$FW" link set fw0 down
 eg_wait 15 no_defaults || { vtysh_c -c "show bgp ipv4 unicast"; egsh "show track"; fail "defaults still advertised with the firewall unreachable"; }
 withdraw_s=$(python3 -c "import sys, time; print(f'{time.time() - float(sys.argv[1]):.2f}')" "$t_down")
-python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) <= 3.5 else 1)" "$withdraw_s" || fail "withdrawal took $withdraw_s s (bound 3.5 s)"
+python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) <= 5.5 else 1)" "$withdraw_s" || fail "withdrawal took $withdraw_s s (bound 3.3 s + 2 s)"
 has_network || fail "the untracked network 192.0.2.0/24 was withdrawn with the default"
 [[ $(track_state) == down ]] || fail "track 1 is not down"
 frr_established || fail "a session went down: withdrawing the default must not reset it"
@@ -145,7 +147,7 @@ has_network || fail "the untracked network 192.0.2.0/24 is gone"
 # (FRR derives the epoch from its monotonic uptime: it may move by a second between two reads.)
 n4=$(frr_uptime ipv4 10.66.0.2) n6=$(frr_uptime ipv6 fd66::2)
 (( n4 - up4 <= 1 && up4 - n4 <= 1 && n6 - up6 <= 1 && up6 - n6 <= 1 )) || fail "a session was reset while the track went down and up ($up4 -> $n4, $up6 -> $n6)"
-echo "    withdrawn ${withdraw_s} s after the link went down (bound 3.5 s), re-advertised ${readvertise_s} s after it came back;"
+echo "    withdrawn ${withdraw_s} s after the link went down (probe bound 3.3 s), re-advertised ${readvertise_s} s after it came back;"
 echo "    192.0.2.0/24 (untracked) stayed, both sessions kept their uptime"
 [[ $(track_state) == up ]] || fail "track 1 did not come back up"
 path=$(vtysh_c -c "show bgp ipv4 unicast 0.0.0.0/0 json" | eg_json "d['paths'][0]['aspath']['string']")
