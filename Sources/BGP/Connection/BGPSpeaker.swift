@@ -306,6 +306,28 @@ public final class BGPSpeaker: @unchecked Sendable {
         }
     }
 
+    /// Soft reconfiguration inbound (FRR's `soft-reconfiguration inbound`): the peer's routes as
+    /// received, kept before policy, go through the (new) import policy again, without asking
+    /// the peer for anything. Routes now refused leave the RIB, routes now permitted enter it.
+    func reapplyImportPolicy(_ s: PeerSession) {
+        var groups: [RouteAttributes: (v4: [IPv4Prefix], v6: [IPv6Prefix])] = [:]
+        for (prefix, attributes) in rib.receivedRoutes(s.ribPeer) {
+            switch prefix {
+            case .v4(let p): groups[attributes, default: ([], [])].v4.append(p)
+            case .v6(let p): groups[attributes, default: ([], [])].v6.append(p)
+            }
+        }
+        var changes: [RouteChange] = []
+        for (attributes, prefixes) in groups {
+            var c = RouteChanges(attributes: attributes.attributes)
+            if !prefixes.v4.isEmpty { c.announcedV4 = prefixes.v4; c.nextHopV4 = attributes.nextHop }
+            if !prefixes.v6.isEmpty { c.announcedV6 = prefixes.v6; c.nextHopV6 = attributes.nextHop }
+            changes += rib.apply(c, from: s.ribPeer).changes
+        }
+        publish(changes)
+        report("neighbor \(s.settings.address): import policy re-applied to \(groups.values.reduce(0) { $0 + $1.v4.count + $1.v6.count }) stored routes (soft reconfiguration inbound)")
+    }
+
     func sessionDown(_ s: PeerSession, reason: SessionDownReason, retainFor: UInt16?) {
         report("neighbor \(s.settings.address) down: \(reason)" + (retainFor.map { ", keeping its routes as stale for \($0) s" } ?? ""))
         if retainFor != nil {
