@@ -12,8 +12,8 @@
 # route egressd learned from FRR.
 #
 # (b) reload under load: SIGHUP with unrelated changes (hostname, a new prefix list, a static
-#     route, `bgp graceful-shutdown drain-time 6`), then with a policy change (prefix-list in
-#     on one neighbour): FRR's session uptime epochs and egressd's Established counts are
+#     route, `bgp graceful-shutdown drain-time 6`), a `network` added from egsh (configure
+#     terminal), then a SIGHUP with a policy change (prefix-list in on one neighbour): FRR's session uptime epochs and egressd's Established counts are
 #     unchanged, the tunnels keep their ifindex, the counters keep counting, the policy applies
 #     (route refresh: 10.2.0.0/16 leaves that neighbour's paths), no datagram of the stream lost.
 # (a) graceful shutdown: SIGTERM; FRR loses 0.0.0.0/0 from both sessions within 2 s while they
@@ -196,7 +196,7 @@ for p in "${PEERS[@]}"; do EPOCH[$p]=$(frr_peer "$p" peerUptimeEstablishedEpoch)
 est6=$(established_count 169.254.6.2) est7=$(established_count 169.254.7.2)
 idx0=$(ip -n "$APP" -o link show tgw0 | cut -d: -f1) idx1=$(ip -n "$APP" -o link show tgw1 | cut -d: -f1)
 rx_before=$(rx_packets)
-stream 6 "$WORK/reload.json"
+stream 8 "$WORK/reload.json"
 sleep 1.5
 app_conf app-reloaded " bgp graceful-shutdown drain-time 6" "" \
     "ip prefix-list UNUSED seq 5 permit 10.9.0.0/16
@@ -204,7 +204,12 @@ ip route 203.0.113.0/24 blackhole" >"$WORK/app.conf"
 kill -HUP "$APP_PID"
 eg_wait 5 sh -c "'$EGSH_BIN' --socket '$WORK/app.sock' -c 'show running-config' | grep -q '^hostname app-reloaded'" \
     || fail "the first reload did not apply"
-sleep 1.5
+sleep 1
+# A live change from the shell: a new network goes out as an UPDATE, nothing resets.
+"$EGSH_BIN" --socket "$WORK/app.sock" -c "configure terminal" -c "router bgp 65000" -c "address-family ipv4 unicast" \
+    -c "network 192.0.2.0/24" -c "end" >/dev/null || fail "egsh configure failed"
+frr_has_network() { [[ $(vtysh_c -c "show bgp ipv4 unicast 192.0.2.0/24 json" | eg_json "len(d.get('paths', []))" 2>/dev/null) == 2 ]]; }
+eg_wait 4 frr_has_network || fail "FRR did not get 192.0.2.0/24 after the change from egsh"
 app_conf app-reloaded " bgp graceful-shutdown drain-time 6" "  neighbor 169.254.6.2 prefix-list ONLY-10-1 in" \
     "ip prefix-list UNUSED seq 5 permit 10.9.0.0/16
 ip prefix-list ONLY-10-1 seq 5 permit 10.1.0.0/16
@@ -227,7 +232,7 @@ rx_after=$(rx_packets)
 (( rx_after >= rx_before + 1000 )) || fail "tunnel counters did not keep counting across the reload ($rx_before -> $rx_after)"
 [[ $(eg_json "d['lost']" <<<"$reload") == 0 ]] || fail "the stream lost datagrams across the reloads: $reload"
 grep -q "configuration reloaded" "$WORK/app.log" || fail "no 'configuration reloaded' in the log"
-echo "    (b) two SIGHUPs under 200 datagrams/s (unrelated lines, then a prefix-list in): sessions and tunnels kept,"
+echo "    (b) under 200 datagrams/s: SIGHUP (unrelated lines), egsh 'network 192.0.2.0/24', SIGHUP (prefix-list in): sessions and tunnels kept,"
 echo "        counters $rx_before -> $rx_after, 10.2.0.0/16 now via one session (route refresh); stream: $reload"
 
 # ---------------- (a) graceful shutdown ----------------
