@@ -32,6 +32,8 @@ public final class Appliance: @unchecked Sendable {
     var redirectCounters: [UInt8: CounterBlock] = [:]
     /// The BGP speaker while `router bgp` is configured (BGPService.swift).
     var bgpSpeaker: BGPSpeaker?
+    /// Graceful shutdown and update-delay state (BGPLifecycle.swift).
+    let bgpLifecycle = BGPLifecycle()
     /// BGP's learned routes, at table scale (LearnedRoutes.swift).
     var learned: LearnedRoutes?
     /// `ip sla` probes and `track` objects (Track/TrackService.swift).
@@ -295,6 +297,7 @@ public final class Appliance: @unchecked Sendable {
         }
         redirectServices = services
         publish(routes: lastRoutes)
+        updateDelayInputChanged()
     }
 
     /// The counters of a WCCP service (nil when it is not applied).

@@ -16,6 +16,8 @@ extension Appliance {
     /// Starts, reconfigures or stops the speaker to match `config.bgp`. Runs on the control thread.
     func applyBGP() {
         guard let router = config.bgp else {
+            bgpLifecycle.updateDelay = nil
+            bgpLifecycle.shutdown.drainTime = nil
             if let speaker = bgpSpeaker {
                 speaker.stop()
                 bgpSpeaker = nil
@@ -27,7 +29,10 @@ extension Appliance {
             record("bgp not started: no router-id configured and no interface address to take it from")
             return
         }
-        let wanted = Self.speakerConfiguration(router, routerID: routerID, config: config, trackUp: { [self] in trackIsUp($0) }) { [self] address in
+        bgpLifecycle.shutdown.drainTime = router.gracefulShutdownDrainTime.map { .seconds($0) }
+        if bgpSpeaker == nil { startUpdateDelay(router.updateDelay) }
+        let wanted = Self.speakerConfiguration(router, routerID: routerID, config: config, trackUp: { [self] in trackIsUp($0) },
+                                               advertise: !bgpLifecycle.holdsAdvertisements) { [self] address in
             // Our IPv6 next hop for a neighbour reached over IPv4: the tunnel's /125 address.
             guard case .v4 = address, let name = tunnel(owning: address) else { return nil }
             return tunnels[name]?.spec.insideV6?.address
@@ -44,7 +49,10 @@ extension Appliance {
                 }
                 let speaker = BGPSpeaker(eventLoop: loop, configuration: wanted,
                                          routeDeltaSink: { [weak self] delta in self?.learnedRoutesChanged(delta) },
-                                         eventSink: { [weak self] event in self?.record("bgp: " + event, EventFields.bgp(event)) })
+                                         eventSink: { [weak self] event in
+                                             self?.record("bgp: " + event, EventFields.bgp(event))
+                                             self?.updateDelayInputChanged()
+                                         })
                 try speaker.start()
                 bgpSpeaker = speaker
                 record("bgp started: AS \(router.asNumber), router-id \(routerID), \(wanted.neighbors.count) neighbor(s)")
@@ -56,7 +64,8 @@ extension Appliance {
 
     /// Stops the speaker (appliance shutdown).
     func stopBGP() {
-        bgpSpeaker?.stop()
+        // The daemon stops: an administrative shutdown, said so (RFC 9003).
+        bgpSpeaker?.stop(.administrativeShutdown(message: GracefulShutdown.message))
         bgpSpeaker = nil
         // The writer thread stops; what it wrote goes in one pipelined batch.
         if let writer = learned?.kernel {
@@ -70,7 +79,7 @@ extension Appliance {
 
     /// The speaker's settings for `router`: sessions, policies and advertisements.
     static func speakerConfiguration(_ router: BGPRouterConfig, routerID: IPv4Address, config: RunningConfig,
-                                     trackUp: (Int) -> Bool = { _ in false },
+                                     trackUp: (Int) -> Bool = { _ in false }, advertise: Bool = true,
                                      ipv6NextHop: (IPAddress) -> IPv6Address?) -> BGPSpeakerConfiguration {
         var result = BGPSpeakerConfiguration(localAS: router.asNumber, routerID: routerID)
         result.maximumPaths = router.ipv4.maximumPaths
@@ -104,7 +113,8 @@ extension Appliance {
             if let m = n.ipv4.maximumPrefix ?? n.ipv6.maximumPrefix {
                 s.maximumPrefix = MaximumPrefix(limit: Int(m.limit), warningThresholdPercent: m.threshold ?? 75, teardown: !m.warningOnly)
             }
-            for family in BGPFamily.allCases where n[family].activate {
+            // Held back (update-delay after start, graceful-shutdown drain): nothing is advertised.
+            for family in BGPFamily.allCases where n[family].activate && advertise {
                 // A route tied to a track is advertised only while the track is up.
                 var routes = router[family].networks.filter { p in router[family].networkTracks[p].map(trackUp) ?? true }
                 if n[family].defaultOriginate && (n[family].defaultOriginateTrack.map(trackUp) ?? true) {

@@ -22,7 +22,7 @@ extension Appliance {
             return showTrack(n, json: json)
         case .summary:
             return (BGPShowFormat.summary(speaker.peerStatus(), routerID: c.routerID, localAS: c.localAS,
-                                          ribEntries: speaker.ribRouteCount, json: json), true)
+                                          ribEntries: speaker.ribRouteCount, json: json, status: lifecycleStatus()), true)
         case .routes(let ipv6):
             let family: BGPFamily = ipv6 ? .ipv6 : .ipv4
             let learned = speaker.routeStatus().filter { r in if case .v6 = r.prefix { ipv6 } else { !ipv6 } }
@@ -127,7 +127,8 @@ enum BGPShowFormat {
     static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
     static func right(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }
 
-    static func summary(_ peers: [BGPPeerStatus], routerID: IPv4Address, localAS: UInt32, ribEntries: Int, json: Bool) -> String {
+    static func summary(_ peers: [BGPPeerStatus], routerID: IPv4Address, localAS: UInt32, ribEntries: Int, json: Bool,
+                        status: (lines: [String], json: [(String, JSON)]) = ([], [])) -> String {
         if json {
             let table: [(String, JSON)] = peers.map { p in
                 (p.address.description, .object([
@@ -144,12 +145,14 @@ enum BGPShowFormat {
                 ("routerId", .string(routerID.description)), ("as", .uint(UInt64(localAS))), ("vrfId", .int(0)),
                 ("ribCount", .int(Int64(ribEntries))), ("peerCount", .int(Int64(peers.count))),
                 ("peers", .object(table)), ("totalPeers", .int(Int64(peers.count))),
-            ]))]).rendered() + "\n"
+            ] + status.json))]).rendered() + "\n"
         }
         var out = "IPv4 Unicast Summary (VRF default):\n"
         out += "BGP router identifier \(routerID), local AS number \(localAS) vrf-id 0\n"
         out += "RIB entries \(ribEntries)\n"
-        out += "Peers \(peers.count)\n\n"
+        out += "Peers \(peers.count)\n"
+        for line in status.lines { out += line + "\n" }
+        out += "\n"
         out += "Neighbor        V         AS   MsgRcvd   MsgSent   TblVer  InQ OutQ  Up/Down State/PfxRcd   PfxSnt Desc\n"
         for p in peers {
             let up = p.state == .established ? uptime(p.upFor) : (p.downFor == nil ? "never" : uptime(p.downFor))

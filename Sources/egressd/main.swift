@@ -1,6 +1,7 @@
 // egressd: the daemon. Wiring only: read the config, start the appliance
 // (engine, tunnels, routes) and the shell server, and handle signals
-// (SIGHUP reloads the config file, SIGTERM/SIGINT stop cleanly).
+// (SIGHUP reloads the config file, SIGTERM/SIGINT stop cleanly, after the BGP
+// graceful-shutdown drain when one is configured; a second signal stops at once).
 
 import ArgumentParser
 import Commands
@@ -139,15 +140,26 @@ struct EgressDaemon: ParsableCommand {
         let stop: @Sendable () -> Void = {
             logger.info("stopping")
             _ = try? server.run { appliance.shutdown() }
+            // The Cease NOTIFICATIONs were written on the control loop; let them leave
+            // (and the connections close) before the process goes.
+            usleep(200_000)
             server.stop()
             unlink(socketPath)
             Glibc.exit(0)
         }
+        // With `bgp graceful-shutdown drain-time` the first SIGTERM/SIGINT withdraws our
+        // routes and drains; the appliance calls back when it is time to stop (drain over,
+        // or a second signal). Without it, the first signal stops at once.
+        let requestStop: @Sendable () -> Void = {
+            server.eventLoop.execute {
+                appliance.requestStop { queue.async(execute: stop) }
+            }
+        }
         let term = DispatchSource.makeSignalSource(signal: SIGTERM, queue: queue)
-        term.setEventHandler(handler: stop)
+        term.setEventHandler(handler: requestStop)
         term.resume()
         let int = DispatchSource.makeSignalSource(signal: SIGINT, queue: queue)
-        int.setEventHandler(handler: stop)
+        int.setEventHandler(handler: requestStop)
         int.resume()
         withExtendedLifetime((hup, term, int)) { dispatchMain() }
     }

@@ -170,3 +170,100 @@ func inboundConnectionsFromUnconfiguredSourcesAndFloodsAreClosedAndCounted() asy
     try await client.shutdownGracefully()
     try await group.shutdownGracefully()
 }
+
+@Test(.timeLimit(.minutes(1)))
+func listenerChangesKeepSessionsAndAPlannedStopWithdrawsThenCeasesWithACommunication() async throws {
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    let loop = group.next()
+    let portA = try freePort(), portB = try freePort()
+    let lo: IPAddress = .v6(IPv6Address("::1")!)
+    let defaultRoute = IPPrefix("::/0")!, spoke = IPPrefix("2001:db8:1::/48")!
+
+    var configA = BGPSpeakerConfiguration(localAS: 65000, routerID: IPv4Address(10, 0, 0, 1))
+    configA.listenAddresses = [lo]
+    configA.listenPort = portA
+    configA.neighbors = [settings(peer: lo, port: portB, localAS: 65000, peerAS: 64512, routerID: configA.routerID,
+                                  source: lo, advertised: [defaultRoute])]
+    var configB = BGPSpeakerConfiguration(localAS: 64512, routerID: IPv4Address(10, 0, 0, 2))
+    configB.listenAddresses = [lo]
+    configB.listenPort = portB
+    configB.neighbors = [settings(peer: lo, port: portA, localAS: 64512, peerAS: 65000, routerID: configB.routerID,
+                                  source: lo, advertised: [spoke])]
+    let sinkA = Sinks(), sinkB = Sinks()
+    let (a, b) = try await loop.submit { [configA, configB] in
+        let a = BGPSpeaker(eventLoop: loop, configuration: configA, routeSink: { sinkA.routes = $0 }, eventSink: { sinkA.events.append($0) })
+        let b = BGPSpeaker(eventLoop: loop, configuration: configB, routeSink: { sinkB.routes = $0 }, eventSink: { sinkB.events.append($0) })
+        try a.start()
+        try b.start()
+        return (a, b)
+    }.get()
+    #expect(try await waitFor(loop) { sinkA.routes == [spoke: [lo]] && sinkB.routes == [defaultRoute: [lo]] })
+
+    // A new listen address (as when the first neighbour of the other family is configured):
+    // the listeners change, the session does not reset.
+    configA.listenAddresses = [lo, .v4(IPv4Address(127, 0, 0, 1))]
+    try await loop.submit { [configA] in try a.reconfigure(configA) }.get()
+    try await Task.sleep(for: .milliseconds(500))
+    let kept = try await loop.submit { (a.peerStatus().first?.establishedTransitions, b.peerStatus().first?.establishedTransitions) }.get()
+    #expect(kept.0 == 1 && kept.1 == 1, "A: \(sinkA.events) B: \(sinkB.events)")
+    let downs = try await loop.submit { (sinkA.events + sinkB.events).filter { $0.contains(" down") } }.get()
+    #expect(downs.isEmpty)
+    #expect(try await loop.submit { b.peerStatus().first?.state == .established }.get())
+
+    // The drain: A advertises nothing, the session stays and A keeps B's routes (the return path).
+    configA.neighbors[0].advertised = []
+    try await loop.submit { [configA] in try a.reconfigure(configA) }.get()
+    #expect(try await waitFor(loop) { sinkB.routes.isEmpty })
+    #expect(try await loop.submit { b.peerStatus().first?.state == .established && sinkA.routes == [spoke: [lo]] }.get())
+
+    // Then the Cease: Administrative Shutdown with the shutdown communication, seen by B.
+    try await loop.submit { a.stop(.administrativeShutdown(message: GracefulShutdown.message)) }.get()
+    #expect(try await waitFor(loop) { b.peerStatus().first?.lastError?.contains("egressd stopping") == true },
+            "B: \(sinkB.events)")
+    try await loop.submit { b.stop() }.get()
+    try await group.shutdownGracefully()
+}
+
+@Test(.timeLimit(.minutes(1)))
+func softReconfigurationInboundReappliesAChangedPolicyFromTheStoredRoutes() async throws {
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    let loop = group.next()
+    let portA = try freePort(), portB = try freePort()
+    let lo: IPAddress = .v6(IPv6Address("::1")!)
+    let spoke1 = IPPrefix("2001:db8:1::/48")!, spoke2 = IPPrefix("2001:db8:2::/48")!
+
+    var configA = BGPSpeakerConfiguration(localAS: 65000, routerID: IPv4Address(10, 0, 0, 1))
+    configA.listenAddresses = [lo]
+    configA.listenPort = portA
+    configA.neighbors = [settings(peer: lo, port: portB, localAS: 65000, peerAS: 64512, routerID: configA.routerID,
+                                  source: lo, advertised: [])]
+    configA.neighbors[0].keepReceived = true
+    var configB = BGPSpeakerConfiguration(localAS: 64512, routerID: IPv4Address(10, 0, 0, 2))
+    configB.listenAddresses = [lo]
+    configB.listenPort = portB
+    configB.neighbors = [settings(peer: lo, port: portA, localAS: 64512, peerAS: 65000, routerID: configB.routerID,
+                                  source: lo, advertised: [spoke1, spoke2])]
+    let sinkA = Sinks(), sinkB = Sinks()
+    let (a, b) = try await loop.submit { [configA, configB] in
+        let a = BGPSpeaker(eventLoop: loop, configuration: configA, routeSink: { sinkA.routes = $0 }, eventSink: { sinkA.events.append($0) })
+        let b = BGPSpeaker(eventLoop: loop, configuration: configB, routeSink: { sinkB.routes = $0 }, eventSink: { sinkB.events.append($0) })
+        try a.start()
+        try b.start()
+        return (a, b)
+    }.get()
+    #expect(try await waitFor(loop) { sinkA.routes == [spoke1: [lo], spoke2: [lo]] })
+    let sentByB = try await loop.submit { b.peerStatus().first?.updatesSent }.get()
+
+    // A new inbound prefix list: applied from the stored routes, no reset, nothing asked of B.
+    configA.neighbors[0].importPolicy = .prefixList(PrefixList(name: "ONLY1", entries: [PrefixListEntry(.permit, spoke1)]))
+    try await loop.submit { [configA] in try a.reconfigure(configA) }.get()
+    #expect(try await waitFor(loop) { sinkA.routes == [spoke1: [lo]] }, "A: \(sinkA.events)")
+    // And back: the refused route comes back from the stored copy.
+    configA.neighbors[0].importPolicy = .acceptAll
+    try await loop.submit { [configA] in try a.reconfigure(configA) }.get()
+    #expect(try await waitFor(loop) { sinkA.routes == [spoke1: [lo], spoke2: [lo]] }, "A: \(sinkA.events)")
+    let after = try await loop.submit { (b.peerStatus().first?.updatesSent, a.peerStatus().first?.establishedTransitions) }.get()
+    #expect(after.0 == sentByB && after.1 == 1)
+    try await loop.submit { a.stop(); b.stop() }.get()
+    try await group.shutdownGracefully()
+}

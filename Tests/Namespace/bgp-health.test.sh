@@ -8,7 +8,8 @@
 # and advertises 0.0.0.0/0 (`network 0.0.0.0/0 track 1`, IPv4 session) and ::/0
 # (`neighbor fd66::1 default-originate track 1`, IPv6 session) only while the track is up.
 # Asserts: FRR has both defaults; the firewall's link goes down -> track down (show track json),
-# FRR loses both defaults while the sessions stay Established; the link comes back -> both return.
+# FRR loses both defaults within the probe's bound while the sessions stay Established and the untracked
+# network 192.0.2.0/24 stays; the link comes back -> both return; no session was reset.
 # Usage: EGRESSD_BIN=... EGSH_BIN=... Tests/Namespace/bgp-health.test.sh (run.sh sets them)
 set -uo pipefail
 TEST_NAME=bgp-health
@@ -57,6 +58,7 @@ router bgp 65000
  neighbor fd66::1 timers 3 9
  address-family ipv4 unicast
   network 0.0.0.0/0 track 1
+  network 192.0.2.0/24
   no neighbor fd66::1 activate
  exit-address-family
  address-family ipv6 unicast
@@ -115,8 +117,21 @@ echo "    firewall reachable: track 1 up, FRR has 0.0.0.0/0 and ::/0"
 egsh "show track" | sed 's/^/    /'
 
 # --- the firewall's link goes down: both defaults are withdrawn, sessions stay ---
+# Bound: a probe every 1 s with a 300 ms timeout and `delay down 1`: the first failed probe
+# ends at most 1 + 0.3 s after the cut, the failure must persist 1 s, which the probe after
+# next may be the first to show (+1 s): 3.3 s, then the UPDATE. Asserted: 5.5 s (2 s for polling
+# FRR through vtysh on a loaded machine). Nothing else may flap: the untracked network stays at
+# FRR throughout, and no session re-establishes.
+has_network() { has_default ipv4 192.0.2.0/24; }
+eg_wait 5 has_network || fail "FRR does not have the untracked network 192.0.2.0/24"
+frr_uptime() { vtysh_c -c "show bgp $1 unicast summary json" | eg_json "d['peers']['$2']['peerUptimeEstablishedEpoch']"; }
+up4=$(frr_uptime ipv4 10.66.0.2) up6=$(frr_uptime ipv6 fd66::2)
+t_down=$(date +%s.%N)
 ip -n "$FW" link set fw0 down
 eg_wait 15 no_defaults || { vtysh_c -c "show bgp ipv4 unicast"; egsh "show track"; fail "defaults still advertised with the firewall unreachable"; }
+withdraw_s=$(python3 -c "import sys, time; print(f'{time.time() - float(sys.argv[1]):.2f}')" "$t_down")
+python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) <= 5.5 else 1)" "$withdraw_s" || fail "withdrawal took $withdraw_s s (bound 3.3 s + 2 s)"
+has_network || fail "the untracked network 192.0.2.0/24 was withdrawn with the default"
 [[ $(track_state) == down ]] || fail "track 1 is not down"
 frr_established || fail "a session went down: withdrawing the default must not reset it"
 changes=$(egsh "show track 1 json" | eg_json "d['tracks'][0]['changes']")
@@ -124,8 +139,16 @@ echo "    firewall link down: track 1 down ($changes changes), FRR has no defaul
 egsh "show track 1" | sed 's/^/    /'
 
 # --- and back ---
+t_up=$(date +%s.%N)
 ip -n "$FW" link set fw0 up
 eg_wait 15 both_defaults || { vtysh_c -c "show bgp ipv4 unicast"; egsh "show track"; fail "defaults not re-advertised after the firewall came back"; }
+readvertise_s=$(python3 -c "import sys, time; print(f'{time.time() - float(sys.argv[1]):.2f}')" "$t_up")
+has_network || fail "the untracked network 192.0.2.0/24 is gone"
+# (FRR derives the epoch from its monotonic uptime: it may move by a second between two reads.)
+n4=$(frr_uptime ipv4 10.66.0.2) n6=$(frr_uptime ipv6 fd66::2)
+(( n4 - up4 <= 1 && up4 - n4 <= 1 && n6 - up6 <= 1 && up6 - n6 <= 1 )) || fail "a session was reset while the track went down and up ($up4 -> $n4, $up6 -> $n6)"
+echo "    withdrawn ${withdraw_s} s after the link went down (probe bound 3.3 s), re-advertised ${readvertise_s} s after it came back;"
+echo "    192.0.2.0/24 (untracked) stayed, both sessions kept their uptime"
 [[ $(track_state) == up ]] || fail "track 1 did not come back up"
 path=$(vtysh_c -c "show bgp ipv4 unicast 0.0.0.0/0 json" | eg_json "d['paths'][0]['aspath']['string']")
 [[ $path == 65000 ]] || fail "unexpected AS path of the default at FRR: $path"

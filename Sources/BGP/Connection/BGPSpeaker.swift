@@ -70,6 +70,12 @@ public final class BGPSpeaker: @unchecked Sendable {
     /// Opens the listeners and starts every session.
     public func start() throws {
         eventLoop.preconditionInEventLoop()
+        try openListeners()
+        for n in configuration.neighbors { addSession(n) }
+    }
+
+    /// Opens a listener on every configured address (asynchronously).
+    private func openListeners() throws {
         for address in configuration.listenAddresses {
             // Bound asynchronously: waiting on the loop's own thread would deadlock it.
             let port = configuration.listenPort
@@ -79,19 +85,18 @@ public final class BGPSpeaker: @unchecked Sendable {
                 case .success(let channel):
                     guard generation == runGeneration else { return channel.close(promise: nil) }
                     listeners.append(channel)
-                    applyListenerPasswords()
+                    protectNewListener(channel)
                 case .failure(let error):
                     report("cannot listen on [\(address)]:\(port): \(error)")
                 }
             }
         }
-        for n in configuration.neighbors { addSession(n) }
     }
 
-    /// Stops every session (Cease) and closes the listeners.
-    public func stop() {
+    /// Stops every session with `notification` (a Cease) and closes the listeners.
+    public func stop(_ notification: BGPNotification = .cease(.peerDeconfigured)) {
         runGeneration += 1
-        for (_, s) in sessions { s.teardown(.cease(.peerDeconfigured)) }
+        for (_, s) in sessions { s.teardown(notification) }
         sessions = [:]
         for l in listeners { l.close(promise: nil) }
         listeners = []
@@ -102,11 +107,11 @@ public final class BGPSpeaker: @unchecked Sendable {
     }
 
     /// Applies a new configuration: sessions whose OPEN or connection parameters
-    /// changed restart, the others keep running.
+    /// changed restart, the others keep running (also when the listen addresses change;
+    /// only a new local AS or router-id restarts everything).
     public func reconfigure(_ new: BGPSpeakerConfiguration) throws {
         eventLoop.preconditionInEventLoop()
-        if new.localAS != configuration.localAS || new.routerID != configuration.routerID
-            || new.listenAddresses != configuration.listenAddresses || new.listenPort != configuration.listenPort {
+        if new.localAS != configuration.localAS || new.routerID != configuration.routerID {
             stop()
             configuration = new
             rib = RIB(multipath: MultipathConfiguration(maximumPaths: new.maximumPaths))
@@ -116,6 +121,15 @@ public final class BGPSpeaker: @unchecked Sendable {
         }
         let old = configuration
         configuration = new
+        if new.listenAddresses != old.listenAddresses || new.listenPort != old.listenPort {
+            // Only the listeners change (e.g. the first IPv6 neighbour adds [::]:179); accepted
+            // connections are channels of their own, so no session is reset.
+            runGeneration += 1
+            for l in listeners { l.close(promise: nil) }
+            listeners = []
+            listenerPasswords = [:]
+            try openListeners()
+        }
         applyListenerPasswords()
         rib.multipath = MultipathConfiguration(maximumPaths: new.maximumPaths)
         let wanted = Dictionary(new.neighbors.map { ($0.address, $0) }, uniquingKeysWith: { a, _ in a })
@@ -135,6 +149,20 @@ public final class BGPSpeaker: @unchecked Sendable {
                 s.update(n)
             }
         }
+    }
+
+    /// Sets every configured MD5 key of the listener's family on a listener that just opened
+    /// (the others may have opened before it and already hold theirs).
+    private func protectNewListener(_ l: Channel) {
+        let isV6: Bool = if case .v6? = l.localAddress { true } else { false }
+        var wanted: [IPAddress: String] = [:]
+        for n in configuration.neighbors { if let p = n.password { wanted[n.address] = p } }
+        for (peer, password) in wanted where isV6 == peer.isV6 {
+            SocketSecurity.setPassword(l, peer: peer, password).whenFailure { [self] error in
+                report("neighbor \(peer): cannot set its TCP MD5 key on the listener: \(error)")
+            }
+        }
+        listenerPasswords = wanted
     }
 
     /// Sets the neighbours' MD5 keys on the listening sockets of their family, and removes
@@ -276,6 +304,28 @@ public final class BGPSpeaker: @unchecked Sendable {
                 if teardown { s.stop(notification) }
             }
         }
+    }
+
+    /// Soft reconfiguration inbound (FRR's `soft-reconfiguration inbound`): the peer's routes as
+    /// received, kept before policy, go through the (new) import policy again, without asking
+    /// the peer for anything. Routes now refused leave the RIB, routes now permitted enter it.
+    func reapplyImportPolicy(_ s: PeerSession) {
+        var groups: [RouteAttributes: (v4: [IPv4Prefix], v6: [IPv6Prefix])] = [:]
+        for (prefix, attributes) in rib.receivedRoutes(s.ribPeer) {
+            switch prefix {
+            case .v4(let p): groups[attributes, default: ([], [])].v4.append(p)
+            case .v6(let p): groups[attributes, default: ([], [])].v6.append(p)
+            }
+        }
+        var changes: [RouteChange] = []
+        for (attributes, prefixes) in groups {
+            var c = RouteChanges(attributes: attributes.attributes)
+            if !prefixes.v4.isEmpty { c.announcedV4 = prefixes.v4; c.nextHopV4 = attributes.nextHop }
+            if !prefixes.v6.isEmpty { c.announcedV6 = prefixes.v6; c.nextHopV6 = attributes.nextHop }
+            changes += rib.apply(c, from: s.ribPeer).changes
+        }
+        publish(changes)
+        report("neighbor \(s.settings.address): import policy re-applied to \(groups.values.reduce(0) { $0 + $1.v4.count + $1.v6.count }) stored routes (soft reconfiguration inbound)")
     }
 
     func sessionDown(_ s: PeerSession, reason: SessionDownReason, retainFor: UInt16?) {

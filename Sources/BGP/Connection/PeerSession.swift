@@ -95,8 +95,11 @@ final class PeerSession: @unchecked Sendable {
         }
         if new.importPolicy != old.importPolicy || new.maximumPrefix != old.maximumPrefix || new.keepReceived != old.keepReceived {
             speaker.updateRIBPeer(self)
-            // Routes refused before may pass now: ask the peer to send them again.
-            if state == .established, let n = negotiated, n.routeRefresh {
+            if state == .established, old.keepReceived && new.keepReceived {
+                // Soft reconfiguration inbound: the routes as received are here; re-apply locally.
+                speaker.reapplyImportPolicy(self)
+            } else if state == .established, let n = negotiated, n.routeRefresh {
+                // Routes refused before may pass now: ask the peer to send them again.
                 for family in n.families.sorted() { send(.routeRefresh(BGPRouteRefresh(family: family))) }
             }
         }

@@ -55,7 +55,7 @@ public struct BGPNeighborSettings: Hashable, Sendable {
 
     /// Whether changing from `old` to `self` needs the session to restart
     /// (anything the OPEN or the TCP connection depends on).
-    func needsReset(from old: BGPNeighborSettings) -> Bool {
+    public func needsReset(from old: BGPNeighborSettings) -> Bool {
         old.session != session || old.port != port || old.ttl != ttl || old.updateSource != updateSource
             || old.password != password || old.ttlSecurityHops != ttlSecurityHops
     }

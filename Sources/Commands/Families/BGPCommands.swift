@@ -17,6 +17,14 @@ public struct BGPRouterConfig: Equatable, Sendable {
     public var routerID: IPv4Address?
     /// `[no] bgp ebgp-requires-policy`: RFC 8212, eBGP routes need an inbound prefix list (default on, as FRR).
     public var ebgpRequiresPolicy = true
+    /// Allowed `bgp graceful-shutdown drain-time` and `bgp update-delay` values, in seconds.
+    public static let delayRange = 1...3600
+    /// `bgp graceful-shutdown drain-time SECONDS`: on a planned stop (SIGTERM), withdraw every
+    /// route we advertise, keep forwarding this long, then Cease (Administrative Shutdown). nil: stop at once.
+    public var gracefulShutdownDrainTime: Int?
+    /// `bgp update-delay SECONDS`: after start, advertise nothing until every neighbour is
+    /// Established and every WCCP service has its assignment, or this long has passed.
+    public var updateDelay: Int?
     /// `neighbor A ...` by peer address.
     public var neighbors: [IPAddress: BGPNeighborConfig]
     /// `address-family ipv4 unicast` settings.
@@ -268,6 +276,28 @@ enum BGPCommands: CommandFamily {
         let requiresPolicy = [bgp, CommandElement.keyword("ebgp-requires-policy", help: "Require in and out policy for eBGP peers (RFC 8212)")]
         registry.config(.configRouter, requiresPolicy) { s, _ throws(CommandFailure) in try s.editBGP { $0.ebgpRequiresPolicy = true } }
         registry.config(.configRouter, [.no] + requiresPolicy) { s, _ throws(CommandFailure) in try s.editBGP { $0.ebgpRequiresPolicy = false } }
+
+        let range = UInt64(BGPRouterConfig.delayRange.lowerBound)...UInt64(BGPRouterConfig.delayRange.upperBound)
+        let gshut = [bgp, CommandElement.keyword("graceful-shutdown", help: "Graceful shutdown on a planned stop: withdraw, drain, then Cease"),
+                     .keyword("drain-time", help: "Time to keep forwarding after the withdrawal")]
+        let drain = CommandElement.argument("seconds", .range(range), help: "Drain time in seconds")
+        registry.config(.configRouter, gshut + [drain]) { s, a throws(CommandFailure) in
+            let seconds = Int(try a.number("seconds"))
+            try s.editBGP { $0.gracefulShutdownDrainTime = seconds }
+        }
+        registry.config(.configRouter, [.no, bgp, .keyword("graceful-shutdown", help: "Graceful shutdown on a planned stop"),
+                                        .optional([.keyword("drain-time", help: "Time to keep forwarding after the withdrawal"), .optional([drain])])]) { s, _ throws(CommandFailure) in
+            try s.editBGP { $0.gracefulShutdownDrainTime = nil }
+        }
+        let updateDelay = [bgp, CommandElement.keyword("update-delay", help: "Hold our advertisements after start until converged")]
+        let delay = CommandElement.argument("seconds", .range(range), help: "Longest hold in seconds")
+        registry.config(.configRouter, updateDelay + [delay]) { s, a throws(CommandFailure) in
+            let seconds = Int(try a.number("seconds"))
+            try s.editBGP { $0.updateDelay = seconds }
+        }
+        registry.config(.configRouter, [.no] + updateDelay + [.optional([delay])]) { s, _ throws(CommandFailure) in
+            try s.editBGP { $0.updateDelay = nil }
+        }
     }
 
     private static func registerNeighbor(_ registry: inout CommandRegistry) {
@@ -569,6 +599,8 @@ enum BGPCommands: CommandFamily {
         var lines = ["router bgp \(b.asNumber)"]
         if let id = b.routerID { lines.append(" bgp router-id \(id)") }
         if !b.ebgpRequiresPolicy { lines.append(" no bgp ebgp-requires-policy") }
+        if let d = b.updateDelay { lines.append(" bgp update-delay \(d)") }
+        if let d = b.gracefulShutdownDrainTime { lines.append(" bgp graceful-shutdown drain-time \(d)") }
         let neighbors = b.neighbors.values.sorted { addressOrder($0.address, $1.address) }
         for n in neighbors {
             let a = n.address

@@ -1,0 +1,95 @@
+import Testing
+@testable import BGP
+
+// The planned-stop sequence (graceful-shutdown drain) and the start-up hold
+// (update-delay): pure values, time given as input.
+
+@Suite struct GracefulShutdownTests {
+    @Test func withoutDrainTimeAStopCeasesAtOnce() {
+        var g = GracefulShutdown(drainTime: nil)
+        let r1 = g.stopRequested(at: .seconds(5))
+        #expect(r1 == [.ceaseAndExit(message: "egressd stopping")])
+        #expect(g.phase == .stopped)
+        // Nothing more happens after that.
+        let r2 = g.stopRequested(at: .seconds(6))
+        #expect(r2.isEmpty)
+        let r3 = g.drainTimerExpired(at: .seconds(7))
+        #expect(r3.isEmpty)
+        var zero = GracefulShutdown(drainTime: .zero)
+        let r4 = zero.stopRequested(at: .zero)
+        #expect(r4 == [.ceaseAndExit(message: GracefulShutdown.message)])
+    }
+
+    @Test func withdrawFirstThenDrainThenCease() {
+        var g = GracefulShutdown(drainTime: .seconds(10))
+        #expect(g.remaining(at: .zero) == nil && !g.isDraining)
+        let r5 = g.stopRequested(at: .seconds(100))
+        #expect(r5 == [.withdrawAll, .armDrainTimer(.seconds(10))])
+        #expect(g.isDraining && g.phase == .draining(since: .seconds(100), until: .seconds(110)))
+        #expect(g.remaining(at: .seconds(103)) == .seconds(7))
+        // A timer that fires early is re-armed for the rest, and nothing is sent yet.
+        let r6 = g.drainTimerExpired(at: .seconds(109))
+        #expect(r6 == [.armDrainTimer(.seconds(1))])
+        #expect(g.isDraining)
+        let r7 = g.drainTimerExpired(at: .seconds(110))
+        #expect(r7 == [.ceaseAndExit(message: "egressd stopping")])
+        #expect(g.phase == .stopped && g.remaining(at: .seconds(111)) == nil)
+        let r8 = g.drainTimerExpired(at: .seconds(120))
+        #expect(r8.isEmpty)
+    }
+
+    @Test func aSecondStopRequestEndsTheDrainAtOnce() {
+        var g = GracefulShutdown(drainTime: .seconds(30))
+        _ = g.stopRequested(at: .seconds(1))
+        let r9 = g.stopRequested(at: .seconds(2))
+        #expect(r9 == [.ceaseAndExit(message: GracefulShutdown.message)])
+        // The drain timer that was armed finds nothing to do.
+        let r10 = g.drainTimerExpired(at: .seconds(31))
+        #expect(r10.isEmpty)
+    }
+
+    @Test func changingTheDrainTimeDuringADrainKeepsItsEnd() {
+        var g = GracefulShutdown(drainTime: .seconds(10))
+        _ = g.stopRequested(at: .zero)
+        g.drainTime = .seconds(60)  // a reload meanwhile
+        let r11 = g.drainTimerExpired(at: .seconds(10))
+        #expect(r11 == [.ceaseAndExit(message: GracefulShutdown.message)])
+    }
+}
+
+@Suite struct UpdateDelayTests {
+    @Test func holdsUntilEverythingIsReady() {
+        var u = UpdateDelay(delay: .seconds(30), startedAt: .seconds(2))
+        #expect(u.isHolding && u.remaining(at: .seconds(12)) == .seconds(20))
+        let r12 = u.evaluate(at: .seconds(3), waitingFor: ["neighbor 10.0.0.1", "WCCP service web-cache assignment"])
+        #expect(!r12)
+        #expect(u.waitingFor.count == 2)
+        let r13 = u.evaluate(at: .seconds(5), waitingFor: ["WCCP service web-cache assignment"])
+        #expect(!r13)
+        #expect(u.isHolding)
+        let r14 = u.evaluate(at: .milliseconds(9500), waitingFor: [])
+        #expect(r14)
+        #expect(!u.isHolding && u.releasedAt == .milliseconds(9500))
+        #expect(u.releaseReason == "converged after 7.5 s")
+        #expect(u.remaining(at: .seconds(10)) == nil)
+    }
+
+    @Test func theDelayBoundsTheHold() {
+        var u = UpdateDelay(delay: .seconds(30), startedAt: .zero)
+        let r15 = u.evaluate(at: .milliseconds(29_999), waitingFor: ["neighbor 10.0.0.1"])
+        #expect(!r15)
+        let r16 = u.evaluate(at: .seconds(30), waitingFor: ["neighbor 10.0.0.1"])
+        #expect(r16)
+        #expect(u.releaseReason == "update-delay of 30 s expired, still waiting for neighbor 10.0.0.1")
+    }
+
+    @Test func onceReleasedItStaysReleased() {
+        var u = UpdateDelay(delay: .seconds(5), startedAt: .zero)
+        let r17 = u.evaluate(at: .seconds(1), waitingFor: [])
+        #expect(r17)
+        // A session that goes down later does not hold our routes again, and no second release is reported.
+        let r18 = u.evaluate(at: .seconds(2), waitingFor: ["neighbor 10.0.0.1"])
+        #expect(!r18)
+        #expect(!u.isHolding && u.releasedAt == .seconds(1))
+    }
+}
