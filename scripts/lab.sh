@@ -39,7 +39,8 @@
 # Return: fw -> app1's BGP-learned ECMP route "10.x/16 dev tgw0 dev tgw1" (engine and kernel)
 # -> app1's egressd encapsulates (its own ECMP) -> tgw's egressd decapsulates into its kernel -> spoke.
 #
-# Usage: scripts/lab.sh up | down | status | traffic [SECONDS] | exec NODE CMD... | sh NODE [-c "CMD"...]
+# Usage: scripts/lab.sh up | down | status | traffic [SECONDS] | start NODE | exec NODE CMD... | sh NODE [-c "CMD"...]
+#   start: start egressd again in NODE (tgw, app1, app2) after it was stopped (drills)
 #   NODE: spoke1 spoke2 tgw app1 app2 fw inet proxy1 proxy2 (sh: tgw, app1, app2: egressd's nodes)
 #   traffic: a steady mixed load from both spokes (scripts/lib/lab_load.py: HTTP through the
 #   proxies, long downloads, TCP echo on 8080 and UDP echo on 7 straight out), a line per
@@ -245,6 +246,30 @@ start_daemon() {
     local node=$1
     render_config "$node"
     if [[ $node == app* && ${LAB_PROXIES} == 1 ]]; then lab_proxies_config "$node" >>"$STATE/$node.conf"; fi
+    [[ $node == app* ]] && lab_drain_config "$node"
+    launch_daemon "$node"
+}
+
+# lab_drain_config APP: in the full lab, graceful shutdown and update delay on the appliance
+# (`bgp graceful-shutdown drain-time`, `bgp update-delay`; the appliance-restart drill), when
+# this egressd has them (probed with --check, so the lab works with binaries without them).
+lab_drain_config() {
+    (( LAB_APPLIANCES == 2 )) || return 0
+    local conf=$STATE/$1.conf probe=$STATE/$1.drain-probe.conf
+    { cat "$conf"; printf 'router bgp 65000\n bgp graceful-shutdown drain-time %s\n bgp update-delay %s\n!\n' \
+        "${LAB_DRAIN_TIME:-5}" "${LAB_UPDATE_DELAY:-30}"; } >"$probe"
+    if "$EGRESSD_BIN" --config "$probe" --check >/dev/null 2>&1; then
+        mv "$probe" "$conf"
+        echo 1 >"$STATE/drain.supported"
+    else
+        rm -f "$probe"
+        echo 0 >"$STATE/drain.supported"
+    fi
+}
+
+# launch_daemon NODE: start egressd in NODE with its rendered config in the state dir.
+launch_daemon() {
+    local node=$1
     "$EGRESSD_BIN" --config "$STATE/$node.conf" --check >&2 \
         || eg_die "$STATE/$node.conf does not pass egressd --check"
     local as_user=()
@@ -446,6 +471,7 @@ cmd_up() {
     printf '%s' "$LAB_APPLIANCES" >"$STATE/appliances"
     printf '%s' "$LAB_PROXIES" >"$STATE/proxies"
     [[ $daemons == 0 ]] || printf '%s' "$EGSH_BIN" >"$STATE/egsh.path"
+    [[ $daemons == 0 ]] || printf '%s' "$EGRESSD_BIN" >"$STATE/egressd.path"
     eg_log "creating lab '$P' (state in $STATE)"
     create_topology
     start_inet_services
@@ -552,6 +578,24 @@ cmd_traffic() {
     return "$rc"
 }
 
+# cmd_start NODE: start egressd again in NODE (after a drill killed or stopped it), with the
+# config in the state dir, and wait until it answers.
+cmd_start() {
+    (( $# == 1 )) || eg_die "usage: lab.sh start NODE"
+    [[ " ${DAEMON_NODES[*]} " == *" $1 "* ]] || eg_die "egressd runs in ${DAEMON_NODES[*]}, not in '$1'"
+    [[ -f $STATE/egsh.path ]] || eg_die "lab '$P' is not up"
+    if [[ -f $STATE/$1.pid ]] && ! eg_pid_gone "$(cat "$STATE/$1.pid")"; then
+        eg_die "egressd in $(ns "$1") still runs (pid $(cat "$STATE/$1.pid"))"
+    fi
+    EGSH_BIN=$(saved_egsh)
+    EGRESSD_BIN=${EGRESSD_BIN:-$(cat "$STATE/egressd.path")}
+    launch_daemon "$1"
+    daemon_wait "$1"
+    # A new TUN has none of the stand-in's extra addresses; only the stand-in needs them.
+    [[ $1 == tgw ]] && bgp_add_addresses
+    return 0
+}
+
 cmd_exec() {
     (( $# >= 2 )) || eg_die "usage: lab.sh exec NODE CMD..."
     is_node "$1" || eg_die "unknown node '$1' (nodes: ${NODES[*]})"
@@ -583,6 +627,7 @@ case $command in
     down) cmd_down ;;
     status) cmd_status ;;
     traffic) cmd_traffic "$@" ;;
+    start) cmd_start "$@" ;;
     exec) cmd_exec "$@" ;;
     sh) cmd_sh "$@" ;;
     -h|--help|help) usage 0 ;;

@@ -62,6 +62,7 @@ def make_socket(spoke, kind):
 class Clock:
     def __init__(self):
         self.t0 = time.monotonic()
+        self.epoch0 = time.time()
 
     def now(self):
         return time.monotonic() - self.t0
@@ -105,6 +106,8 @@ class ClassStats:
 
 
 class Flow:
+    threshold = 1.0
+
     def __init__(self, cls, spoke, index, clock):
         self.cls, self.spoke, self.index, self.clock = cls, spoke, index, clock
         self.port = None
@@ -116,11 +119,17 @@ class Flow:
         self.proxy = None
         self.sent = 0
         self.lost = 0
+        self.gaps = []            # (from, to) of every silence above the threshold
+        self.ports = []           # every local port the flow used (it reconnects after errors)
+        self.error_times = []
 
     def success(self):
         t = self.clock.now()
-        if self.last_ok is not None and t - self.last_ok > self.gap:
-            self.gap, self.gap_at = t - self.last_ok, t
+        if self.last_ok is not None:
+            if t - self.last_ok > self.gap:
+                self.gap, self.gap_at = t - self.last_ok, t
+            if t - self.last_ok > self.threshold:
+                self.gaps.append((round(self.last_ok, 3), round(t, 3)))
         self.last_ok = t
         self.ok += 1
 
@@ -129,12 +138,15 @@ class Flow:
         if self.last_ok is not None:
             if t - self.last_ok > self.gap:
                 self.gap, self.gap_at = t - self.last_ok, t
+            if t - self.last_ok > self.threshold:
+                self.gaps.append((round(self.last_ok, 3), round(t, 3)))
 
     def record(self):
         return {"class": self.cls, "spoke": self.spoke, "index": self.index, "port": self.port,
                 "ok": self.ok, "errors": self.errors, "gap": round(self.gap, 3),
                 "gap_end": None if self.gap_at is None else round(self.gap_at, 3),
-                "proxy": self.proxy, "sent": self.sent, "lost": self.lost}
+                "proxy": self.proxy, "sent": self.sent, "lost": self.lost, "gaps": self.gaps,
+                "ports": self.ports, "error_times": self.error_times}
 
 
 async def read_http_response(reader, deadline_s):
@@ -166,6 +178,7 @@ class Load:
         self.cls = {n: ClassStats(n, self.clock) for n in ("http", "dl", "tcp", "udp")}
         self.flows = []
         self.via = {}
+        self.http_errors = []     # (start, end) of every failed request
         self.http_latency_max = 0.0
         self.tasks = set()
         self.t_stop = None
@@ -208,6 +221,7 @@ class Load:
             self.http_latency_max = max(self.http_latency_max, self.clock.now() - started)
         except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError, IndexError):
             st.failure(started)
+            self.http_errors.append((round(started, 3), round(self.clock.now(), 3), spoke))
         finally:
             if writer is not None:
                 writer.close()
@@ -228,6 +242,7 @@ class Load:
             started = self.clock.now()
             try:
                 reader, writer, flow.port = await self.connect(flow.spoke, 80, self.args.timeout)
+                flow.ports.append(flow.port)
                 writer.write(b"GET /stream/%d HTTP/1.1\r\nHost: inet\r\n\r\n" % self.args.download_seconds)
                 status, headers = await read_http_response(reader, self.args.timeout)
                 if status != 200:
@@ -245,6 +260,7 @@ class Load:
                 if self.stop.is_set():
                     return
                 flow.errors += 1
+                flow.error_times.append(round(self.clock.now(), 3))
                 st.failure(started)
                 await asyncio.sleep(0.2)
             finally:
@@ -259,6 +275,7 @@ class Load:
             started = self.clock.now()
             try:
                 reader, writer, flow.port = await self.connect(flow.spoke, 8080, self.args.timeout)
+                flow.ports.append(flow.port)
                 seq = 0
                 while not self.stop.is_set():
                     msg = struct.pack("!QQ16x", flow.index, seq)
@@ -276,6 +293,7 @@ class Load:
                 if self.stop.is_set():
                     return
                 flow.errors += 1
+                flow.error_times.append(round(self.clock.now(), 3))
                 st.failure(started)
                 await asyncio.sleep(0.2)
             finally:
@@ -289,6 +307,7 @@ class Load:
         s = make_socket(flow.spoke, socket.SOCK_DGRAM)
         s.connect((self.args.target, 7))
         flow.port = s.getsockname()[1]
+        flow.ports.append(flow.port)
         pending = {}
         received = asyncio.Event()
 
@@ -315,6 +334,7 @@ class Load:
                 for old in [q for q, t in pending.items() if now - t > self.args.udp_timeout]:
                     del pending[old]
                     flow.lost += 1
+                    flow.error_times.append(round(now, 3))
                     st.failure(now - self.args.udp_timeout, now)
                 try:
                     s.send(struct.pack("!QQ16x", flow.index, seq))
@@ -391,6 +411,7 @@ class Load:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stop.set)
+        Flow.threshold = a.disturbed
         for spoke in a.spokes:
             for i in range(a.downloads):
                 f = Flow("dl", spoke, i, self.clock); self.flows.append(f); self.spawn(self.download(f))
@@ -419,8 +440,8 @@ class Load:
         """Write READY_FILE once every long flow has had a success (the load is steady)."""
         while not self.stop.is_set():
             if all(f.ok > 0 for f in self.flows) and self.cls["http"].ok > 0:
-                with open(self.args.ready_file, "w") as fh:
-                    fh.write("%.3f\n" % self.clock.now())
+                with open(self.args.ready_file, "w") as fh:   # load clock now, wall clock at its 0
+                    fh.write("%.3f %.3f\n" % (self.clock.now(), self.clock.epoch0))
                 return
             await asyncio.sleep(0.2)
 
@@ -452,7 +473,8 @@ def main():
         print("%s: %s %s" % (name, value, unit), flush=True)
     if a.json:
         data = {"summary": {n: v for n, v, _ in summary}, "units": {n: u for n, _, u in summary},
-                "flows": [f.record() for f in load.flows]}
+                "epoch0": load.clock.epoch0,
+                "flows": [f.record() for f in load.flows], "http_errors": load.http_errors}
         tmp = a.json + ".tmp"
         with open(tmp, "w") as fh:
             json.dump(data, fh, indent=1)
