@@ -208,7 +208,7 @@ appliance-restart)
     "$LAB" start app1 >"$WORK/start.log" 2>&1 || { cat "$WORK/start.log" >&2; eg_die "cannot start egressd in app1 again"; }
     WHY="not within 60 s" check "app1-back-in-ecmp" eg_wait 60 tgw_route_has tgw0 tgw1 tgw2 tgw3
     sleep 3
-    REPORT_ARGS=(--bound 1 --max-http-errors 0 --max-errors 0 --max-udp-lost 5 --failed-appliance app1) ;;
+    REPORT_ARGS=(--whole --bound 1 --max-http-errors 0 --max-errors 0 --max-udp-lost 5 --failed-appliance app1) ;;
 egress-path-down)
     log "the firewall drops everything on app1's link (app0)"
     in_ns fw nft -f - <<'NFT'
@@ -248,7 +248,7 @@ config-reload)
     sleep 4
     after=$(bgp_sessions app1)
     WHY="before: $SESSIONS_BEFORE after: $after" check "no-bgp-session-reset" test "$SESSIONS_BEFORE" == "$after"
-    REPORT_ARGS=(--bound 1 --max-http-errors 0 --max-errors 0 --max-udp-lost 0 --failed-appliance none) ;;
+    REPORT_ARGS=(--whole --bound 1 --max-http-errors 0 --max-errors 0 --max-udp-lost 0 --failed-appliance none) ;;
 esac
 
 # --- the verdict ----------------------------------------------------------------------------

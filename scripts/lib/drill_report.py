@@ -60,6 +60,7 @@ def main():
     p.add_argument("--max-udp-lost", type=int, default=None)
     p.add_argument("--unrelated-max", type=int, default=0, help="unrelated flows allowed to be disturbed")
     p.add_argument("--extra", action="append", default=[], help="NAME=PASS|FAIL:why, more checks")
+    p.add_argument("--whole", action="store_true", help="the bound covers the undo too")
     p.add_argument("--json", help="write the verdict here")
     a = p.parse_args()
 
@@ -72,19 +73,31 @@ def main():
     app_of_mark = {0: "app1", 1: "app1", 2: "app2"}
 
     flows = d["flows"]
+    # The failure phase runs from the failure to the undo (with --whole, or without an undo:
+    # to the end); what begins after the undo (e.g. an appliance rejoining) is reported apart.
+    t_end = t_undo if (t_undo is not None and not a.whole) else float("inf")
     disturbed_time = 0.0
+    disturbed_after = 0.0
     related, unrelated = [], []
     after_undo = 0
     for f in flows:
         f["disturbed"] = False
+        f["disturbed_after"] = False
         for g0, g1 in f["gaps"]:
-            if g1 > t_fail:
-                disturbed_time = max(disturbed_time, g1 - max(g0, t_fail) if g0 < t_fail else g1 - g0)
+            if g1 <= t_fail:
+                continue
+            if g0 < t_end:
+                disturbed_time = max(disturbed_time, g1 - max(g0, t_fail))
                 f["disturbed"] = True
-                if t_undo is not None and g1 > t_undo + 0.5:
-                    after_undo += 1
-        if any(t > t_fail for t in f["error_times"]):
-            f["disturbed"] = True
+            else:
+                disturbed_after = max(disturbed_after, g1 - g0)
+                f["disturbed_after"] = True
+        for t in f["error_times"]:
+            if t > t_fail and t < t_end:
+                f["disturbed"] = True
+            elif t >= t_end:
+                f["disturbed_after"] = True
+        after_undo += f["disturbed_after"]
         # Which part did this flow use?
         part = None
         if f["class"] in ("tcp", "udp") and a.failed_appliance:
@@ -104,9 +117,10 @@ def main():
         else:
             related.append(f)
     http_window = 0.0
-    errs = [e for e in d.get("http_errors", []) if e[1] > t_fail]
+    errs = [e for e in d.get("http_errors", []) if e[1] > t_fail and e[0] < t_end]
+    errs_after = [e for e in d.get("http_errors", []) if e[0] >= t_end]
     if errs:
-        http_window = max(e[1] for e in errs) - min(e[0] for e in errs)
+        http_window = max(e[1] for e in errs) - max(min(e[0] for e in errs), t_fail)
     disturbed_time = max(disturbed_time, http_window)
     unrelated_disturbed = [f for f in unrelated if f["disturbed"]]
 
@@ -127,8 +141,10 @@ def main():
     out.append(("related_flows_disturbed", sum(1 for f in related if f["disturbed"]), "flows"))
     out.append(("unrelated_flows", len(unrelated), "flows"))
     out.append(("unrelated_flows_disturbed", len(unrelated_disturbed), "flows"))
-    if t_undo is not None:
-        out.append(("flows_disturbed_after_undo", after_undo, "flows"))
+    if t_undo is not None and not a.whole:
+        out.append(("after_undo_flows_disturbed", after_undo, "flows"))
+        out.append(("after_undo_time_disturbed", round(disturbed_after, 2), "s"))
+        out.append(("after_undo_http_failed", len(errs_after), "requests"))
 
     checks = []
     checks.append(("time disturbed %.2f s < %.2f s" % (disturbed_time, a.bound), disturbed_time < a.bound))
