@@ -5,8 +5,10 @@ TCP/UDP flow used: ct mark 1 = app1, 2 = app2, none = app1 in the one-appliance 
 prints what users would ask, then PASS/FAIL against the drill's bounds (exit 0/1).
 
 Figures:
-  time disturbed      the longest silence of any flow (or the HTTP error window) that ends
-                      after the failure began (load clock)
+  time disturbed      the longest silence of a UDP or download flow, or the span of start
+                      times of failed HTTP requests, after the failure began (load clock);
+                      TCP echo silences (which add TCP's retransmission back-off) are shown
+                      apart, and count only in drills that must lose nothing (--whole)
   requests failed     HTTP requests, download and TCP echo failures (reset, timeout)
   packets lost        UDP echo datagrams without an answer within 1 s
   unrelated flows     flows that did not use the failed part (the drill says which part:
@@ -78,6 +80,7 @@ def main():
     t_end = t_undo if (t_undo is not None and not a.whole) else float("inf")
     disturbed_time = 0.0
     disturbed_after = 0.0
+    tcp_gap = 0.0
     related, unrelated = [], []
     after_undo = 0
     for f in flows:
@@ -87,7 +90,12 @@ def main():
             if g1 <= t_fail:
                 continue
             if g0 < t_end:
-                disturbed_time = max(disturbed_time, g1 - max(g0, t_fail))
+                # TCP echo silences include TCP's retransmission back-off after the path is
+                # back; the network's disturbance is what UDP, downloads and HTTP see. Drills
+                # that must lose nothing (--whole) count TCP too.
+                if f["class"] != "tcp" or a.whole:
+                    disturbed_time = max(disturbed_time, g1 - max(g0, t_fail))
+                tcp_gap = max(tcp_gap, g1 - max(g0, t_fail)) if f["class"] == "tcp" else tcp_gap
                 f["disturbed"] = True
             else:
                 disturbed_after = max(disturbed_after, g1 - g0)
@@ -120,7 +128,8 @@ def main():
     errs = [e for e in d.get("http_errors", []) if e[1] > t_fail and e[0] < t_end]
     errs_after = [e for e in d.get("http_errors", []) if e[0] >= t_end]
     if errs:
-        http_window = max(e[1] for e in errs) - max(min(e[0] for e in errs), t_fail)
+        # From the first to the last start of a request that failed: when a new request failed.
+        http_window = max(e[0] for e in errs) - max(min(e[0] for e in errs), t_fail)
     disturbed_time = max(disturbed_time, http_window)
     unrelated_disturbed = [f for f in unrelated if f["disturbed"]]
 
@@ -131,6 +140,7 @@ def main():
     out.append(("http_requests", s["http_ok"] + s["http_errors"], "requests"))
     out.append(("http_failed", s["http_errors"], "requests"))
     out.append(("http_error_window", round(http_window, 2), "s"))
+    out.append(("tcp_echo_flow_silence_max", round(tcp_gap, 2), "s"))
     out.append(("download_failures", s["dl_errors"], "failures"))
     out.append(("tcp_echo_failures", s["tcp_errors"], "failures"))
     out.append(("udp_sent", s["udp_sent"], "datagrams"))
