@@ -117,8 +117,10 @@ def main():
             f["part"] = part
             (related if part == a.failed_appliance or part is None else unrelated).append(f)
         elif f["class"] == "dl" and a.failed_proxy:
-            f["part"] = f["proxy"]
-            (related if a.failed_proxy in ("any", f["proxy"]) else unrelated).append(f)
+            # The proxy of the connection the download had when the failure came.
+            before = [px for t, px in f.get("conns", []) if t <= t_fail]
+            f["part"] = before[-1] if before else f["proxy"]
+            (related if a.failed_proxy in ("any", f["part"]) else unrelated).append(f)
         elif f["class"] in ("tcp", "udp") and a.failed_proxy:
             f["part"] = "not redirected"
             unrelated.append(f)

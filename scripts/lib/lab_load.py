@@ -122,6 +122,7 @@ class Flow:
         self.gaps = []            # (from, to) of every silence above the threshold
         self.ports = []           # every local port the flow used (it reconnects after errors)
         self.error_times = []
+        self.conns = []           # dl: (start, proxy) of every connection
 
     def success(self):
         t = self.clock.now()
@@ -146,7 +147,7 @@ class Flow:
                 "ok": self.ok, "errors": self.errors, "gap": round(self.gap, 3),
                 "gap_end": None if self.gap_at is None else round(self.gap_at, 3),
                 "proxy": self.proxy, "sent": self.sent, "lost": self.lost, "gaps": self.gaps,
-                "ports": self.ports, "error_times": self.error_times}
+                "ports": self.ports, "error_times": self.error_times, "conns": self.conns}
 
 
 async def read_http_response(reader, deadline_s):
@@ -248,6 +249,7 @@ class Load:
                 if status != 200:
                     raise ValueError("status %d" % status)
                 flow.proxy = proxy_of(headers, self.args.prefix)
+                flow.conns.append((round(started, 3), flow.proxy))
                 left = int(headers.get("content-length", "0"))
                 while left > 0 and not self.stop.is_set():
                     chunk = await asyncio.wait_for(reader.read(65536), self.args.timeout)
