@@ -42,7 +42,7 @@ for pid in $pids; do
 done
 # No process may still name this lab's state dir on its command line.
 for cmdline in /proc/[0-9]*/cmdline; do
-    tr '\0' ' ' <"$cmdline" 2>/dev/null | grep -qF -- "$LAB_STATE/" \
+    tr '\0' ' ' 2>/dev/null <"$cmdline" | grep -qF -- "$LAB_STATE/" \
         && fail "process ${cmdline//[^0-9]/} still refers to $LAB_STATE: $(tr '\0' ' ' <"$cmdline")"
 done
 [[ ! -e $LAB_STATE ]] || fail "state dir $LAB_STATE left behind"
