@@ -120,7 +120,14 @@ all_established() { [[ $(egsh "$1" "show ip bgp summary json" | eg_json \
 track_state() { egsh "$1" "show track 1 json" | eg_json "d['tracks'][0]['state']"; }
 
 EXTRA=()
-check() { if "${@:2}"; then EXTRA+=("$1=PASS"); else EXTRA+=("$1=FAIL:${WHY:-no}"); fi; }
+# check NAME CMD...: a further check of the verdict; when it passes after the failure, how long after.
+check() {
+    if "${@:2}"; then
+        EXTRA+=("$1 (after $(awk -v a="$(now)" -v b="${T_FAIL:-0}" 'BEGIN { printf "%.1f", (b > 0 ? a - b : 0) }') s)=PASS")
+    else
+        EXTRA+=("$1=FAIL:${WHY:-no}")
+    fi
+}
 
 # --- before the load (unmeasured preparation) -----------------------------------------------
 DRILL_PROXY=${DRILL_PROXY:-proxy2}
@@ -273,4 +280,4 @@ extra=(); for e in "${EXTRA[@]}"; do extra+=(--extra "$e"); done
 json=(); [[ -n ${DRILL_JSON:-} ]] && json=(--json "$DRILL_JSON")
 "$PY" "$SCRIPTS/lib/drill_report.py" --drill "$NAME" --load "$WORK/load.json" --t-fail "$T_FAIL" \
     "${undo[@]}" --conntrack "$WORK/conntrack" \
-    --spoke-ips "$(ns spoke1)=10.1.0.10,$(ns spoke2)=10.2.0.10" "${REPORT_ARGS[@]}" "${extra[@]}" "${json[@]}"
+    --spoke-ips "$(ns spoke1)=10.1.0.10,$(ns spoke2)=10.2.0.10" --disturbed "$DISTURBED" "${REPORT_ARGS[@]}" "${extra[@]}" "${json[@]}"

@@ -62,6 +62,8 @@ def main():
     p.add_argument("--max-udp-lost", type=int, default=None)
     p.add_argument("--unrelated-max", type=int, default=0, help="unrelated flows allowed to be disturbed")
     p.add_argument("--extra", action="append", default=[], help="NAME=PASS|FAIL:why, more checks")
+    p.add_argument("--disturbed", type=float, default=2.0,
+                   help="a flow silent longer than this (s), or failing, is disturbed")
     p.add_argument("--whole", action="store_true", help="the bound covers the undo too")
     p.add_argument("--json", help="write the verdict here")
     a = p.parse_args()
@@ -89,6 +91,7 @@ def main():
         for g0, g1 in f["gaps"]:
             if g1 <= t_fail:
                 continue
+            long_gap = g1 - max(g0, t_fail) > a.disturbed
             if g0 < t_end:
                 # TCP echo silences include TCP's retransmission back-off after the path is
                 # back; the network's disturbance is what UDP, downloads and HTTP see. Drills
@@ -96,10 +99,10 @@ def main():
                 if f["class"] != "tcp" or a.whole:
                     disturbed_time = max(disturbed_time, g1 - max(g0, t_fail))
                 tcp_gap = max(tcp_gap, g1 - max(g0, t_fail)) if f["class"] == "tcp" else tcp_gap
-                f["disturbed"] = True
+                f["disturbed"] = f["disturbed"] or long_gap
             else:
                 disturbed_after = max(disturbed_after, g1 - g0)
-                f["disturbed_after"] = True
+                f["disturbed_after"] = f["disturbed_after"] or long_gap
         for t in f["error_times"]:
             if t > t_fail and t < t_end:
                 f["disturbed"] = True

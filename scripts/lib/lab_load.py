@@ -106,7 +106,7 @@ class ClassStats:
 
 
 class Flow:
-    threshold = 1.0
+    gap_floor = 0.3   # silences longer than this are recorded (from, to) for the drills
 
     def __init__(self, cls, spoke, index, clock):
         self.cls, self.spoke, self.index, self.clock = cls, spoke, index, clock
@@ -119,7 +119,7 @@ class Flow:
         self.proxy = None
         self.sent = 0
         self.lost = 0
-        self.gaps = []            # (from, to) of every silence above the threshold
+        self.gaps = []            # (from, to) of every silence above gap_floor
         self.ports = []           # every local port the flow used (it reconnects after errors)
         self.error_times = []
         self.conns = []           # dl: (start, proxy) of every connection
@@ -129,7 +129,7 @@ class Flow:
         if self.last_ok is not None:
             if t - self.last_ok > self.gap:
                 self.gap, self.gap_at = t - self.last_ok, t
-            if t - self.last_ok > self.threshold:
+            if t - self.last_ok > self.gap_floor:
                 self.gaps.append((round(self.last_ok, 3), round(t, 3)))
         self.last_ok = t
         self.ok += 1
@@ -139,7 +139,7 @@ class Flow:
         if self.last_ok is not None:
             if t - self.last_ok > self.gap:
                 self.gap, self.gap_at = t - self.last_ok, t
-            if t - self.last_ok > self.threshold:
+            if t - self.last_ok > self.gap_floor:
                 self.gaps.append((round(self.last_ok, 3), round(t, 3)))
 
     def record(self):
@@ -413,7 +413,6 @@ class Load:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stop.set)
-        Flow.threshold = a.disturbed
         for spoke in a.spokes:
             for i in range(a.downloads):
                 f = Flow("dl", spoke, i, self.clock); self.flows.append(f); self.spawn(self.download(f))
