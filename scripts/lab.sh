@@ -58,6 +58,8 @@
 #   LAB_PROXIES  1 = two real Squid proxies (proxy1, proxy2) with WCCP registered with every
 #                appliance (scripts/lib/lab-proxies.sh); default 1 with 2 appliances, else 0
 #   LAB_EGRESSD_USER  run each egressd as this user (--user, its primary group; default root)
+#   LAB_DRAIN_TIME, LAB_UPDATE_DELAY  full lab: the appliances' `bgp graceful-shutdown drain-time`
+#                (default 5) and `bgp update-delay` (default 30), added when egressd accepts them
 set -euo pipefail
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
