@@ -431,7 +431,9 @@ lab_bgp_wait() {
         for app in "${APPS[@]}"; do "$EGSH_BIN" --socket "$STATE/$app.sock" -c "show ip bgp summary" >&2 || true; done
         eg_die "the appliances' BGP sessions not all Established within 45 s (lab left up for inspection; run down)"
     fi
-    eg_wait 20 tgw_default_ecmp || { ip -n "$(ns tgw)" route >&2
+    # With `bgp update-delay` (full lab, when egressd has it) an appliance advertises its
+    # default route only once its WCCP service has an assignment (Squid: 15 s after joining).
+    eg_wait 60 tgw_default_ecmp || { ip -n "$(ns tgw)" route >&2
         eg_die "the stand-in's kernel has no ECMP default route over ${TGW_TUNS[*]} (lab left up; run down)"; }
     eg_log "BGP: $(( 4 * ${#APPS[@]} )) sessions Established, ECMP default route over ${TGW_TUNS[*]} in $(ns tgw)"
 }
