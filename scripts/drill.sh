@@ -30,6 +30,8 @@
 # scheduling stalls of a loaded 2-core machine) or fails.
 # Uses the running lab (LAB_PREFIX, default eg-) or brings the full lab up (and leaves it up).
 # Environment: DRILL_LOAD_ARGS (extra lab_load.py options), DRILL_JSON (verdict as JSON),
+#   DRILL_UDP_FLOWS (UDP echo flows per spoke, default 8: with 16 flows over 4 tunnels some
+#   surely cross the failed appliance; the time disturbed is measured on them),
 #   DRILL_PROXY (proxy-down/up: proxy1 or proxy2). Exit 0 on PASS, 1 on FAIL, 2 on usage.
 set -euo pipefail
 
@@ -153,7 +155,8 @@ fi
 log "starting the load from $(ns spoke1) and $(ns spoke2)"
 # shellcheck disable=SC2086
 "$PY" "$SCRIPTS/lib/lab_load.py" --spokes "$(ns spoke1),$(ns spoke2)" --prefix "$P" \
-    --json "$WORK/load.json" --ready-file "$WORK/ready" --disturbed "$DISTURBED" ${DRILL_LOAD_ARGS:-} >"$WORK/load.log" 2>&1 &
+    --json "$WORK/load.json" --ready-file "$WORK/ready" --disturbed "$DISTURBED" \
+    --udp-flows "${DRILL_UDP_FLOWS:-8}" ${DRILL_LOAD_ARGS:-} >"$WORK/load.log" 2>&1 &
 LOAD_PID=$!
 echo "$LOAD_PID" >"$STATE/traffic.pid"
 eg_wait 20 test -s "$WORK/ready" || { cat "$WORK/load.log" >&2; eg_die "the load did not become steady within 20 s"; }

@@ -173,6 +173,10 @@ def main():
         checks.append(("UDP lost %d <= %d" % (s["udp_errors"], a.max_udp_lost), s["udp_errors"] <= a.max_udp_lost))
     checks.append(("unrelated flows disturbed %d <= %d" % (len(unrelated_disturbed), a.unrelated_max),
                    len(unrelated_disturbed) <= a.unrelated_max))
+    if a.failed_appliance in ("app1", "app2"):
+        # The time disturbed is measured on UDP flows through the failed part: there must be some.
+        crossing = sum(1 for f in related if f["class"] == "udp")
+        checks.append(("UDP flows through %s at the failure: %d > 0" % (a.failed_appliance, crossing), crossing > 0))
     for e in a.extra:
         name, verdict = e.split("=", 1)
         checks.append((name + ("" if verdict == "PASS" else " (" + verdict[5:] + ")"), verdict == "PASS"))
