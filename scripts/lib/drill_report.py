@@ -83,6 +83,7 @@ def main():
     disturbed_time = 0.0
     disturbed_after = 0.0
     tcp_gap = 0.0
+    dl_gap = 0.0
     related, unrelated = [], []
     after_undo = 0
     for f in flows:
@@ -96,8 +97,13 @@ def main():
                 # TCP echo silences include TCP's retransmission back-off after the path is
                 # back; the network's disturbance is what UDP, downloads and HTTP see. Drills
                 # that must lose nothing (--whole) count TCP too.
-                if f["class"] != "tcp" or a.whole:
+                # proxy-up (--failed-proxy any): downloads on buckets that move back to the
+                # returning proxy are cut (WCCP has no flow stickiness); shown apart, not bounded.
+                moving_dl = f["class"] == "dl" and a.failed_proxy == "any"
+                if (f["class"] != "tcp" or a.whole) and not moving_dl:
                     disturbed_time = max(disturbed_time, g1 - max(g0, t_fail))
+                if moving_dl:
+                    dl_gap = max(dl_gap, g1 - max(g0, t_fail))
                 tcp_gap = max(tcp_gap, g1 - max(g0, t_fail)) if f["class"] == "tcp" else tcp_gap
                 f["disturbed"] = f["disturbed"] or long_gap
             else:
@@ -146,6 +152,8 @@ def main():
     out.append(("http_failed", s["http_errors"], "requests"))
     out.append(("http_error_window", round(http_window, 2), "s"))
     out.append(("tcp_echo_flow_silence_max", round(tcp_gap, 2), "s"))
+    if a.failed_proxy == "any":
+        out.append(("moved_download_silence_max", round(dl_gap, 2), "s"))
     out.append(("download_failures", s["dl_errors"], "failures"))
     out.append(("tcp_echo_failures", s["tcp_errors"], "failures"))
     out.append(("udp_sent", s["udp_sent"], "datagrams"))
