@@ -59,7 +59,8 @@
 #                appliance (scripts/lib/lab-proxies.sh); default 1 with 2 appliances, else 0
 #   LAB_EGRESSD_USER  run each egressd as this user (--user, its primary group; default root)
 #   LAB_DRAIN_TIME, LAB_UPDATE_DELAY  full lab: the appliances' `bgp graceful-shutdown drain-time`
-#                (default 5) and `bgp update-delay` (default 30), added when egressd accepts them
+#                (default 5) and `bgp update-delay` (default 60: Squid needs 30-40 s to assign
+#                buckets to a restarted appliance), added when egressd accepts them
 set -euo pipefail
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -259,7 +260,7 @@ lab_drain_config() {
     (( LAB_APPLIANCES == 2 )) || return 0
     local conf=$STATE/$1.conf probe=$STATE/$1.drain-probe.conf
     { cat "$conf"; printf 'router bgp 65000\n bgp graceful-shutdown drain-time %s\n bgp update-delay %s\n!\n' \
-        "${LAB_DRAIN_TIME:-5}" "${LAB_UPDATE_DELAY:-30}"; } >"$probe"
+        "${LAB_DRAIN_TIME:-5}" "${LAB_UPDATE_DELAY:-60}"; } >"$probe"
     if "$EGRESSD_BIN" --config "$probe" --check >/dev/null 2>&1; then
         mv "$probe" "$conf"
         echo 1 >"$STATE/drain.supported"
@@ -433,7 +434,7 @@ lab_bgp_wait() {
     fi
     # With `bgp update-delay` (full lab, when egressd has it) an appliance advertises its
     # default route only once its WCCP service has an assignment (Squid: 15 s after joining).
-    eg_wait 60 tgw_default_ecmp || { ip -n "$(ns tgw)" route >&2
+    eg_wait 75 tgw_default_ecmp || { ip -n "$(ns tgw)" route >&2
         eg_die "the stand-in's kernel has no ECMP default route over ${TGW_TUNS[*]} (lab left up; run down)"; }
     eg_log "BGP: $(( 4 * ${#APPS[@]} )) sessions Established, ECMP default route over ${TGW_TUNS[*]} in $(ns tgw)"
 }
