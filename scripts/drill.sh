@@ -162,7 +162,6 @@ echo "$LOAD_PID" >"$STATE/traffic.pid"
 eg_wait 20 test -s "$WORK/ready" || { cat "$WORK/load.log" >&2; eg_die "the load did not become steady within 20 s"; }
 sleep 3
 log "load steady: $(tail -n 1 "$WORK/load.log")"
-FAILED_APP=app1
 SESSIONS_BEFORE=""
 [[ $NAME == egress-path-down || $NAME == config-reload ]] && SESSIONS_BEFORE=$(bgp_sessions app1)
 REPORT_ARGS=()

@@ -322,8 +322,6 @@ daemon_wait() {
 lab_bgp_peers() { case $1 in
     app1) echo 169.254.6.2 169.254.6.3 169.254.7.2 169.254.7.3 ;;
     app2) echo 169.254.8.2 169.254.8.3 169.254.9.2 169.254.9.3 ;; esac; }
-# shellcheck disable=SC2207
-LAB_BGP_PEERS=($(lab_bgp_peers app1))
 # The stand-in's TUNs (one per Connect tunnel) and their /29s' third octet.
 TGW_TUNS=(tgw0 tgw1); (( LAB_APPLIANCES == 2 )) && TGW_TUNS+=(tgw2 tgw3)
 
