@@ -105,7 +105,7 @@ if (( run_ns )); then
         echo "== squid with the WCCPv2 parser patch (scripts/squid-build.sh, started at the beginning)"
         if ! wait "$squid_pid"; then
             tail -n 30 "$squid_log"
-            eg_log "warning: scripts/squid-build.sh failed: wccp-squid will fail"
+            eg_log "warning: scripts/squid-build.sh failed: wccp-squid, lab-up-down and drill-proxy-* will fail"
         fi
         echo "== namespace tests (Tests/Namespace, $EGRESSD_BIN)"
         "$REPO_DIR/Tests/Namespace/run.sh" \

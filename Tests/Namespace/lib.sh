@@ -11,6 +11,9 @@ source "$REPO_DIR/scripts/lib/common.sh"
 LAB=$REPO_DIR/scripts/lab.sh
 PY=/usr/bin/python3
 export LAB_PREFIX=${LAB_PREFIX_OVERRIDE:-t$$-}
+# Tests get the lighter one-appliance lab without proxies unless they ask for more (the
+# drill tests do); `scripts/lab.sh up` alone gives the full lab.
+export LAB_APPLIANCES=${LAB_APPLIANCES:-1} LAB_PROXIES=${LAB_PROXIES:-0}
 LAB_STATE=/run/egressd-lab/$LAB_PREFIX
 WORK=$(mktemp -d "/tmp/egressd-nstest-${TEST_NAME}.XXXXXX")
 BG_PIDS=()
@@ -25,7 +28,7 @@ ns_test_cleanup() {
     trap - EXIT INT TERM
     for pid in "${BG_PIDS[@]}"; do eg_kill_pid "$pid" 3; done
     if (( rc != 0 )); then
-        for f in "$LAB_STATE"/tgw.log "$LAB_STATE"/app1.log "$LAB_STATE"/inet-server.log "$WORK"/up.log; do
+        for f in "$LAB_STATE"/tgw.log "$LAB_STATE"/app1.log "$LAB_STATE"/app2.log "$LAB_STATE"/inet-server.log "$WORK"/up.log; do
             [[ -s $f ]] || continue
             echo "--- $TEST_NAME: ${f##*/} (last 40 lines)"
             tail -n 40 "$f" | sed 's/^/    /'

@@ -4,14 +4,18 @@
 Runs inside the inet namespace (started by scripts/lab.sh). Standard library only.
   GET /            small text page ("egressd lab origin")
   GET /bytes/N     N bytes of a repeating pattern (for MTU/MSS tests), N <= 64 MiB
+  GET /stream/S    a slow download for the load (scripts/lib/lab_load.py): 8 KiB every
+                   50 ms for S seconds (S <= 3600), so a stalled flow shows as a gap
   POST /           reads the body, answers with its length ("received N") (uploads: PMTU)
   UDP port 7       echoes every datagram back to its sender
+  TCP port 8080    echoes every byte back (the load's "other TCP", not redirected to proxies)
 """
 import argparse
 import http.server
 import socket
 import socketserver
 import threading
+import time
 
 PATTERN = bytes(range(256)) * 256  # 64 KiB chunk
 
@@ -30,6 +34,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return
             chunks = [PATTERN] * (size // len(PATTERN)) + [PATTERN[: size % len(PATTERN)]]
             self._reply(200, size, chunks)
+        elif self.path.startswith("/stream/") and self.path[8:].isdigit() and int(self.path[8:]) <= 3600:
+            rounds = int(self.path[8:]) * 20
+            chunk = PATTERN[:8192]
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(rounds * len(chunk)))
+            self.end_headers()
+            for _ in range(rounds):
+                self.wfile.write(chunk)
+                self.wfile.flush()
+                time.sleep(0.05)
         else:
             self._reply(404, 0, [])
 
@@ -69,13 +84,31 @@ def udp_echo(address, port):
         sock.sendto(data, peer)
 
 
+def tcp_echo(address, port):
+    listener = socket.create_server((address, port), reuse_port=False, backlog=128)
+
+    def serve(conn):
+        with conn:
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                conn.sendall(data)
+
+    while True:
+        conn, _ = listener.accept()
+        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--address", default="198.51.100.80")
     parser.add_argument("--http-port", type=int, default=80)
     parser.add_argument("--echo-port", type=int, default=7)
+    parser.add_argument("--tcp-echo-port", type=int, default=8080)
     args = parser.parse_args()
     threading.Thread(target=udp_echo, args=(args.address, args.echo_port), daemon=True).start()
+    threading.Thread(target=tcp_echo, args=(args.address, args.tcp_echo_port), daemon=True).start()
     server = Server((args.address, args.http_port), Handler)
     print("serving http on %s:%d, udp echo on port %d" % (args.address, args.http_port, args.echo_port), flush=True)
     server.serve_forever()

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# drill-appliance-restart: SIGTERM egressd on app1 (graceful shutdown: withdraw, drain, Cease) and start it again (update delay): no request fails, at most 5 UDP datagrams lost, no flow silent for 2 s. Needs egressd's bgp graceful-shutdown.
+# Lab: LAB_APPLIANCES=2 LAB_PROXIES=0. The bound and the figures: scripts/drill.sh.
+TEST_NAME="drill-appliance-restart"  # used by lib.sh
+export LAB_APPLIANCES=2 LAB_PROXIES=0
+# shellcheck source=Tests/Namespace/lib.sh
+source "$(dirname "$0")/lib.sh"
+# shellcheck source=Tests/Namespace/drill_lib.sh
+source "$(dirname "$0")/drill_lib.sh"
+run_drill appliance-restart
