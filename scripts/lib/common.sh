@@ -38,12 +38,17 @@ eg_apt_ensure() {
         || eg_die "apt-get install ${missing[*]} failed"
 }
 
-# eg_kill_pid PID [SECONDS]: SIGTERM, wait up to SECONDS (default 5), then SIGKILL.
+# eg_kill_pid PID [SECONDS]: SIGTERM; after 1 s a second SIGTERM (an egressd draining under
+# `bgp graceful-shutdown drain-time` then stops at once) when SECONDS > 1; SIGKILL after
+# SECONDS (default 5).
 eg_kill_pid() {
     local pid=$1 secs=${2:-5}
     [[ $pid =~ ^[0-9]+$ ]] || return 0
     kill -0 "$pid" 2>/dev/null || return 0
     kill -TERM "$pid" 2>/dev/null || true
+    if (( secs > 1 )) && ! eg_wait 1 eg_pid_gone "$pid"; then
+        kill -TERM "$pid" 2>/dev/null || true
+    fi
     if ! eg_wait "$secs" eg_pid_gone "$pid"; then
         eg_log "pid $pid did not stop on SIGTERM within ${secs}s; sending SIGKILL"
         kill -KILL "$pid" 2>/dev/null || true
