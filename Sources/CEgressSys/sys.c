@@ -112,13 +112,14 @@ int egressd_raw_send_socket(int family, int sndbuf) {
     return fd;
 }
 
-int egressd_l2_send_socket(int sndbuf) {
+int egressd_l2_send_socket(int sndbuf, int qdisc_bypass) {
     int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return -errno;
     if (sndbuf > 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
-    // Straight to the driver: the engine batches already, a qdisc adds nothing.
+    // Straight to the driver when asked: the engine batches already, a
+    // qdisc adds nothing (but taps on this host no longer see the frames).
     int one = 1;
-    setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one);
+    if (qdisc_bypass) setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one);
     return fd;
 }
 
@@ -319,7 +320,7 @@ int egressd_packet_stats(int fd, uint64_t *packets, uint64_t *drops) {
 
 uint32_t egressd_txring_data_offset(void) { return (uint32_t)TX_DATA_OFFSET; }
 
-int egressd_txring_open(struct egressd_txring *t, int ifindex, uint32_t frame_size, uint32_t frame_nr) {
+int egressd_txring_open(struct egressd_txring *t, int ifindex, uint32_t frame_size, uint32_t frame_nr, int qdisc_bypass) {
     memset(t, 0, sizeof *t);
     t->fd = -1;
     char name[IF_NAMESIZE];
@@ -333,10 +334,10 @@ int egressd_txring_open(struct egressd_txring *t, int ifindex, uint32_t frame_si
     if (ifr.ifr_hwaddr.sa_family != 1 /* ARPHRD_ETHER */) { close(fd); return -EPROTONOSUPPORT; }
     int version = TPACKET_V2, one = 1;
     if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &version, sizeof version) < 0) return fail_close(fd);
-    // Straight to the driver (the engine batches already), and a frame the
-    // kernel refuses is skipped (marked TP_STATUS_WRONG_FORMAT) instead of
-    // stopping the ring.
-    if (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) < 0) return fail_close(fd);
+    // Straight to the driver when asked (the engine batches already), and a
+    // frame the kernel refuses is skipped (marked TP_STATUS_WRONG_FORMAT)
+    // instead of stopping the ring.
+    if (qdisc_bypass && setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) < 0) return fail_close(fd);
     if (setsockopt(fd, SOL_PACKET, PACKET_LOSS, &one, sizeof one) < 0) return fail_close(fd);
     uint32_t block_size = 1u << 16;
     if (frame_size > block_size || block_size % frame_size != 0) { close(fd); return -EINVAL; }

@@ -129,11 +129,15 @@ public struct DataplaneSettings: Equatable, Sendable {
     public var batchSize: Int = 64
     /// `dataplane io-backend tpacket|raw`: how GRE enters and leaves the engine.
     public var ioBackend: DataplaneIOBackend = .tpacket
+    /// `dataplane qdisc-bypass`: the engine's AF_PACKET output skips the qdisc
+    /// layer (faster; tcpdump/tc on the appliance no longer see it). Off by default.
+    public var qdiscBypass: Bool = false
 
-    public init(workers: Int = 1, batchSize: Int = 64, ioBackend: DataplaneIOBackend = .tpacket) {
+    public init(workers: Int = 1, batchSize: Int = 64, ioBackend: DataplaneIOBackend = .tpacket, qdiscBypass: Bool = false) {
         self.workers = workers
         self.batchSize = batchSize
         self.ioBackend = ioBackend
+        self.qdiscBypass = qdiscBypass
     }
 }
 

@@ -56,7 +56,8 @@ public final class Appliance: @unchecked Sendable {
         self.config = RunningConfig()
         self.logger = logger
         engine = Engine(settings: Engine.Settings(workers: config.dataplane.workers, batchSize: config.dataplane.batchSize,
-                                                  ioBackend: config.dataplane.ioBackend == .raw ? .raw : .tpacket))
+                                                  ioBackend: config.dataplane.ioBackend == .raw ? .raw : .tpacket,
+                                                  qdiscBypass: config.dataplane.qdiscBypass))
         netlink = try RTNetlink()
         try engine.start()
         if let reason = engine.fallbackReason {
@@ -95,7 +96,7 @@ public final class Appliance: @unchecked Sendable {
     /// change are not touched.
     public func apply(_ new: RunningConfig) throws {
         if new.dataplane != config.dataplane && generation > 0 {
-            record("dataplane settings change (workers, batch size, io-backend) takes effect at the next restart")
+            record("dataplane settings change (workers, batch size, io-backend, qdisc-bypass) takes effect at the next restart")
         }
         let tunnelLinksBefore = tunnels.mapValues(\.interfaceIndex)
         // Tunnels to remove: gone, shut down, or with changed outer addresses or key.

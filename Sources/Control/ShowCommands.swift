@@ -96,10 +96,10 @@ extension Appliance {
         switch engine.runningBackend {
         case .tpacket:
             "GRE in: TPACKET_V3 ring" + (engine.settings.workers > 1 ? " (fanout hash)" : "")
-                + ", out: TPACKET_V2 ring to next-hop MACs (qdisc bypass), else raw sockets"
+                + ", out: TPACKET_V2 ring to next-hop MACs" + (engine.settings.qdiscBypass ? " (qdisc bypass)" : "") + ", else raw sockets"
         case .raw:
             "GRE in: " + (engine.settings.workers == 1 ? "raw GRE socket" : "AF_PACKET fanout")
-                + ", out: AF_PACKET sendmmsg to next-hop MACs, else raw sockets"
+                + ", out: AF_PACKET sendmmsg to next-hop MACs" + (engine.settings.qdiscBypass ? " (qdisc bypass)" : "") + ", else raw sockets"
         }
     }
 
@@ -124,6 +124,7 @@ extension Appliance {
                 ("ioBackend", .string(engine.runningBackend.rawValue)),
                 ("ioBackendConfigured", .string(engine.settings.ioBackend.rawValue)),
                 ("ioBackendFallback", engine.fallbackReason.map { .string($0) } ?? .null),
+                ("qdiscBypass", .bool(engine.settings.qdiscBypass)),
                 ("underlayNeighbours", .int(Int64(engine.underlayNeighbours.entries.count))),
                 ("workerBatches", .array(e.perWorker(EngineCounter.batches.rawValue).map { .uint($0) })),
                 ("io", .object(IOCounter.allCases.map { ($0.name, .uint(engine.ioCounters.total($0.rawValue))) })),

@@ -19,11 +19,17 @@ public final class Engine: @unchecked Sendable {
         /// The underlay I/O backend asked for (the engine falls back to `.raw`
         /// when the rings cannot be set up; `runningBackend` says which runs).
         public var ioBackend: IOBackend
-        public init(workers: Int = 1, batchSize: Int = 64, cpus: [Int] = [], ioBackend: IOBackend = .tpacket) {
+        /// PACKET_QDISC_BYPASS on the AF_PACKET senders (TX rings, the L2
+        /// socket): straight to the driver, but tcpdump, tc and netdev egress
+        /// hooks on this host no longer see what the engine sends.
+        public var qdiscBypass: Bool
+        public init(workers: Int = 1, batchSize: Int = 64, cpus: [Int] = [], ioBackend: IOBackend = .tpacket,
+                    qdiscBypass: Bool = false) {
             self.workers = workers
             self.batchSize = batchSize
             self.cpus = cpus
             self.ioBackend = ioBackend
+            self.qdiscBypass = qdiscBypass
         }
     }
 

@@ -70,7 +70,7 @@ final class Worker: @unchecked Sendable {
         self.engine = engine
         self.backend = backend
         let txCapacity = batchSize * 2
-        let rings = RingSet(batchSize: batchSize, txCapacity: txCapacity)
+        let rings = RingSet(batchSize: batchSize, txCapacity: txCapacity, qdiscBypass: engine.settings.qdiscBypass)
         var opened: [Int32] = []
         do {
             if backend == .tpacket {
@@ -82,7 +82,7 @@ final class Worker: @unchecked Sendable {
             }
             raw4FD = try Sockets.rawSend(family: AF_INET); opened.append(raw4FD)
             raw6FD = try Sockets.rawSend(family: AF_INET6); opened.append(raw6FD)
-            l2FD = try Sockets.l2Send()
+            l2FD = try Sockets.l2Send(qdiscBypass: engine.settings.qdiscBypass)
         } catch {
             for fd in opened { close(fd) }
             rings.close(); rings.deallocate()

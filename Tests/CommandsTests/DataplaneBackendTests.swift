@@ -19,6 +19,15 @@ import Testing
     #expect(abbreviated.dataplane.ioBackend == .raw)
 }
 
+@Test func qdiscBypassIsOffByDefaultAndRoundTrips() throws {
+    #expect(!DataplaneSettings().qdiscBypass)
+    let on = try ConfigParser.parse(text: "dataplane qdisc-bypass\n")
+    #expect(on.dataplane.qdiscBypass)
+    #expect(on.render().contains("dataplane qdisc-bypass\n"))
+    #expect(try ConfigParser.parse(text: on.render()) == on)
+    #expect(!(try ConfigParser.parse(text: "dataplane qdisc-bypass\nno dataplane qdisc-bypass\n").dataplane.qdiscBypass))
+}
+
 @Test func unknownIOBackendIsRejectedWithItsLine() {
     expectConfigError("hostname a\ndataplane io-backend dpdk\n", line: 2, column: 22, "Invalid input detected")
 }

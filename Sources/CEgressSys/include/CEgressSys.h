@@ -43,7 +43,9 @@ int egressd_raw_send_socket(int family, int sndbuf);
 
 /// An AF_PACKET SOCK_DGRAM socket for sending IP packets in Ethernet frames
 /// to a given MAC (WCCP L2 redirection). Protocol 0: it receives nothing.
-int egressd_l2_send_socket(int sndbuf);
+/// qdisc_bypass != 0: PACKET_QDISC_BYPASS (straight to the driver; packet
+/// taps such as tcpdump on the sending host then do not see the frames).
+int egressd_l2_send_socket(int sndbuf, int qdisc_bypass);
 
 /// Fills a sockaddr_ll for sending an IPv4 packet to `mac` out of `ifindex`.
 void egressd_fill_sockaddr_ll(struct sockaddr_ll *a, int ifindex, const uint8_t mac[6]);
@@ -131,7 +133,7 @@ void egressd_rxring_close(struct egressd_rxring *r);
 int egressd_packet_stats(int fd, uint64_t *packets, uint64_t *drops);
 
 /// A TPACKET_V2 transmit ring of one AF_PACKET SOCK_RAW socket bound to one
-/// interface, with PACKET_QDISC_BYPASS and PACKET_LOSS: the worker writes
+/// interface, with PACKET_LOSS (and optionally PACKET_QDISC_BYPASS): the worker writes
 /// Ethernet frames (its own source MAC, the next hop's MAC, IPv4) into the
 /// frames and one send() hands the batch to the driver.
 struct egressd_txring {
@@ -147,9 +149,10 @@ struct egressd_txring {
     uint32_t pending;
 };
 
-/// Opens the ring for `ifindex` (`frame_nr` frames of `frame_size` bytes).
+/// Opens the ring for `ifindex` (`frame_nr` frames of `frame_size` bytes),
+/// with PACKET_QDISC_BYPASS when qdisc_bypass != 0 (see egressd_l2_send_socket).
 /// 0 or -errno (then nothing is left open).
-int egressd_txring_open(struct egressd_txring *t, int ifindex, uint32_t frame_size, uint32_t frame_nr);
+int egressd_txring_open(struct egressd_txring *t, int ifindex, uint32_t frame_size, uint32_t frame_nr, int qdisc_bypass);
 
 /// Points a ring at memory (unit tests); fd -1, flush sends nothing.
 void egressd_txring_attach(struct egressd_txring *t, void *memory, uint32_t frame_size, uint32_t frame_nr,
@@ -165,7 +168,7 @@ int egressd_txring_put(struct egressd_txring *t, uint64_t mac, const void *packe
 
 /// Sends the queued frames (fd -1: none is sent) and reports, in queue
 /// order, 1 (the kernel took it) or 0 (refused or not sent) per frame in
-/// `ok`. Returns the number taken, or -errno when send() failed.
+/// `ok`. Returns the number taken.
 int egressd_txring_flush(struct egressd_txring *t, uint8_t *ok);
 
 /// Unmaps and closes (fd -1: only forgets the memory).

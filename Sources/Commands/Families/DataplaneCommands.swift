@@ -1,4 +1,5 @@
-// `dataplane workers N`, `dataplane batch-size N`, `dataplane io-backend tpacket|raw`.
+// `dataplane workers N`, `dataplane batch-size N`, `dataplane io-backend tpacket|raw`,
+// `dataplane qdisc-bypass`.
 
 /// Packet engine settings.
 enum DataplaneCommands: CommandFamily {
@@ -29,6 +30,13 @@ enum DataplaneCommands: CommandFamily {
         registry.config(.config, [.no, dataplane, io, .optional([backends])]) { s, _ throws(CommandFailure) in
             s.config.dataplane.ioBackend = DataplaneSettings().ioBackend
         }
+        let bypass = CommandElement.keyword("qdisc-bypass", help: "Send straight to the driver (PACKET_QDISC_BYPASS; tcpdump on this host no longer sees it)")
+        registry.config(.config, [dataplane, bypass]) { s, _ throws(CommandFailure) in
+            s.config.dataplane.qdiscBypass = true
+        }
+        registry.config(.config, [.no, dataplane, bypass]) { s, _ throws(CommandFailure) in
+            s.config.dataplane.qdiscBypass = false
+        }
     }
 
     static func render(_ config: RunningConfig) -> [[String]] {
@@ -37,6 +45,7 @@ enum DataplaneCommands: CommandFamily {
         if config.dataplane.workers != defaults.workers { lines.append("dataplane workers \(config.dataplane.workers)") }
         if config.dataplane.batchSize != defaults.batchSize { lines.append("dataplane batch-size \(config.dataplane.batchSize)") }
         if config.dataplane.ioBackend != defaults.ioBackend { lines.append("dataplane io-backend \(config.dataplane.ioBackend.rawValue)") }
+        if config.dataplane.qdiscBypass { lines.append("dataplane qdisc-bypass") }
         return [lines]
     }
 

@@ -58,7 +58,10 @@ struct RingSet {
     let txCountBox: UnsafeMutablePointer<Int>
     var txCount: Int { txCountBox.pointee }
 
-    init(batchSize: Int, txCapacity: Int) {
+    let qdiscBypass: Int32
+
+    init(batchSize: Int, txCapacity: Int, qdiscBypass: Bool) {
+        self.qdiscBypass = qdiscBypass ? 1 : 0
         rx = .allocate(capacity: 1)
         rx.initialize(to: egressd_rxring())
         rx.pointee.fd = -1
@@ -95,7 +98,7 @@ struct RingSet {
         guard txCount < Self.maxRings else { return -1 }
         let slot = txCount
         txCountBox.pointee += 1
-        if egressd_txring_open(tx + slot, ifindex, Self.txFrameSize, Self.txFrameCount) < 0 {
+        if egressd_txring_open(tx + slot, ifindex, Self.txFrameSize, Self.txFrameCount, qdiscBypass) < 0 {
             tx[slot].fd = -1
             tx[slot].ifindex = ifindex
             return -1
