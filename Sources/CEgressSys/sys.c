@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_tun.h>
@@ -50,11 +51,9 @@ static int attach_filter(int fd, struct sock_filter *code, unsigned short len) {
     return 0;
 }
 
-int egressd_gre_packet_socket(uint16_t fanout_group, int rcvbuf) {
-    int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_IP));
-    if (fd < 0) return -errno;
-    // Cooked (SOCK_DGRAM) sockets run the filter on the network header:
-    // accept IPv4 protocol 47 that is not our own outgoing packet.
+// Cooked (SOCK_DGRAM) sockets run the filter on the network header:
+// accept IPv4 protocol 47 that is not our own outgoing packet.
+static int attach_gre_filter(int fd) {
     struct sock_filter code[] = {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_PKTTYPE),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_OUTGOING, 2, 0),
@@ -63,7 +62,13 @@ int egressd_gre_packet_socket(uint16_t fanout_group, int rcvbuf) {
         BPF_STMT(BPF_RET | BPF_K, 0),
         BPF_STMT(BPF_RET | BPF_K, 0x40000),
     };
-    int r = attach_filter(fd, code, sizeof code / sizeof code[0]);
+    return attach_filter(fd, code, sizeof code / sizeof code[0]);
+}
+
+int egressd_gre_packet_socket(uint16_t fanout_group, int rcvbuf) {
+    int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_IP));
+    if (fd < 0) return -errno;
+    int r = attach_gre_filter(fd);
     if (r < 0) { close(fd); return r; }
     if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     if (fanout_group != 0) {
@@ -107,13 +112,14 @@ int egressd_raw_send_socket(int family, int sndbuf) {
     return fd;
 }
 
-int egressd_l2_send_socket(int sndbuf) {
+int egressd_l2_send_socket(int sndbuf, int qdisc_bypass) {
     int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return -errno;
     if (sndbuf > 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
-    // Straight to the driver: the engine batches already, a qdisc adds nothing.
+    // Straight to the driver when asked: the engine batches already, a
+    // qdisc adds nothing (but taps on this host no longer see the frames).
     int one = 1;
-    setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one);
+    if (qdisc_bypass) setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one);
     return fd;
 }
 
@@ -183,4 +189,277 @@ int egressd_write_sysctl(const char *path, const char *value) {
 
 int egressd_fix_mmap_threshold(int bytes) {
     return mallopt(M_MMAP_THRESHOLD, bytes);
+}
+
+// MARK: AF_PACKET rings
+
+static int fail_close(int fd) {
+    int e = errno;
+    close(fd);
+    return -e;
+}
+
+int egressd_rxring_open(struct egressd_rxring *r, uint16_t fanout_group, uint32_t block_size, uint32_t block_nr,
+                        uint32_t timeout_ms, uint32_t reserve) {
+    memset(r, 0, sizeof *r);
+    r->fd = -1;
+    int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_IP));
+    if (fd < 0) return -errno;
+    int e = attach_gre_filter(fd);
+    if (e < 0) { close(fd); return e; }
+    int version = TPACKET_V3;
+    if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &version, sizeof version) < 0) return fail_close(fd);
+    if (setsockopt(fd, SOL_PACKET, PACKET_RESERVE, &reserve, sizeof reserve) < 0) return fail_close(fd);
+    struct tpacket_req3 req;
+    memset(&req, 0, sizeof req);
+    req.tp_block_size = block_size;
+    req.tp_block_nr = block_nr;
+    req.tp_frame_size = 2048;
+    req.tp_frame_nr = (block_size / 2048) * block_nr;
+    req.tp_retire_blk_tov = timeout_ms;
+    if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) < 0) return fail_close(fd);
+    size_t size = (size_t)block_size * block_nr;
+    void *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+    if (map == MAP_FAILED) return fail_close(fd);
+    if (fanout_group != 0) {
+        int arg = fanout_group | (PACKET_FANOUT_HASH << 16);
+        if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) < 0) {
+            e = errno;
+            munmap(map, size);
+            close(fd);
+            return -e;
+        }
+    }
+    r->fd = fd;
+    r->map = map;
+    r->map_size = size;
+    r->block_size = block_size;
+    r->block_nr = block_nr;
+    return 0;
+}
+
+void egressd_rxring_attach(struct egressd_rxring *r, void *memory, uint32_t block_size, uint32_t block_nr) {
+    memset(r, 0, sizeof *r);
+    r->fd = -1;
+    r->map = memory;
+    r->block_size = block_size;
+    r->block_nr = block_nr;
+}
+
+static inline struct tpacket_block_desc *rx_block(const struct egressd_rxring *r, uint32_t i) {
+    return (struct tpacket_block_desc *)(r->map + (size_t)i * r->block_size);
+}
+
+static inline void rx_finish_block(struct egressd_rxring *r) {
+    if (r->release_count == 0) r->release_from = r->current;
+    r->release_count++;
+    r->left = 0;
+    r->current = r->current + 1 == r->block_nr ? 0 : r->current + 1;
+}
+
+int egressd_rxring_batch(struct egressd_rxring *r, void **data, uint32_t *length, int max) {
+    int n = 0;
+    while (n < max) {
+        if (r->left == 0) {
+            // Every block read and none handed back yet: wait for a release.
+            if (r->release_count >= r->block_nr) break;
+            struct tpacket_block_desc *bd = rx_block(r, r->current);
+            if ((__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) break;
+            uint32_t count = bd->hdr.bh1.num_pkts;
+            uint32_t first = bd->hdr.bh1.offset_to_first_pkt;
+            if (count == 0 || first >= r->block_size) { rx_finish_block(r); continue; }
+            r->left = count;
+            r->next = (uint8_t *)bd + first;
+        }
+        struct tpacket3_hdr *h = (struct tpacket3_hdr *)r->next;
+        data[n] = r->next + h->tp_net;
+        length[n] = h->tp_snaplen;
+        if (h->tp_snaplen < h->tp_len) r->truncated++;
+        n++;
+        r->left--;
+        uint8_t *end = (uint8_t *)rx_block(r, r->current) + r->block_size;
+        if (r->left == 0 || h->tp_next_offset == 0 || r->next + h->tp_next_offset >= end) {
+            rx_finish_block(r);
+        } else {
+            r->next += h->tp_next_offset;
+        }
+    }
+    return n;
+}
+
+void egressd_rxring_release(struct egressd_rxring *r) {
+    uint32_t i = r->release_from;
+    for (uint32_t k = 0; k < r->release_count; k++) {
+        __atomic_store_n(&rx_block(r, i)->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+        i = i + 1 == r->block_nr ? 0 : i + 1;
+    }
+    r->release_count = 0;
+}
+
+void egressd_rxring_close(struct egressd_rxring *r) {
+    if (r->fd >= 0) {
+        if (r->map) munmap(r->map, r->map_size);
+        close(r->fd);
+    }
+    r->fd = -1;
+    r->map = NULL;
+}
+
+int egressd_packet_stats(int fd, uint64_t *packets, uint64_t *drops) {
+    struct tpacket_stats_v3 st;
+    socklen_t len = sizeof st;
+    memset(&st, 0, sizeof st);
+    if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) < 0) return -errno;
+    *packets = st.tp_packets;
+    *drops = st.tp_drops;
+    return 0;
+}
+
+// TPACKET_V2 TX: the frame's data starts after the aligned header (no PACKET_TX_HAS_OFF).
+#define TX_DATA_OFFSET (TPACKET2_HDRLEN - sizeof(struct sockaddr_ll))
+
+uint32_t egressd_txring_data_offset(void) { return (uint32_t)TX_DATA_OFFSET; }
+
+int egressd_txring_open(struct egressd_txring *t, int ifindex, uint32_t frame_size, uint32_t frame_nr, int qdisc_bypass) {
+    memset(t, 0, sizeof *t);
+    t->fd = -1;
+    char name[IF_NAMESIZE];
+    if (!if_indextoname((unsigned)ifindex, name)) return -errno;
+    int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+    if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0) return fail_close(fd);
+    if (ifr.ifr_hwaddr.sa_family != 1 /* ARPHRD_ETHER */) { close(fd); return -EPROTONOSUPPORT; }
+    int version = TPACKET_V2, one = 1;
+    if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &version, sizeof version) < 0) return fail_close(fd);
+    // Straight to the driver when asked (the engine batches already), and a
+    // frame the kernel refuses is skipped (marked TP_STATUS_WRONG_FORMAT)
+    // instead of stopping the ring.
+    if (qdisc_bypass && setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) < 0) return fail_close(fd);
+    if (setsockopt(fd, SOL_PACKET, PACKET_LOSS, &one, sizeof one) < 0) return fail_close(fd);
+    uint32_t block_size = 1u << 16;
+    if (frame_size > block_size || block_size % frame_size != 0) { close(fd); return -EINVAL; }
+    uint32_t per_block = block_size / frame_size;
+    frame_nr = (frame_nr + per_block - 1) / per_block * per_block;
+    struct tpacket_req req = { .tp_block_size = block_size, .tp_block_nr = frame_nr / per_block,
+                               .tp_frame_size = frame_size, .tp_frame_nr = frame_nr };
+    if (setsockopt(fd, SOL_PACKET, PACKET_TX_RING, &req, sizeof req) < 0) return fail_close(fd);
+    size_t size = (size_t)frame_size * frame_nr;
+    void *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+    if (map == MAP_FAILED) return fail_close(fd);
+    struct sockaddr_ll sll;
+    memset(&sll, 0, sizeof sll);
+    sll.sll_family = AF_PACKET;
+    sll.sll_ifindex = ifindex;
+    sll.sll_protocol = 0;  // sends only: no receive hook
+    if (bind(fd, (struct sockaddr *)&sll, sizeof sll) < 0) {
+        int e = errno;
+        munmap(map, size);
+        close(fd);
+        return -e;
+    }
+    t->fd = fd;
+    t->ifindex = ifindex;
+    memcpy(t->source_mac, ifr.ifr_hwaddr.sa_data, 6);
+    t->map = map;
+    t->map_size = size;
+    t->frame_size = frame_size;
+    t->frame_nr = frame_nr;
+    return 0;
+}
+
+void egressd_txring_attach(struct egressd_txring *t, void *memory, uint32_t frame_size, uint32_t frame_nr,
+                           const uint8_t source_mac[6]) {
+    memset(t, 0, sizeof *t);
+    t->fd = -1;
+    t->map = memory;
+    t->frame_size = frame_size;
+    t->frame_nr = frame_nr;
+    memcpy(t->source_mac, source_mac, 6);
+}
+
+uint32_t egressd_txring_max_packet(const struct egressd_txring *t) {
+    return t->frame_size - (uint32_t)TX_DATA_OFFSET - 14;
+}
+
+static inline struct tpacket2_hdr *tx_frame(const struct egressd_txring *t, uint32_t i) {
+    return (struct tpacket2_hdr *)(t->map + (size_t)i * t->frame_size);
+}
+
+int egressd_txring_put(struct egressd_txring *t, uint64_t mac, const void *packet, uint32_t length) {
+    if (length == 0 || length > egressd_txring_max_packet(t)) return 0;
+    struct tpacket2_hdr *h = tx_frame(t, t->head);
+    if (__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) != TP_STATUS_AVAILABLE) return 0;
+    uint8_t *d = (uint8_t *)h + TX_DATA_OFFSET;
+    for (int k = 0; k < 6; k++) d[k] = (uint8_t)(mac >> (40 - 8 * k));
+    memcpy(d + 6, t->source_mac, 6);
+    int v6 = (((const uint8_t *)packet)[0] >> 4) == 6;
+    d[12] = v6 ? 0x86 : 0x08;
+    d[13] = v6 ? 0xDD : 0x00;
+    memcpy(d + 14, packet, length);
+    h->tp_len = length + 14;
+    h->tp_snaplen = length + 14;
+    __atomic_store_n(&h->tp_status, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
+    t->head = t->head + 1 == t->frame_nr ? 0 : t->head + 1;
+    t->pending++;
+    return 1;
+}
+
+int egressd_txring_flush(struct egressd_txring *t, uint8_t *ok) {
+    uint32_t pending = t->pending;
+    if (pending == 0) return 0;
+    int err = 0;
+    if (t->fd >= 0) {
+        ssize_t r = sendto(t->fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
+        if (r < 0) err = -errno;
+    }
+    uint32_t start = (t->head + t->frame_nr - pending) % t->frame_nr;
+    int taken = 0;
+    uint32_t rewind = pending;  // queue position of the first frame the kernel did not reach
+    for (uint32_t k = 0; k < pending; k++) {
+        struct tpacket2_hdr *h = tx_frame(t, (start + k) % t->frame_nr);
+        uint32_t status = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
+        if (status == TP_STATUS_SEND_REQUEST) {
+            // The kernel stops at the first frame it cannot send and keeps
+            // its own head there: give these frames back and start the next
+            // batch from the same frame, so both heads stay together.
+            if (rewind == pending) rewind = k;
+            ok[k] = 0;
+        } else if (status & TP_STATUS_WRONG_FORMAT) {
+            __atomic_store_n(&h->tp_status, TP_STATUS_AVAILABLE, __ATOMIC_RELEASE);
+            ok[k] = 0;
+        } else {
+            ok[k] = 1;
+            taken++;
+        }
+    }
+    if (rewind < pending) {
+        for (uint32_t k = rewind; k < pending; k++) {
+            ok[k] = 0;
+            __atomic_store_n(&tx_frame(t, (start + k) % t->frame_nr)->tp_status, TP_STATUS_AVAILABLE, __ATOMIC_RELEASE);
+        }
+        t->head = (start + rewind) % t->frame_nr;
+    }
+    t->pending = 0;
+    (void)err;
+    return taken;
+}
+
+void egressd_txring_close(struct egressd_txring *t) {
+    if (t->fd >= 0) {
+        if (t->map) munmap(t->map, t->map_size);
+        close(t->fd);
+    }
+    t->fd = -1;
+    t->map = NULL;
+}
+
+uint32_t egressd_txring_frame_status(const struct egressd_txring *t, uint32_t i) {
+    return __atomic_load_n(&tx_frame(t, i)->tp_status, __ATOMIC_ACQUIRE);
+}
+
+void egressd_txring_set_frame_status(struct egressd_txring *t, uint32_t i, uint32_t status) {
+    __atomic_store_n(&tx_frame(t, i)->tp_status, status, __ATOMIC_RELEASE);
 }

@@ -127,9 +127,34 @@ public struct DataplaneSettings: Equatable, Sendable {
     public var workers: Int = 1
     /// `dataplane batch-size <1-1024>`: packets per I/O batch.
     public var batchSize: Int = 64
+    /// `dataplane io-backend tpacket|raw`: how GRE enters and leaves the engine.
+    public var ioBackend: DataplaneIOBackend = .tpacket
+    /// `dataplane qdisc-bypass`: the engine's AF_PACKET output skips the qdisc
+    /// layer (faster; tcpdump/tc on the appliance no longer see it). Off by default.
+    public var qdiscBypass: Bool = false
 
-    public init(workers: Int = 1, batchSize: Int = 64) {
+    public init(workers: Int = 1, batchSize: Int = 64, ioBackend: DataplaneIOBackend = .tpacket, qdiscBypass: Bool = false) {
         self.workers = workers
         self.batchSize = batchSize
+        self.ioBackend = ioBackend
+        self.qdiscBypass = qdiscBypass
+    }
+}
+
+/// The packet engine's I/O backend for the underlay (GRE in, GRE and
+/// forwarded packets out). The kernel side (TUN) is the same for both.
+public enum DataplaneIOBackend: String, CaseIterable, Sendable {
+    /// AF_PACKET TPACKET_V3 receive ring (PACKET_FANOUT_HASH over workers) and
+    /// TPACKET_V2 transmit rings to next-hop MACs (PACKET_QDISC_BYPASS).
+    case tpacket
+    /// recvmmsg from a raw GRE socket (AF_PACKET fanout with several workers),
+    /// sendmmsg on raw IP and AF_PACKET sockets: the portable one.
+    case raw
+
+    public var help: String {
+        switch self {
+        case .tpacket: "AF_PACKET TPACKET_V3 receive ring and TPACKET_V2 transmit rings (default)"
+        case .raw: "Raw and AF_PACKET sockets with recvmmsg/sendmmsg (portable)"
+        }
     }
 }

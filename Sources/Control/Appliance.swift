@@ -57,9 +57,14 @@ public final class Appliance: @unchecked Sendable {
     public init(config: RunningConfig, logger: Logger) throws {
         self.config = RunningConfig()
         self.logger = logger
-        engine = Engine(settings: Engine.Settings(workers: config.dataplane.workers, batchSize: config.dataplane.batchSize))
+        engine = Engine(settings: Engine.Settings(workers: config.dataplane.workers, batchSize: config.dataplane.batchSize,
+                                                  ioBackend: config.dataplane.ioBackend == .raw ? .raw : .tpacket,
+                                                  qdiscBypass: config.dataplane.qdiscBypass))
         netlink = try RTNetlink()
         try engine.start()
+        if let reason = engine.fallbackReason {
+            record("dataplane io-backend \(engine.settings.ioBackend.rawValue) unavailable, running \(engine.runningBackend.rawValue): \(reason)")
+        }
         flushStaleRoutes()
         do {
             try apply(config)
@@ -93,7 +98,7 @@ public final class Appliance: @unchecked Sendable {
     /// change are not touched.
     public func apply(_ new: RunningConfig) throws {
         if new.dataplane != config.dataplane && generation > 0 {
-            record("dataplane settings change (workers, batch size) takes effect at the next restart")
+            record("dataplane settings change (workers, batch size, io-backend, qdisc-bypass) takes effect at the next restart")
         }
         let tunnelLinksBefore = tunnels.mapValues(\.interfaceIndex)
         // Tunnels to remove: gone, shut down, or with changed outer addresses or key.
@@ -263,6 +268,8 @@ public final class Appliance: @unchecked Sendable {
         let fresh = resolveRoutes(config)
         if fresh.map(\.adjacency) != lastRoutes.map(\.adjacency) || fresh.count != lastRoutes.count || learnedTargetsChanged() {
             publish(routes: fresh)
+        } else {
+            publishUnderlayNeighbours()
         }
     }
 
@@ -277,6 +284,7 @@ public final class Appliance: @unchecked Sendable {
     func publish(routes: [RouteSpec]) {
         generation += 1
         lastRoutes = routes
+        publishUnderlayNeighbours()
         let specs = tunnels.values.map(\.spec)
         let snapshot = ForwardingSnapshot(
             generation: generation, tunnels: specs, routes: routes,

@@ -83,6 +83,26 @@ extension Appliance {
         return (out, true)
     }
 
+    /// The running I/O backend in one word chain (`show dataplane json` "backend").
+    var backendSummary: String {
+        switch engine.runningBackend {
+        case .tpacket: "tpacket-v3-rx+tpacket-v2-tx+tun"
+        case .raw: engine.settings.workers == 1 ? "raw+tun" : "af_packet-fanout+raw+tun"
+        }
+    }
+
+    /// What each direction of the underlay uses, for `show dataplane`.
+    var backendDescription: String {
+        switch engine.runningBackend {
+        case .tpacket:
+            "GRE in: TPACKET_V3 ring" + (engine.settings.workers > 1 ? " (fanout hash)" : "")
+                + ", out: TPACKET_V2 ring to next-hop MACs" + (engine.settings.qdiscBypass ? " (qdisc bypass)" : "") + ", else raw sockets"
+        case .raw:
+            "GRE in: " + (engine.settings.workers == 1 ? "raw GRE socket" : "AF_PACKET fanout")
+                + ", out: AF_PACKET sendmmsg to next-hop MACs" + (engine.settings.qdiscBypass ? " (qdisc bypass)" : "") + ", else raw sockets"
+        }
+    }
+
     public func showDataplane(json: Bool) -> (String, Bool) {
         let e = engine.engineCounters
         func total(_ f: TunnelCounter) -> UInt64 { tunnels.values.reduce(0) { $0 + $1.counters.total(f.rawValue) } }
@@ -100,8 +120,14 @@ extension Appliance {
             return (JSON.object([
                 ("workers", .int(Int64(engine.settings.workers))),
                 ("batchSize", .int(Int64(engine.settings.batchSize))),
-                ("backend", .string(engine.settings.workers == 1 ? "raw+tun" : "af_packet-fanout+raw+tun")),
+                ("backend", .string(backendSummary)),
+                ("ioBackend", .string(engine.runningBackend.rawValue)),
+                ("ioBackendConfigured", .string(engine.settings.ioBackend.rawValue)),
+                ("ioBackendFallback", engine.fallbackReason.map { .string($0) } ?? .null),
+                ("qdiscBypass", .bool(engine.settings.qdiscBypass)),
+                ("underlayNeighbours", .int(Int64(engine.underlayNeighbours.entries.count))),
                 ("workerBatches", .array(e.perWorker(EngineCounter.batches.rawValue).map { .uint($0) })),
+                ("io", .object(IOCounter.allCases.map { ($0.name, .uint(engine.ioCounters.total($0.rawValue))) })),
                 ("counters", .object([
                     ("greReceived", .uint(e.total(EngineCounter.greReceived.rawValue))),
                     ("kernelReceived", .uint(e.total(EngineCounter.kernelReceived.rawValue))),
@@ -114,8 +140,13 @@ extension Appliance {
                 ])),
             ]).rendered() + "\n", true)
         }
-        let backend = engine.settings.workers == 1 ? "raw GRE socket" : "AF_PACKET fanout"
-        var out = "Dataplane: \(engine.settings.workers) worker(s), batch size \(engine.settings.batchSize), GRE in: \(backend), out: raw sockets, kernel side: TUN\n"
+        var out = "Dataplane: \(engine.settings.workers) worker(s), batch size \(engine.settings.batchSize), I/O backend \(engine.runningBackend.rawValue)"
+        if let reason = engine.fallbackReason {
+            out += " (\(engine.settings.ioBackend.rawValue) unavailable: \(reason))"
+        }
+        out += "\n  \(backendDescription), kernel side: TUN\n"
+        out += "  underlay next hops with a known MAC: \(engine.underlayNeighbours.entries.count)\n"
+        out += "  I/O: " + IOCounter.allCases.map { "\($0.name) \(engine.ioCounters.total($0.rawValue))" }.joined(separator: ", ") + "\n"
         out += "  GRE packets received \(e.total(EngineCounter.greReceived.rawValue)), from kernel \(e.total(EngineCounter.kernelReceived.rawValue)), batches \(e.total(EngineCounter.batches.rawValue))\n"
         out += "  worker utilisation \(Int(utilisation * 1000) / 10)%, batches per worker: \(e.perWorker(EngineCounter.batches.rawValue).map(String.init).joined(separator: " "))\n"
         out += "  Drops:\n"

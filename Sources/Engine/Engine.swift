@@ -16,15 +16,50 @@ public final class Engine: @unchecked Sendable {
         public var batchSize: Int
         /// CPUs to pin workers to (worker i → cpus[i % count]); empty: no pinning.
         public var cpus: [Int]
-        public init(workers: Int = 1, batchSize: Int = 64, cpus: [Int] = []) {
+        /// The underlay I/O backend asked for (the engine falls back to `.raw`
+        /// when the rings cannot be set up; `runningBackend` says which runs).
+        public var ioBackend: IOBackend
+        /// PACKET_QDISC_BYPASS on the AF_PACKET senders (TX rings, the L2
+        /// socket): straight to the driver, but tcpdump, tc and netdev egress
+        /// hooks on this host no longer see what the engine sends.
+        public var qdiscBypass: Bool
+        public init(workers: Int = 1, batchSize: Int = 64, cpus: [Int] = [], ioBackend: IOBackend = .tpacket,
+                    qdiscBypass: Bool = false) {
             self.workers = workers
             self.batchSize = batchSize
             self.cpus = cpus
+            self.ioBackend = ioBackend
+            self.qdiscBypass = qdiscBypass
         }
     }
 
+    /// How GRE enters and leaves the engine (IO/PacketRings.swift).
+    public enum IOBackend: String, Sendable, CaseIterable {
+        /// TPACKET_V3 RX ring (fanout hash) + TPACKET_V2 TX rings per egress interface.
+        case tpacket
+        /// recvmmsg on a raw GRE socket (AF_PACKET fanout with several workers), sendmmsg out.
+        case raw
+    }
+
+    /// The backend the workers run (set by `start()`), and why it is not the
+    /// one asked for (nil when it is).
+    public private(set) var runningBackend: IOBackend = .raw
+    public private(set) var fallbackReason: String?
+
+    /// Next-hop MACs of the underlay (tunnel remote ends, GRE caches).
+    let underlay = ManagedAtomic<UnderlayNeighbours>(UnderlayNeighbours.empty)
+
+    /// Makes `table` the underlay neighbours workers use from their next batch on.
+    public func publishUnderlay(_ table: UnderlayNeighbours) {
+        underlay.store(table, ordering: .releasing)
+    }
+
+    public var underlayNeighbours: UnderlayNeighbours { underlay.load(ordering: .acquiring) }
+
     public let settings: Settings
     public let engineCounters: CounterBlock
+    /// The I/O backend's own counters (IOCounter), per worker.
+    public let ioCounters: CounterBlock
     let current: ManagedAtomic<ForwardingSnapshot>
     let stopping = ManagedAtomic<Bool>(false)
     let generations: [ManagedAtomic<UInt64>]
@@ -51,6 +86,7 @@ public final class Engine: @unchecked Sendable {
     public init(settings: Settings) {
         self.settings = settings
         engineCounters = CounterBlock(workers: settings.workers, fields: EngineCounter.fieldCount)
+        ioCounters = CounterBlock(workers: settings.workers, fields: IOCounter.fieldCount)
         current = ManagedAtomic(ForwardingSnapshot.empty(workers: settings.workers))
         generations = (0..<settings.workers).map { _ in ManagedAtomic<UInt64>(0) }
         flowRings = (0..<settings.workers).map { _ in FlowRing(capacity: 8192) }
@@ -61,17 +97,36 @@ public final class Engine: @unchecked Sendable {
     /// Opens the sockets and starts one thread per worker.
     public func start() throws {
         // Several workers: one fanout group per process, the kernel spreads
-        // GRE over the workers' AF_PACKET sockets by flow hash.
-        var group: UInt16? = nil
-        if settings.workers > 1 {
+        // GRE over the workers' AF_PACKET sockets by flow hash. AF_PACKET
+        // receive (rings, or several workers) also needs the GRE "sink".
+        let group = UInt16(truncatingIfNeeded: getpid() & 0xFFFF) | 1
+        if settings.ioBackend == .tpacket || settings.workers > 1 {
             sinkFD = try Sockets.greSink()
-            group = UInt16(truncatingIfNeeded: getpid() & 0xFFFF) | 1
         }
-        for i in 0..<settings.workers {
-            let cpu = settings.cpus.isEmpty ? nil : settings.cpus[i % settings.cpus.count]
-            workers.append(try Worker(index: i, batchSize: settings.batchSize, cpu: cpu, engine: self, fanoutGroup: group))
+        if settings.ioBackend == .tpacket {
+            do {
+                try makeWorkers(backend: .tpacket, fanoutGroup: settings.workers > 1 ? group : nil)
+                runningBackend = .tpacket
+            } catch {
+                // The rings cannot be set up here (old kernel, no memory for
+                // the mapping, a seccomp policy): the portable backend runs.
+                workers.removeAll()
+                fallbackReason = "\(error)"
+            }
+        }
+        if workers.isEmpty {
+            try makeWorkers(backend: .raw, fanoutGroup: settings.workers > 1 ? group : nil)
+            runningBackend = .raw
         }
         for w in workers { w.thread = Self.startThread { w.run() } }
+    }
+
+    private func makeWorkers(backend: IOBackend, fanoutGroup: UInt16?) throws {
+        for i in 0..<settings.workers {
+            let cpu = settings.cpus.isEmpty ? nil : settings.cpus[i % settings.cpus.count]
+            workers.append(try Worker(index: i, batchSize: settings.batchSize, cpu: cpu, engine: self,
+                                      backend: backend, fanoutGroup: fanoutGroup))
+        }
     }
 
     /// Stops the workers and waits for them.

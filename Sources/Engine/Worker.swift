@@ -1,8 +1,10 @@
 // One packet worker: a thread in a tight loop over its own sockets and TUN
 // queues. Per iteration it loads the current snapshot once, polls, reads a
-// batch (recvmmsg from the GRE socket; reads from the TUN queues), runs the
-// packet processor over the batch, and flushes the outputs (one sendmmsg per
-// socket). All memory is allocated before the loop starts.
+// batch (the TPACKET_V3 ring, or recvmmsg from the GRE socket; reads from
+// the TUN queues), runs the packet processor over the batch, and flushes the
+// outputs (underlay frames to next-hop MACs through the TPACKET_V2 ring of
+// their interface, or one sendmmsg per socket). All memory is allocated
+// before the loop starts (a transmit ring when an interface is first used).
 
 import Atomics
 import CEgressSys
@@ -26,6 +28,9 @@ final class Worker: @unchecked Sendable {
     let raw4FD: Int32
     let raw6FD: Int32
     let l2FD: Int32
+    /// The backend this worker runs, and its rings (unused with `.raw`).
+    let backend: Engine.IOBackend
+    let rings: RingSet
 
     // Preallocated batch memory.
     let slots: UnsafeMutableRawPointer
@@ -50,26 +55,44 @@ final class Worker: @unchecked Sendable {
     let initialOut: OutputQueue
     let initialProcessor: PacketProcessor
     let engineRow: CounterRow
+    let ioRow: CounterRow
     /// Flow accounting for IPFIX (used while the engine's flow export is on).
     let flowCache = FlowCache()
     let flowRing: FlowRing
     var thread: pthread_t?
 
-    /// `fanoutGroup` nil: this is the only worker and reads a raw GRE socket.
-    init(index: Int, batchSize: Int, cpu: Int?, engine: Engine, fanoutGroup: UInt16?) throws {
+    /// Raw backend, `fanoutGroup` nil: this is the only worker and reads a
+    /// raw GRE socket. Tpacket backend: a receive ring (fanout when a group is given).
+    init(index: Int, batchSize: Int, cpu: Int?, engine: Engine, backend: Engine.IOBackend, fanoutGroup: UInt16?) throws {
         self.index = index
         self.batchSize = batchSize
         self.cpu = cpu
         self.engine = engine
-        greFD = try fanoutGroup.map { try Sockets.greReceive(fanoutGroup: $0) } ?? Sockets.greRaw()
-        raw4FD = try Sockets.rawSend(family: AF_INET)
-        raw6FD = try Sockets.rawSend(family: AF_INET6)
-        l2FD = try Sockets.l2Send()
+        self.backend = backend
+        let txCapacity = batchSize * 2
+        let rings = RingSet(batchSize: batchSize, txCapacity: txCapacity, qdiscBypass: engine.settings.qdiscBypass)
+        var opened: [Int32] = []
+        do {
+            if backend == .tpacket {
+                try rings.openReceive(fanoutGroup: fanoutGroup)
+                greFD = rings.rx.pointee.fd
+            } else {
+                greFD = try fanoutGroup.map { try Sockets.greReceive(fanoutGroup: $0) } ?? Sockets.greRaw()
+                opened.append(greFD)
+            }
+            raw4FD = try Sockets.rawSend(family: AF_INET); opened.append(raw4FD)
+            raw6FD = try Sockets.rawSend(family: AF_INET6); opened.append(raw6FD)
+            l2FD = try Sockets.l2Send(qdiscBypass: engine.settings.qdiscBypass)
+        } catch {
+            for fd in opened { close(fd) }
+            rings.close(); rings.deallocate()
+            throw error
+        }
+        self.rings = rings
         slots = .allocate(byteCount: batchSize * Self.slotSize, alignment: 64)
         icmpScratch = .allocate(byteCount: batchSize * PacketProcessor.icmpSlotSize, alignment: 64)
         rxMessages = .allocate(capacity: batchSize)
         rxIOVecs = .allocate(capacity: batchSize)
-        let txCapacity = batchSize * 2
         txMessages = .allocate(capacity: txCapacity)
         txIOVecs = .allocate(capacity: txCapacity)
         txAddresses4 = .allocate(capacity: txCapacity)
@@ -84,6 +107,7 @@ final class Worker: @unchecked Sendable {
         pollTunnel = .allocate(capacity: Self.maxPollFDs)
         initialOut = OutputQueue(capacity: txCapacity)
         engineRow = engine.engineCounters.row(index)
+        ioRow = engine.ioCounters.row(index)
         flowRing = engine.flowRings[index]
         initialProcessor = PacketProcessor(worker: index, engineCounters: engineRow,
                                            icmpScratch: icmpScratch, icmpSlots: batchSize)
@@ -93,7 +117,9 @@ final class Worker: @unchecked Sendable {
     }
 
     deinit {
-        close(greFD); close(raw4FD); close(raw6FD); close(l2FD)
+        if backend == .tpacket { rings.close() } else { close(greFD) }
+        rings.deallocate()
+        close(raw4FD); close(raw6FD); close(l2FD)
         l2Messages.deallocate(); l2IOVecs.deallocate(); l2Addresses.deallocate(); l2EntryIndex.deallocate()
         slots.deallocate(); icmpScratch.deallocate()
         rxMessages.deallocate(); rxIOVecs.deallocate()
@@ -152,7 +178,10 @@ final class Worker: @unchecked Sendable {
             }
             let start = Self.nanoseconds()
             var handled = 0
-            if pollReady[0] != 0 { handled += receiveGRE(view: view, processor: &processor, out: &out) }
+            if pollReady[0] != 0 {
+                handled += backend == .tpacket ? receiveRing(view: view, processor: &processor, out: &out)
+                                               : receiveGRE(view: view, processor: &processor, out: &out)
+            }
             for i in 1..<n where pollReady[i] != 0 {
                 handled += receiveTUN(fd: pollFDs[i], tunnel: pollTunnel[i], view: view, processor: &processor, out: &out)
             }
@@ -190,6 +219,40 @@ final class Worker: @unchecked Sendable {
                 if let tap { tapSent(tap, out, from: before, view: view, seconds: sec, microseconds: usec) }
             }
             flush(view: view, processor: &processor, out: &out)
+            if got < batchSize { return handled }
+        }
+        return handled
+    }
+
+    /// Drains the TPACKET_V3 ring in batches (bounded, so TUNs get their
+    /// turn). The packets stay in the ring's blocks, which go back to the
+    /// kernel after the batch was flushed. Returns the packets handled.
+    @inline(__always)
+    func receiveRing(view: ForwardingView, processor: inout PacketProcessor, out: inout OutputQueue) -> Int {
+        var handled = 0
+        let ring = rings.rx
+        for _ in 0..<4 {
+            let got = Int(egressd_rxring_batch(ring, rings.rxData, rings.rxLength, Int32(batchSize)))
+            if got <= 0 { return handled }
+            handled += got
+            engineRow.add(EngineCounter.batches.rawValue)
+            ioRow.add(IOCounter.ringReceived.rawValue, UInt64(got))
+            let flows = engine.flowActive.load(ordering: .relaxed) > 0
+            let now = flows ? Self.nanoseconds() : 0
+            let tap = engine.captureTap.load(ordering: .acquiring)
+            let (sec, usec) = tap != nil ? Self.wallClock() : (0, 0)
+            for i in 0..<got {
+                let p = rings.rxData[i].unsafelyUnwrapped
+                let n = Int(rings.rxLength[i])
+                let before = out.count
+                if let tap { tap.received(p, n, worker: index, seconds: sec, microseconds: usec) }
+                processor.fromTunnel(p, n, view: view, out: &out)
+                if flows { recordFlows(out, from: before, view: view, now: now) }
+                if let tap { tapSent(tap, out, from: before, view: view, seconds: sec, microseconds: usec) }
+            }
+            flush(view: view, processor: &processor, out: &out)
+            ioRow.add(IOCounter.ringBlocks.rawValue, UInt64(ring.pointee.release_count))
+            egressd_rxring_release(ring)
             if got < batchSize { return handled }
         }
         return handled
@@ -251,37 +314,44 @@ final class Worker: @unchecked Sendable {
         return (UInt32(truncatingIfNeeded: ts.tv_sec), UInt32(ts.tv_nsec / 1000))
     }
 
-    /// Sends everything queued: TUN writes one by one, raw IPv4 and IPv6
-    /// each with sendmmsg.
+    /// Sends everything queued: TUN writes one by one; IPv4 to a known
+    /// next-hop MAC (forwarded packets, and GRE to tunnel ends and caches
+    /// whose MAC the underlay table has) into the interface's TX ring
+    /// (tpacket) or by AF_PACKET sendmmsg; the rest by raw IPv4/IPv6 sendmmsg.
     @inline(__always)
     func flush(view: ForwardingView, processor: inout PacketProcessor, out: inout OutputQueue) {
         var n4 = 0
         var n6 = 0
         var nl2 = 0
         let cap = out.capacity
+        let underlay = engine.underlay.load(ordering: .acquiring)
+        let rings = self.rings
+        let useRings = backend == .tpacket
         for i in 0..<out.count {
             let e = out[i]
+            var ifindex = e.interfaceIndex
+            var mac = e.mac
             switch e.kind {
             case .tun:
                 if egressd_write(e.fd, e.data, e.length) < 0 {
                     countFailed(e, view: view, reason: .tunError)
                 }
+                continue
             case .raw4:
-                txAddresses4[n4] = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: 0,
-                                               sin_addr: in_addr(s_addr: e.destination4.bigEndian), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
-                Self.setMessage(txMessages + n4, iov: txIOVecs + n4, entry: e, name: txAddresses4 + n4)
-                txEntryIndex[n4] = i
-                n4 += 1
-            case .l2:
-                var mac: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (
-                    UInt8(truncatingIfNeeded: e.mac >> 40), UInt8(truncatingIfNeeded: e.mac >> 32), UInt8(truncatingIfNeeded: e.mac >> 24),
-                    UInt8(truncatingIfNeeded: e.mac >> 16), UInt8(truncatingIfNeeded: e.mac >> 8), UInt8(truncatingIfNeeded: e.mac))
-                withUnsafeBytes(of: &mac) { m in
-                    egressd_fill_sockaddr_ll(l2Addresses + nl2, e.interfaceIndex, m.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                let slot = underlay.find(e.destination4)
+                if slot < 0 {
+                    txAddresses4[n4] = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: 0,
+                                                   sin_addr: in_addr(s_addr: e.destination4.bigEndian), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
+                    Self.setMessage(txMessages + n4, iov: txIOVecs + n4, entry: e, name: txAddresses4 + n4)
+                    txEntryIndex[n4] = i
+                    n4 += 1
+                    continue
                 }
-                Self.setMessage(l2Messages + nl2, iov: l2IOVecs + nl2, entry: e, name: l2Addresses + nl2)
-                l2EntryIndex[nl2] = i
-                nl2 += 1
+                ifindex = underlay.interfaceIndex(at: slot)
+                mac = underlay.mac(at: slot)
+                ioRow.add(IOCounter.macSent.rawValue)
+            case .l2:
+                break
             case .raw6:
                 // IPv6 entries fill the arrays from the top down.
                 let j = cap - 1 - n6
@@ -295,6 +365,39 @@ final class Worker: @unchecked Sendable {
                 Self.setMessage(txMessages + j, iov: txIOVecs + j, entry: e, name: txAddresses6 + j)
                 txEntryIndex[j] = i
                 n6 += 1
+                continue
+            }
+            // To a MAC: the interface's TX ring, else (no ring, ring full,
+            // packet bigger than a frame) AF_PACKET sendmmsg.
+            if useRings {
+                let r = rings.ring(for: ifindex)
+                if r >= 0, rings.put(slot: r, mac: mac, data: e.data, length: e.length, entry: i) { continue }
+                ioRow.add(IOCounter.ringFallback.rawValue)
+            }
+            var m: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (
+                UInt8(truncatingIfNeeded: mac >> 40), UInt8(truncatingIfNeeded: mac >> 32), UInt8(truncatingIfNeeded: mac >> 24),
+                UInt8(truncatingIfNeeded: mac >> 16), UInt8(truncatingIfNeeded: mac >> 8), UInt8(truncatingIfNeeded: mac))
+            withUnsafeBytes(of: &m) { b in
+                egressd_fill_sockaddr_ll(l2Addresses + nl2, ifindex, b.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            }
+            Self.setMessage(l2Messages + nl2, iov: l2IOVecs + nl2, entry: e, name: l2Addresses + nl2)
+            l2EntryIndex[nl2] = i
+            nl2 += 1
+        }
+        if useRings {
+            var r = 0
+            while r < rings.txCount {
+                let pending = Int(rings.tx[r].pending)
+                if pending > 0 {
+                    let taken = Int(egressd_txring_flush(rings.tx + r, rings.txOK))
+                    ioRow.add(IOCounter.ringSent.rawValue, UInt64(taken))
+                    if taken < pending { ioRow.add(IOCounter.ringRefused.rawValue, UInt64(pending - taken)) }
+                    let entries = rings.txEntries + r * rings.txCapacity
+                    for k in 0..<pending {
+                        if rings.txOK[k] != 0 { countSent(out[entries[k]], view: view) } else { countFailed(out[entries[k]], view: view) }
+                    }
+                }
+                r += 1
             }
         }
         if n4 > 0 { send(fd: raw4FD, messages: txMessages, count: n4, entries: txEntryIndex, out: out, view: view) }

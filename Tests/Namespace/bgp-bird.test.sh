@@ -119,10 +119,16 @@ hold3() { json_get "$(egsh_json app1 "show ip bgp neighbors json")" \
     "all(d[p]['bgpTimerHoldTimeMsecs'] == 3000 and d[p]['bgpState'] == 'Established' for p in ('169.254.7.2', '169.254.7.3'))" | grep -qx True; }
 eg_wait 30 hold3 || fail "tgw1 sessions not re-established with hold time 3 s"
 eg_wait 30 all_up || fail "not all sessions up before the cut"
+# The cut is at the link (netdev ingress of u0 on both ends): the engines' AF_PACKET rings
+# take GRE before the IP layer's input hook and send it past the output hook.
 in_node app1 nft -f - <<'NFT' || fail "cannot install the nftables cut"
-table ip bgpbird_cut {
-    chain in { type filter hook input priority 0; ip saddr 10.0.0.2 ip protocol gre drop; }
-    chain out { type filter hook output priority 0; ip daddr 10.0.0.2 ip protocol gre drop; }
+table netdev bgpbird_cut {
+    chain in { type filter hook ingress device "u0" priority 0; ip saddr 10.0.0.2 ip protocol gre drop; }
+}
+NFT
+in_node tgw nft -f - <<'NFT' || fail "cannot install the nftables cut on tgw"
+table netdev bgpbird_cut {
+    chain in { type filter hook ingress device "u0" priority 0; ip daddr 10.0.0.2 ip protocol gre drop; }
 }
 NFT
 cut_at=$(date +%s)
@@ -135,7 +141,8 @@ grep -qi 'hold' <<<"$reason" || fail "tgw1 session ended for another reason than
 eg_wait 5 route_via 10.1.0.0/16 "tgw0" || fail "10.1.0.0/16 not narrowed to tgw0 after the hold timer expired"
 eg_wait 10 spoke_fetch || fail "no traffic over tgw0 alone"
 echo "    underlay of tgw1 cut: hold timer expired after ${took} s ($reason), routes over tgw0 only, traffic flows"
-in_node app1 nft delete table ip bgpbird_cut || fail "cannot remove the cut"
+in_node app1 nft delete table netdev bgpbird_cut || fail "cannot remove the cut"
+in_node tgw nft delete table netdev bgpbird_cut || fail "cannot remove the cut on tgw"
 eg_wait 40 all_up || fail "tgw1 sessions did not come back after the underlay was restored"
 eg_wait 10 route_via 10.1.0.0/16 "tgw0 tgw1" || fail "10.1.0.0/16 not back over both tunnels"
 echo "    underlay restored: sessions and ECMP back"

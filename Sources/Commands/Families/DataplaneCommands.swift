@@ -1,4 +1,5 @@
-// `dataplane workers N`, `dataplane batch-size N`.
+// `dataplane workers N`, `dataplane batch-size N`, `dataplane io-backend tpacket|raw`,
+// `dataplane qdisc-bypass`.
 
 /// Packet engine settings.
 enum DataplaneCommands: CommandFamily {
@@ -21,6 +22,21 @@ enum DataplaneCommands: CommandFamily {
         registry.config(.config, [.no, dataplane, batch, .optional([batchSize])]) { s, _ throws(CommandFailure) in
             s.config.dataplane.batchSize = DataplaneSettings().batchSize
         }
+        let io = CommandElement.keyword("io-backend", help: "How GRE enters and leaves the packet engine")
+        let backends = CommandElement.choice(DataplaneIOBackend.allCases.map { [.keyword($0.rawValue, help: $0.help)] })
+        registry.config(.config, [dataplane, io, backends]) { s, a throws(CommandFailure) in
+            s.config.dataplane.ioBackend = DataplaneIOBackend.allCases.first { a.has($0.rawValue) } ?? .tpacket
+        }
+        registry.config(.config, [.no, dataplane, io, .optional([backends])]) { s, _ throws(CommandFailure) in
+            s.config.dataplane.ioBackend = DataplaneSettings().ioBackend
+        }
+        let bypass = CommandElement.keyword("qdisc-bypass", help: "Send straight to the driver (PACKET_QDISC_BYPASS; tcpdump on this host no longer sees it)")
+        registry.config(.config, [dataplane, bypass]) { s, _ throws(CommandFailure) in
+            s.config.dataplane.qdiscBypass = true
+        }
+        registry.config(.config, [.no, dataplane, bypass]) { s, _ throws(CommandFailure) in
+            s.config.dataplane.qdiscBypass = false
+        }
     }
 
     static func render(_ config: RunningConfig) -> [[String]] {
@@ -28,6 +44,8 @@ enum DataplaneCommands: CommandFamily {
         var lines: [String] = []
         if config.dataplane.workers != defaults.workers { lines.append("dataplane workers \(config.dataplane.workers)") }
         if config.dataplane.batchSize != defaults.batchSize { lines.append("dataplane batch-size \(config.dataplane.batchSize)") }
+        if config.dataplane.ioBackend != defaults.ioBackend { lines.append("dataplane io-backend \(config.dataplane.ioBackend.rawValue)") }
+        if config.dataplane.qdiscBypass { lines.append("dataplane qdisc-bypass") }
         return [lines]
     }
 

@@ -22,8 +22,8 @@ enum Sockets {
         return fd
     }
 
-    static func l2Send() throws -> Int32 {
-        let fd = egressd_l2_send_socket(8 << 20)
+    static func l2Send(qdiscBypass: Bool) throws -> Int32 {
+        let fd = egressd_l2_send_socket(8 << 20, qdiscBypass ? 1 : 0)
         if fd < 0 { throw EngineError("open L2 send socket", errno: -fd, hint: EngineError.hint(for: -fd)) }
         return fd
     }

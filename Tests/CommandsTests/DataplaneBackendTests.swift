@@ -1,0 +1,33 @@
+import Testing
+@testable import Commands
+
+// `dataplane io-backend tpacket|raw`: parsed, rendered only when not the
+// default, `no` restores the default, anything else is rejected with its place.
+
+@Test func ioBackendParsesRendersAndResets() throws {
+    #expect(DataplaneSettings().ioBackend == .tpacket)
+    let raw = try ConfigParser.parse(text: "dataplane io-backend raw\n")
+    #expect(raw.dataplane.ioBackend == .raw)
+    #expect(raw.render().contains("dataplane io-backend raw\n"))
+    #expect(try ConfigParser.parse(text: raw.render()) == raw)
+    let tpacket = try ConfigParser.parse(text: "dataplane io-backend tpacket\n")
+    #expect(tpacket.dataplane.ioBackend == .tpacket)
+    #expect(!tpacket.render().contains("io-backend"))
+    let reset = try ConfigParser.parse(text: "dataplane io-backend raw\nno dataplane io-backend\n")
+    #expect(reset.dataplane.ioBackend == .tpacket)
+    let abbreviated = try ConfigParser.parse(text: "data io raw\n")
+    #expect(abbreviated.dataplane.ioBackend == .raw)
+}
+
+@Test func qdiscBypassIsOffByDefaultAndRoundTrips() throws {
+    #expect(!DataplaneSettings().qdiscBypass)
+    let on = try ConfigParser.parse(text: "dataplane qdisc-bypass\n")
+    #expect(on.dataplane.qdiscBypass)
+    #expect(on.render().contains("dataplane qdisc-bypass\n"))
+    #expect(try ConfigParser.parse(text: on.render()) == on)
+    #expect(!(try ConfigParser.parse(text: "dataplane qdisc-bypass\nno dataplane qdisc-bypass\n").dataplane.qdiscBypass))
+}
+
+@Test func unknownIOBackendIsRejectedWithItsLine() {
+    expectConfigError("hostname a\ndataplane io-backend dpdk\n", line: 2, column: 22, "Invalid input detected")
+}

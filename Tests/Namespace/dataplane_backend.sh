@@ -1,0 +1,52 @@
+# shellcheck shell=bash
+# Shared body of dataplane-tpacket and dataplane-raw: the lab with two workers per egressd on
+# the given I/O backend (BACKEND). Traffic both ways through both daemons (HTTP from both
+# spokes, 200 UDP echo flows answered: spoke -> tgw encap -> app1 decap -> fw -> inet and back
+# through app1's TUN -> encap -> tgw decap), each daemon reports the backend it was asked for
+# with no fallback, both workers handled batches, and the backend's own counters show it
+# carried the packets (tpacket: ring receive and ring transmit to next-hop MACs; raw: none).
+# Expects TEST_NAME and BACKEND; sources lib.sh itself.
+# shellcheck source=Tests/Namespace/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+export LAB_WORKERS=2 LAB_IO_BACKEND=$BACKEND
+
+dataplane() { egsh_json "$1" "show dataplane json"; }
+
+lab_up
+for spoke in spoke1 spoke2; do
+    in_node "$spoke" curl -s -m 5 -o /dev/null http://198.51.100.80/ || fail "$spoke: HTTP through the tunnels failed ($BACKEND)"
+done
+# The underlay MACs (tunnel ends) are learned from the kernel's neighbour table on the
+# 5-second refresh, once the kernel resolved them: wait for both daemons to have them.
+has_neighbours() { [[ $(json_get "$(dataplane "$1")" "d['underlayNeighbours'] >= 1") == True ]]; }
+for node in app1 tgw; do
+    eg_wait 20 has_neighbours "$node" || fail "$node: no underlay next-hop MAC after 20 s: $(dataplane "$node")"
+done
+in_node spoke1 "$PY" "$NS_TEST_DIR/udp_flows.py" 198.51.100.80 7 --flows 200 --base-port 24000 >"$WORK/flows.json" \
+    || fail "udp_flows.py failed"
+answered=$("$PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["answered"]))' "$WORK/flows.json")
+[[ $answered == 200 ]] || fail "only $answered of 200 UDP flows answered ($BACKEND)"
+for node in app1 tgw; do
+    report=$(dataplane "$node" | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+io = d["io"]
+print(d["ioBackend"], d["ioBackendConfigured"], d["ioBackendFallback"] is None, d["workers"],
+      " ".join(str(b) for b in d["workerBatches"]), io["ringReceived"], io["ringSent"], io["ringRefused"], io["underlayToMAC"])') \
+        || fail "$node: show dataplane json unreadable"
+    read -r running configured clean workers b0 b1 rx tx refused tomac <<<"$report"
+    [[ $running == "$BACKEND" && $configured == "$BACKEND" && $clean == True ]] \
+        || fail "$node runs '$running' (configured '$configured', no fallback: $clean), want $BACKEND"
+    [[ $workers == 2 ]] || fail "$node reports $workers workers, want 2"
+    (( b0 > 0 && b1 > 0 )) || fail "$node: not both workers handled packets (batches per worker: $b0 $b1)"
+    (( tomac > 0 )) || fail "$node: no GRE went to an underlay MAC (underlayToMAC $tomac)"
+    if [[ $BACKEND == tpacket ]]; then
+        (( rx >= 200 )) || fail "$node: only $rx packets from the receive ring"
+        (( tx >= 200 )) || fail "$node: only $tx frames through the transmit rings"
+        (( refused == 0 )) || fail "$node: the kernel refused $refused ring frames"
+    else
+        (( rx == 0 && tx == 0 )) || fail "$node: raw backend used rings (rx $rx, tx $tx)"
+    fi
+    echo "    $node: $BACKEND, batches per worker $b0 $b1, ring rx $rx, ring tx $tx, GRE to MACs $tomac"
+done
+pass
