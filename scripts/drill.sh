@@ -11,8 +11,8 @@
 #                      and gets buckets back. Bound: no new request fails (<= 2 caught mid-move);
 #                      TCP/UDP undisturbed. Downloads on moved buckets break (WCCP has no flow
 #                      stickiness): reported, not bounded
-#   tunnel-down        cut app1's first Connect tunnel's underlay (nft on the stand-in drops its
-#                      GRE both ways) for 15 s, then restore. Bound: disturbed < hold time (9 s)
+#   tunnel-down        cut app1's first Connect tunnel's underlay (nft netdev ingress drops its
+#                      GRE at both ends) for 15 s, then restore. Bound: disturbed < hold time (9 s)
 #                      + 1 s; app2's flows undisturbed
 #   appliance-down     kill -9 egressd on app1; the stand-in's BGP hold timer (9 s in the lab)
 #                      moves flows to app2; then start it again. Bound: < 9 s + 1 s; app2's flows
@@ -80,7 +80,8 @@ LOAD_PID=""
 cleanup() {
     local rc=$?
     [[ -n $LOAD_PID ]] && eg_kill_pid "$LOAD_PID" 5
-    in_ns tgw nft delete table ip egdrill 2>/dev/null || true
+    in_ns tgw nft delete table netdev egdrill 2>/dev/null || true
+    in_ns app1 nft delete table netdev egdrill 2>/dev/null || true
     in_ns fw nft delete table ip egdrill 2>/dev/null || true
     rm -f "$STATE/traffic.pid"
     rm -rf -- "$WORK"
@@ -186,18 +187,25 @@ proxy-up)
     # all downloads count as related; TCP and UDP (not redirected) must be undisturbed.
     REPORT_ARGS=(--bound 2 --max-http-errors 2 --failed-proxy any) ;;
 tunnel-down)
-    log "dropping GRE between 10.0.0.1 and 10.0.1.10 (app1's tunnel tgw0) on the stand-in"
+    log "dropping GRE between 10.0.0.1 and 10.0.1.10 (app1's tunnel tgw0) at both ends of the underlay link"
+    # At the link (netdev ingress of u0, both ends): the engines' AF_PACKET rings take GRE
+    # before the IP layer's input hook and send it past the output hook.
     in_ns tgw nft -f - <<'NFT'
-table ip egdrill {
-    chain in { type filter hook prerouting priority -300; ip saddr 10.0.1.10 ip daddr 10.0.0.1 ip protocol gre drop; }
-    chain out { type filter hook output priority -300; ip saddr 10.0.0.1 ip daddr 10.0.1.10 ip protocol gre drop; }
+table netdev egdrill {
+    chain in { type filter hook ingress device "u0" priority 0; ip saddr 10.0.1.10 ip daddr 10.0.0.1 ip protocol gre drop; }
+}
+NFT
+    in_ns app1 nft -f - <<'NFT'
+table netdev egdrill {
+    chain in { type filter hook ingress device "u0" priority 0; ip saddr 10.0.0.1 ip daddr 10.0.1.10 ip protocol gre drop; }
 }
 NFT
     WHY="the stand-in still routes into tgw0 after $((HOLD + 5)) s" check "stand-in-drops-dead-tunnel" eg_wait $((HOLD + 5)) tgw_route_lacks tgw0
     sleep 2
     T_UNDO=$(now)
     log "restoring the tunnel"
-    in_ns tgw nft delete table ip egdrill
+    in_ns tgw nft delete table netdev egdrill
+    in_ns app1 nft delete table netdev egdrill
     WHY="not within 30 s" check "tunnel-back-in-ecmp" eg_wait 30 tgw_route_has tgw0 tgw1 tgw2 tgw3
     sleep 3
     REPORT_ARGS=(--bound $((HOLD + 1)) --failed-appliance app1) ;;

@@ -58,7 +58,7 @@ chmod 0644 "$DESTDIR/etc/systemd/system/egressd.service"
 install -m 0644 "$REPO_DIR/README.md" "$DESTDIR$PREFIX/share/doc/egressd/README.md"
 install -d -m 0770 -o 0 -g "$group" "$DESTDIR/etc/egressd"
 if [[ ! -e $DESTDIR/etc/egressd/egressd.conf ]]; then
-    install -m 0660 -o 0 -g "$group" "$REPO_DIR/configs/lab/app1.conf" "$DESTDIR/etc/egressd/egressd.conf"
+    install -m 0660 -o 0 -g "$group" "$REPO_DIR/configs/egressd.conf" "$DESTDIR/etc/egressd/egressd.conf"
     eg_log "installed an example /etc/egressd/egressd.conf: edit it for this machine"
 fi
 if [[ -z $DESTDIR ]] && command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then

@@ -28,9 +28,9 @@ for key in NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes "CapabilityB
            "AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE" RestrictAddressFamilies= User=egressd; do
     grep -q "^$key" "$unit" || fail "the unit lacks $key"
 done
-# The example config is the lab's template (placeholders): the installed binary checks a real one.
-sed "s/@PREFIX@/x/g; s/@WORKERS@/1/g" "$ROOT/etc/egressd/egressd.conf" >"$ROOT/check.conf"
-"$ROOT/usr/local/sbin/egressd" --check --config "$ROOT/check.conf" >/dev/null || fail "installed egressd --check failed"
+# The example config (configs/egressd.conf) is a complete appliance's: the installed binary accepts it.
+cmp -s "$REPO_DIR/configs/egressd.conf" "$ROOT/etc/egressd/egressd.conf" || fail "the example config is not configs/egressd.conf"
+"$ROOT/usr/local/sbin/egressd" --check --config "$ROOT/etc/egressd/egressd.conf" >/dev/null || fail "installed egressd --check failed"
 # A second run keeps an edited config.
 echo "! edited" >>"$ROOT/etc/egressd/egressd.conf"
 DESTDIR=$ROOT "$REPO_DIR/scripts/install.sh" --bin-dir "$(dirname "$EGRESSD_BIN")" >/dev/null 2>&1 || fail "second install failed"
