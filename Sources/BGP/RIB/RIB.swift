@@ -200,6 +200,14 @@ public struct RIB: Sendable {
         }
     }
 
+    /// Whether a peer's route for a prefix is stale (kept for graceful restart, not refreshed yet).
+    public func isStale(_ peer: PeerID, _ prefix: IPPrefix) -> Bool {
+        switch prefix {
+        case .v4(let p): v4.adjIn[peer.index][p]?.stale ?? false
+        case .v6(let p): v6.adjIn[peer.index][p]?.stale ?? false
+        }
+    }
+
     /// A peer's route for a prefix in its Adj-RIB-In, with its stale mark.
     public func adjRIBIn(_ peer: PeerID, _ prefix: IPPrefix) -> (attributes: RouteAttributes, stale: Bool)? {
         let route: AdjRoute? = switch prefix {
@@ -329,12 +337,18 @@ public struct RIB: Sendable {
         if let old { store.release(old.attributes) }
 
         // Candidates: this peer's new route plus every other peer's route for the prefix.
+        // A prefix with one candidate (every prefix of a single peer's table) needs no
+        // decision and no arrays: it is selected as it is.
+        var single: (peer: Int, id: AttributeSetID)?
         var ids: [(peer: Int, id: AttributeSetID)] = []
         for i in 0..<peers.count {
-            if i == peer {
-                if let route { ids.append((i, route)) }
-            } else if let r = table.adjIn[i][prefix] {
-                ids.append((i, r.attributes))
+            let id = i == peer ? route : table.adjIn[i][prefix]?.attributes
+            guard let id else { continue }
+            if let first = single {
+                if ids.isEmpty { ids.append(first) }
+                ids.append((i, id))
+            } else {
+                single = (i, id)
             }
         }
         var chosen = ids
@@ -346,22 +360,28 @@ public struct RIB: Sendable {
             }
             chosen = DecisionProcess.select(candidates, multipath: multipath).map { ($0.peer, $0.id) }
         }
-        let after = chosen.first.map { first in
-            Selection(best: UInt16(first.peer), multipath: chosen.reduce(0) { $0 | 1 << UInt64($1.peer) })
+        let after: Selection?
+        if let first = chosen.first {
+            after = Selection(best: UInt16(first.peer), multipath: chosen.reduce(0) { $0 | 1 << UInt64($1.peer) })
+        } else {
+            after = single.map { Selection(best: UInt16($0.peer), multipath: 1 << UInt64($0.peer)) }
         }
         let before: Selection?
         if let after { before = table.loc.updateValue(after, forKey: prefix) } else { before = table.loc.removeValue(forKey: prefix) }
         let peerBit = UInt64(1) << UInt64(peer)
         let touchedSelected = (before?.multipath ?? 0) & peerBit != 0 || (after?.multipath ?? 0) & peerBit != 0
         guard before != after || touchedSelected else { return nil }
-        return chosen.map { SelectedPath(peer: PeerID(index: $0.peer), nextHop: store[$0.id].nextHop, attributes: $0.id) }
+        if chosen.isEmpty, let s = single {
+            return [SelectedPath(peer: PeerID(index: s.peer), nextHop: store.nextHop(s.id), attributes: s.id)]
+        }
+        return chosen.map { SelectedPath(peer: PeerID(index: $0.peer), nextHop: store.nextHop($0.id), attributes: $0.id) }
     }
 
     private func selectedPaths<P: PrefixMapKey & Sendable>(_ s: Selection, in table: FamilyTable<P>, _ prefix: P) -> [SelectedPath] {
         var order = [Int(s.best)]
         for i in 0..<peers.count where i != Int(s.best) && s.multipath & (1 << UInt64(i)) != 0 { order.append(i) }
         return order.compactMap { i in
-            table.adjIn[i][prefix].map { SelectedPath(peer: PeerID(index: i), nextHop: store[$0.attributes].nextHop, attributes: $0.attributes) }
+            table.adjIn[i][prefix].map { SelectedPath(peer: PeerID(index: i), nextHop: store.nextHop($0.attributes), attributes: $0.attributes) }
         }
     }
 

@@ -332,9 +332,14 @@ public final class ForwardingSnapshot: @unchecked Sendable {
         var keys4: [(key: UInt32, length: UInt8, value: UInt32)] = []
         keys4.reserveCapacity(bulk.v4.count + v4.count)
         var bulkCount = 0
+        // The configured routes are a handful: a learned prefix is looked up among them only
+        // when one has its length (no hashing per learned prefix).
+        var lengths4 = [Bool](repeating: false, count: 33), lengths6 = [Bool](repeating: false, count: 129)
+        for p in v4.keys { lengths4[Int(p.length)] = true }
+        for p in v6.keys { lengths6[Int(p.length)] = true }
         for r in bulk.v4 {
             let e = bulkEntry[Int(r.target)]
-            guard e != noRouteIndex, v4[r.prefix] == nil else { continue }
+            guard e != noRouteIndex, !lengths4[Int(r.prefix.length)] || v4[r.prefix] == nil else { continue }
             keys4.append((r.prefix.address.value, r.prefix.length, e))
         }
         bulkCount += keys4.count
@@ -343,7 +348,7 @@ public final class ForwardingSnapshot: @unchecked Sendable {
         keys6.reserveCapacity(bulk.v6.count + v6.count)
         for r in bulk.v6 {
             let e = bulkEntry[Int(r.target)]
-            guard e != noRouteIndex, v6[r.prefix] == nil else { continue }
+            guard e != noRouteIndex, !lengths6[Int(r.prefix.length)] || v6[r.prefix] == nil else { continue }
             keys6.append((r.prefix.address, r.prefix.length, e))
         }
         bulkCount += keys6.count
