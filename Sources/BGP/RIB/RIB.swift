@@ -44,8 +44,24 @@ public struct SelectedPath: Hashable, Sendable {
 /// multipaths), or none when the prefix is gone.
 public struct RouteChange: Hashable, Sendable {
     public var prefix: IPPrefix
-    public var paths: [SelectedPath]
-    public var isRemoval: Bool { paths.isEmpty }
+    /// The best path (nil: the prefix is gone) and the other multipaths, apart, so that a
+    /// single-path change (every prefix of a table load) allocates nothing.
+    public var best: SelectedPath?
+    public var others: [SelectedPath]
+
+    public init(prefix: IPPrefix, paths: [SelectedPath]) {
+        self.prefix = prefix
+        best = paths.first
+        others = paths.count > 1 ? Array(paths.dropFirst()) : []
+    }
+
+    init(prefix: IPPrefix, best: SelectedPath?, others: [SelectedPath]) {
+        self.prefix = prefix; self.best = best; self.others = others
+    }
+
+    /// Best first, then the multipaths; empty when the prefix is gone.
+    public var paths: [SelectedPath] { best.map { [$0] + others } ?? [] }
+    public var isRemoval: Bool { best == nil }
 }
 
 /// Something the operator or the session must hear about.
@@ -306,21 +322,23 @@ public struct RIB: Sendable {
     /// Replaces a peer's route for an IPv4 prefix (nil removes it) and reruns the decision for it.
     private mutating func set(_ prefix: IPv4Prefix, route: AttributeSetID?, peer: PeerID, into result: inout RIBResult) {
         if let paths = Self.replace(prefix, route: route, peer: peer.index, table: &v4, store: &store, peers: peers, multipath: multipath) {
-            result.changes.append(RouteChange(prefix: .v4(prefix), paths: paths))
+            result.changes.append(RouteChange(prefix: .v4(prefix), best: paths.best, others: paths.others))
         }
     }
 
     /// Replaces a peer's route for an IPv6 prefix (nil removes it) and reruns the decision for it.
     private mutating func set(_ prefix: IPv6Prefix, route: AttributeSetID?, peer: PeerID, into result: inout RIBResult) {
         if let paths = Self.replace(prefix, route: route, peer: peer.index, table: &v6, store: &store, peers: peers, multipath: multipath) {
-            result.changes.append(RouteChange(prefix: .v6(prefix), paths: paths))
+            result.changes.append(RouteChange(prefix: .v6(prefix), best: paths.best, others: paths.others))
         }
     }
 
-    /// Returns the new selected paths when the prefix's selection changed, nil otherwise.
+    /// Returns the new selected paths (best, other multipaths; no best: gone) when the
+    /// prefix's selection changed, nil otherwise.
     private static func replace<P: PrefixMapKey & Sendable>(_ prefix: P, route: AttributeSetID?, peer: Int,
                                                         table: inout FamilyTable<P>, store: inout AttributeStore,
-                                                        peers: [PeerState], multipath: MultipathConfiguration) -> [SelectedPath]? {
+                                                        peers: [PeerState], multipath: MultipathConfiguration)
+        -> (best: SelectedPath?, others: [SelectedPath])? {
         let old: AdjRoute?
         if let route {
             if let existing = table.adjIn[peer][prefix], existing.attributes == route {
@@ -371,10 +389,11 @@ public struct RIB: Sendable {
         let peerBit = UInt64(1) << UInt64(peer)
         let touchedSelected = (before?.multipath ?? 0) & peerBit != 0 || (after?.multipath ?? 0) & peerBit != 0
         guard before != after || touchedSelected else { return nil }
-        if chosen.isEmpty, let s = single {
-            return [SelectedPath(peer: PeerID(index: s.peer), nextHop: store.nextHop(s.id), attributes: s.id)]
+        if chosen.isEmpty {
+            return (single.map { SelectedPath(peer: PeerID(index: $0.peer), nextHop: store.nextHop($0.id), attributes: $0.id) }, [])
         }
-        return chosen.map { SelectedPath(peer: PeerID(index: $0.peer), nextHop: store.nextHop($0.id), attributes: $0.id) }
+        let paths = chosen.map { SelectedPath(peer: PeerID(index: $0.peer), nextHop: store.nextHop($0.id), attributes: $0.id) }
+        return (paths[0], Array(paths.dropFirst()))
     }
 
     private func selectedPaths<P: PrefixMapKey & Sendable>(_ s: Selection, in table: FamilyTable<P>, _ prefix: P) -> [SelectedPath] {
