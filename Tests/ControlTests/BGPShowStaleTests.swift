@@ -1,4 +1,4 @@
-import BGP
+@testable import BGP
 import Packet
 import Testing
 @testable import Control

@@ -40,7 +40,8 @@ public struct PrefixMap<Key: PrefixMapKey, Value>: Sequence, ExpressibleByDictio
     @usableFromInline var keyStore: [Key] = []
     @usableFromInline var valueStore: [Value] = []
     @usableFromInline var used: [Bool] = []
-    public internal(set) var count = 0
+    @usableFromInline var storedCount = 0
+    @inlinable public var count: Int { storedCount }
 
     @inlinable public init() {}
     @inlinable public init(dictionaryLiteral elements: (Key, Value)...) {
@@ -81,7 +82,7 @@ public struct PrefixMap<Key: PrefixMapKey, Value>: Sequence, ExpressibleByDictio
         used[i] = true
         keyStore[i] = key
         valueStore[i] = value
-        count += 1
+        storedCount += 1
         return nil
     }
 
@@ -91,7 +92,7 @@ public struct PrefixMap<Key: PrefixMapKey, Value>: Sequence, ExpressibleByDictio
         guard var hole = slot(of: key) else { return nil }
         let old = valueStore[hole]
         used[hole] = false
-        count -= 1
+        storedCount -= 1
         // Backward-shift: move later members of the probe run into the hole when their home allows.
         var j = (hole + 1) & mask
         while used[j] {
