@@ -30,18 +30,15 @@ esac
 seconds=${2:-60}
 [[ $seconds =~ ^[0-9]+$ ]] || eg_die "SECONDS must be a whole number, not '$seconds'"
 
-# libFuzzer without its main: eg-fuzz keeps its own and calls LLVMFuzzerRunDriver.
-fuzzer_lib=$(ls "$(dirname "$(readlink -f "$(command -v swift)")")"/../lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-"$(uname -m)".a \
-    2>/dev/null | head -n 1)
-[[ -f $fuzzer_lib ]] || eg_die "libclang_rt.fuzzer_no_main not found in the Swift toolchain (need Swift 5.9+ on Linux)"
+# libFuzzer without its main (eg-fuzz keeps its own and calls LLVMFuzzerRunDriver); the same
+# build as the unit tests under ASan (scripts/lib/asan-build.sh, scripts/sanitize.sh address).
+# shellcheck source=lib/asan-build.sh
+source "$REPO_DIR/scripts/lib/asan-build.sh"
 
 cd "$REPO_DIR" || exit 1
 eg_log "== building eg-fuzz (ASan, libFuzzer coverage) in $SCRATCH"
 start=$(date +%s)
-swift build --product eg-fuzz --scratch-path "$SCRATCH" --sanitize=address \
-    -Xswiftc -DFUZZING -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp \
-    -Xlinker --whole-archive -Xlinker "$fuzzer_lib" -Xlinker --no-whole-archive -Xlinker -lstdc++ \
-    || eg_die "building eg-fuzz failed"
+eg_asan_build --product eg-fuzz || eg_die "building eg-fuzz failed"
 eg_log "eg-fuzz built in $(( $(date +%s) - start )) s"
 bin=$(swift build --scratch-path "$SCRATCH" --show-bin-path)/eg-fuzz
 (( build_only )) && exit 0
