@@ -141,6 +141,11 @@ public struct WCCPRouter: Sendable {
         Set(groups.values.flatMap { g in g.caches.values.filter { $0.state == .usable }.map(\.address) })
     }
 
+    /// Addresses of every cache known in some group (pending or usable).
+    public var knownCaches: Set<IPv4Address> {
+        Set(groups.values.flatMap { g in g.caches.keys })
+    }
+
     /// The redirect table currently installed for a service (empty if unknown).
     public func table(serviceID: UInt8) -> RedirectTable { groups[serviceID]?.table ?? .empty }
 
