@@ -7,6 +7,7 @@ import Packet
 //   ip wccp failure-detection tcp-port PORT [interval MS] [timeout MS]
 //   ip wccp {web-cache | 0 | <51-255>} [redirect-list ACL] [group-list ACL] [password [0] PASSWORD]
 //   ip wccp {web-cache | N} forwarding-method gre|l2 / assignment-method hash|mask / return-method gre|l2
+//   ip wccp {web-cache | N} failover remaining-caches
 //   ip access-list extended NAME
 //    permit|deny tcp|udp|ip SRC DST [eq PORT [PORT...] | range LOW HIGH]
 //
@@ -19,6 +20,9 @@ import Packet
 // egressd's own (IOS has no equivalent): every usable cache is probed with a TCP connect
 // to PORT each interval; a cache refused twice, or silent for the timeout, leaves the
 // view and the redirect table until it answers again (its buckets fail open meanwhile).
+// `failover remaining-caches` (egressd's own too) sends a dead or removed cache's buckets to
+// the service's remaining caches instead of failing open, until the designated cache
+// reassigns; only the dead cache's flows move.
 
 // MARK: - The model
 
@@ -106,6 +110,8 @@ public struct WCCPServiceSettings: Equatable, Sendable {
     public var assignment: WCCPAssignmentOffer = .both
     /// `return-method`: offered to caches.
     public var packetReturn: WCCPPacketMethodOffer = .both
+    /// `failover remaining-caches`: a dead cache's buckets go to the remaining caches (false: fail open).
+    public var failover = false
 
     public init(serviceID: UInt8, redirectList: String? = nil, groupList: String? = nil, password: String? = nil) {
         self.serviceID = serviceID
@@ -206,6 +212,7 @@ enum WCCPCommands: CommandFamily {
         let ip = CommandElement.keyword("ip", help: "Internet Protocol (IPv4) configuration")
         let wccp = CommandElement.keyword("wccp", help: "Web Cache Communication Protocol (WCCPv2 router)")
         registerRouter(&registry, ip: ip, wccp: wccp)
+        registerFailover(&registry, ip: ip, wccp: wccp)
         registerAccessLists(&registry, ip: ip)
         registerShow(&registry, wccp: wccp)
     }
@@ -326,6 +333,18 @@ enum WCCPCommands: CommandFamily {
                     if a.has("assignment-method") { settings.assignment = .both }
                 }
             }
+        }
+    }
+
+    /// `ip wccp SERVICE failover remaining-caches` / `no ip wccp SERVICE failover [remaining-caches]`.
+    private static func registerFailover(_ registry: inout CommandRegistry, ip: CommandElement, wccp: CommandElement) {
+        let failover = [CommandElement.keyword("failover", help: "What a dead cache's buckets do until the designated cache reassigns"),
+                        .keyword("remaining-caches", help: "Go to the service's remaining caches (default: fail open)")]
+        registry.config(.config, [ip, wccp, service] + failover) { s, a throws(CommandFailure) in
+            try editService(&s, a) { $0.failover = true }
+        }
+        registry.config(.config, [.no, ip, wccp, service, failover[0], .optional([failover[1]])]) { s, a throws(CommandFailure) in
+            try editService(&s, a) { $0.failover = false }
         }
     }
 
@@ -496,6 +515,7 @@ enum WCCPCommands: CommandFamily {
             if s.forwarding != .both { lines.append("ip wccp \(s.name) forwarding-method \(s.forwarding.rawValue)") }
             if s.assignment != .both { lines.append("ip wccp \(s.name) assignment-method \(s.assignment.rawValue)") }
             if s.packetReturn != .both { lines.append("ip wccp \(s.name) return-method \(s.packetReturn.rawValue)") }
+            if s.failover { lines.append("ip wccp \(s.name) failover remaining-caches") }
         }
         blocks.append(lines)
         return blocks

@@ -420,7 +420,8 @@ final class WCCPEndpoint: @unchecked Sendable {
         let specs = router.status().compactMap { status -> RedirectServiceSpec? in
             let redirectList = settings.services[status.serviceID]?.redirectList.map { WCCPTranslation.accessRules(accessLists[$0]) }
             return WCCPTranslation.serviceSpec(status: status, table: router.table(serviceID: status.serviceID),
-                                               accepted: accepted[status.serviceID], redirectList: redirectList) { [self] cache in
+                                               accepted: accepted[status.serviceID], redirectList: redirectList,
+                                               failover: settings.services[status.serviceID]?.failover ?? false) { [self] cache in
                 guard cache.forwarding == .l2 else { return .gre(source: routerID) }
                 if let l2 = hooks.resolveL2(cache.address) { return l2 }
                 unresolved.insert(cache.address)

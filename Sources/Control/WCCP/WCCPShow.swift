@@ -211,6 +211,8 @@ enum WCCPShow {
         out += field("Packets Denied Redirect:", String(v.counter(RedirectCounter.denied)), width: 25)
         out += field("Packets Failed Open:", String(v.counter(RedirectCounter.failedOpen)), width: 25)
         out += field("Packets Returned:", String(v.counter(RedirectCounter.returned)), width: 25)
+        out += field("Failover:", v.settings?.failover == true ? "remaining caches" : "fail open", width: 25)
+        out += field("Entries Failed Over:", String(v.status.failedOver), width: 25)
         out += "\nWCCP Client information:\n"
         if v.status.caches.isEmpty { out += "        (no clients)\n" }
         for c in v.status.caches {
@@ -252,6 +254,8 @@ enum WCCPShow {
             ("packetsDeniedRedirect", .uint(v.counter(RedirectCounter.denied))),
             ("packetsFailedOpen", .uint(v.counter(RedirectCounter.failedOpen))),
             ("packetsReturned", .uint(v.counter(RedirectCounter.returned))),
+            ("failover", .string(v.settings?.failover == true ? "remaining-caches" : "fail-open")),
+            ("entriesFailedOver", .uint(UInt64(v.status.failedOver))),
             ("clients", .array(v.status.caches.map { c in
                 .object([
                     ("id", .string(c.address.description)),

@@ -93,4 +93,6 @@ public struct WCCPServiceStatus: Equatable, Sendable {
     public var caches: [WCCPCacheStatus]
     /// Set while a membership change waits for a REDIRECT_ASSIGN.
     public var assignmentDeadline: Duration?
+    /// Buckets or mask values of dead caches now served by the remaining caches (`failover`).
+    public var failedOver: Int = 0
 }

@@ -30,6 +30,11 @@ public struct WCCPRouter: Sendable {
         for service in new.services {
             if let old = groups[service.serviceID], old.config == service {
                 next[service.serviceID] = old
+            } else if var old = groups[service.serviceID], old.config.sameGroup(as: service) {
+                // Only the failover policy changed: same caches and assignment, table recompiled.
+                old.config = service
+                if let a = old.recompile() { actions.append(a) }
+                next[service.serviceID] = old
             } else {
                 next[service.serviceID] = ServiceGroup(config: service)
                 if groups[service.serviceID] != nil {
