@@ -4,7 +4,7 @@ import Packet
 //
 //   ip wccp router-id A.B.C.D
 //   ip wccp timers here-i-am MILLISECONDS
-//   ip wccp failure-detection tcp-port PORT [interval MS] [timeout MS]
+//   ip wccp failure-detection tcp-port PORT [interval MS] [timeout MS] [data-path]
 //   ip wccp {web-cache | 0 | <51-255>} [redirect-list ACL] [group-list ACL] [password [0] PASSWORD]
 //   ip wccp {web-cache | N} forwarding-method gre|l2 / assignment-method hash|mask / return-method gre|l2
 //   ip wccp {web-cache | N} failover remaining-caches
@@ -63,12 +63,16 @@ public struct WCCPFailureDetection: Equatable, Sendable {
     public var tcpPort: UInt16
     public var intervalMilliseconds: Int
     public var timeoutMilliseconds: Int
+    /// `data-path`: ICMP destination unreachables a cache sends about GRE redirected to it
+    /// count against it like refused probes.
+    public var dataPath: Bool
 
     public init(tcpPort: UInt16, intervalMilliseconds: Int = WCCPFailureDetection.defaultInterval,
-                timeoutMilliseconds: Int = WCCPFailureDetection.defaultTimeout) {
+                timeoutMilliseconds: Int = WCCPFailureDetection.defaultTimeout, dataPath: Bool = false) {
         self.tcpPort = tcpPort
         self.intervalMilliseconds = intervalMilliseconds
         self.timeoutMilliseconds = timeoutMilliseconds
+        self.dataPath = dataPath
     }
 
     /// The line in the running config (defaults left out).
@@ -76,6 +80,7 @@ public struct WCCPFailureDetection: Equatable, Sendable {
         var line = "ip wccp failure-detection tcp-port \(tcpPort)"
         if intervalMilliseconds != Self.defaultInterval { line += " interval \(intervalMilliseconds)" }
         if timeoutMilliseconds != Self.defaultTimeout { line += " timeout \(timeoutMilliseconds)" }
+        if dataPath { line += " data-path" }
         return line
     }
 }
@@ -268,8 +273,10 @@ enum WCCPCommands: CommandFamily {
             .keyword("timeout", help: "Time without an answer after which a cache is dead"),
             .argument("timeout", .range(UInt64(WCCPFailureDetection.timeoutRange.lowerBound)...UInt64(WCCPFailureDetection.timeoutRange.upperBound)),
                       help: "Milliseconds (default 1500)")])
-        registry.config(.config, [ip, wccp, failure] + tcpPort + [probeInterval, probeTimeout]) { s, a throws(CommandFailure) in
-            var f = WCCPFailureDetection(tcpPort: UInt16(try a.number("port")))
+        let dataPath = CommandElement.optional([
+            .keyword("data-path", help: "Also count ICMP unreachables a cache sends about redirected GRE")])
+        registry.config(.config, [ip, wccp, failure] + tcpPort + [probeInterval, probeTimeout, dataPath]) { s, a throws(CommandFailure) in
+            var f = WCCPFailureDetection(tcpPort: UInt16(try a.number("port")), dataPath: a.has("data-path"))
             if a.contains("interval") { f.intervalMilliseconds = Int(try a.number("interval")) }
             if a.contains("timeout") { f.timeoutMilliseconds = Int(try a.number("timeout")) }
             guard f.timeoutMilliseconds >= f.intervalMilliseconds else {
@@ -278,7 +285,7 @@ enum WCCPCommands: CommandFamily {
             }
             s.config.wccp.failureDetection = f
         }
-        registry.config(.config, [.no, ip, wccp, failure, .optional(tcpPort + [probeInterval, probeTimeout])]) { s, _ throws(CommandFailure) in
+        registry.config(.config, [.no, ip, wccp, failure, .optional(tcpPort + [probeInterval, probeTimeout, dataPath])]) { s, _ throws(CommandFailure) in
             s.config.wccp.failureDetection = nil
         }
 

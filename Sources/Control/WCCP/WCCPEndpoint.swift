@@ -79,6 +79,12 @@ final class WCCPEndpoint: @unchecked Sendable {
     /// Fast failure detection (`ip wccp failure-detection`): nil when not configured.
     private(set) var health: CacheHealthMonitor?
     private var healthTimer: RepeatedTask?
+    /// Raw ICMP socket for data-path evidence (`failure-detection ... data-path`), nil when off.
+    private var icmpChannel: Channel?
+    private var icmpStarting = false
+    /// ICMP messages read, and those that were data-path evidence against a cache.
+    private(set) var icmpRead: UInt64 = 0
+    private(set) var icmpEvidence: UInt64 = 0
     private let epoch = ContinuousClock.now
     /// Per-source limit on datagrams, checked before any decoding: a cache sends a
     /// HERE_I_AM per service every 10 s (500 ms at the fastest timers), so 20 per
@@ -214,11 +220,56 @@ final class WCCPEndpoint: @unchecked Sendable {
     private func startHealthTimer() {
         healthTimer?.cancel()
         healthTimer = nil
+        updateICMP()
         guard health != nil, let detection = settings.failureDetection else { return }
         let period = TimeAmount.milliseconds(Int64(max(10, detection.intervalMilliseconds / 4)))
         healthTimer = eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { [weak self] _ in
             self?.healthTick()
         }
+    }
+
+    /// Opens or closes the raw ICMP socket as `failure-detection ... data-path` asks.
+    private func updateICMP() {
+        let wanted = health != nil && settings.failureDetection?.dataPath == true && timer != nil
+        if !wanted {
+            icmpChannel?.close(promise: nil)
+            icmpChannel = nil
+            return
+        }
+        guard icmpChannel == nil, !icmpStarting else { return }
+        icmpStarting = true
+        NIORawSocketBootstrap(group: eventLoop)
+            .channelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(WCCPICMPHandler(endpoint: self))
+                }
+            }
+            .bind(host: routerID.description, ipProtocol: NIOIPProtocol(rawValue: 1))
+            .hop(to: eventLoop)
+            .whenComplete { [self] result in
+                icmpStarting = false
+                switch result {
+                case .success(let channel):
+                    if settings.failureDetection?.dataPath == true, health != nil, timer != nil {
+                        icmpChannel = channel
+                    } else {
+                        channel.close(promise: nil)
+                    }
+                case .failure(let error):
+                    hooks.record("wccp: cannot open the ICMP socket for data-path failure detection: \(error)")
+                }
+            }
+    }
+
+    /// One ICMP message (IP header included): data-path evidence when a cache refused a redirect.
+    func receiveICMP(_ bytes: [UInt8]) {
+        icmpRead += 1
+        guard var monitor = health,
+              let cache = CacheDataPathEvidence.refusingCache(icmp: bytes, caches: router.registeredCaches) else { return }
+        icmpEvidence += 1
+        let actions = monitor.dataPath(cache, .refused, now: now)
+        health = monitor
+        performHealth(actions)
     }
 
     /// Closes the socket, stops the timer and withdraws the services from the engine.
@@ -227,6 +278,8 @@ final class WCCPEndpoint: @unchecked Sendable {
         timer = nil
         healthTimer?.cancel()
         healthTimer = nil
+        icmpChannel?.close(promise: nil)
+        icmpChannel = nil
         channel?.close(promise: nil)
         channel = nil
         for c in cacheChannels.values { c.close(promise: nil) }
@@ -262,6 +315,7 @@ final class WCCPEndpoint: @unchecked Sendable {
             }
             startHealthTimer()
         }
+        updateICMP()
         install()
         return true
     }
@@ -284,7 +338,9 @@ final class WCCPEndpoint: @unchecked Sendable {
             case .probe(let ip):
                 probe(ip)
             case .down(let ip, let reason):
-                hooks.record("wccp: cache \(ip) declared dead (\(reason.rawValue)); its buckets fail open until reassigned")
+                let failover = settings.services.values.contains { $0.failover }
+                hooks.record("wccp: cache \(ip) declared dead (\(reason.rawValue)); its buckets "
+                             + (failover ? "go to the remaining caches (failover) or fail open" : "fail open") + " until reassigned")
                 perform(router.setCacheFailed(ip, failed: true, now: now))
             case .up(let ip):
                 hooks.record("wccp: cache \(ip) answers again")
@@ -440,6 +496,21 @@ final class WCCPEndpoint: @unchecked Sendable {
         installed = specs
         hooks.install(specs)
     }
+}
+
+/// Hands ICMP messages from the raw socket to the endpoint (on the same event loop).
+final class WCCPICMPHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+
+    let endpoint: WCCPEndpoint
+    init(endpoint: WCCPEndpoint) { self.endpoint = endpoint }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data).data
+        endpoint.receiveICMP(buffer.readBytes(length: min(buffer.readableBytes, 128)) ?? [])
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {}
 }
 
 /// Hands datagrams from the socket to the endpoint (on the same event loop).
