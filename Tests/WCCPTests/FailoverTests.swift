@@ -154,3 +154,15 @@ import Testing
         #expect(CacheDataPathEvidence.refusingCache(icmp: [], caches: caches) == nil)
     }
 }
+
+@Suite struct BoundedStateTests {
+    /// A service group keeps at most 64 caches (pending included); the 65th new source is dropped and counted.
+    @Test func groupStateIsBounded() throws {
+        var h = try RouterHarness()
+        for i in 0..<(WCCPRouter.maximumCachesPerGroup + 10) {
+            _ = h.hereIAm(IPv4Address(10, 78, UInt8(i / 200), UInt8(1 + i % 200)), at: 0, echo: 0)
+        }
+        #expect(h.router.status()[0].caches.count == WCCPRouter.maximumCachesPerGroup)
+        #expect(h.router.dropCount(.tooManyCaches) == 10)
+    }
+}

@@ -49,6 +49,7 @@ public enum WCCPDropReason: String, CaseIterable, Hashable, Sendable {
     case staleAssignment = "stale assignment"
     case assignmentNotForThisRouter = "assignment does not list this router"
     case invalidAssignment = "assignment names unknown caches or wrong method"
+    case tooManyCaches = "service group full (64 caches, pending included)"
 
     init(_ error: WCCPDecodeError) {
         switch error {

@@ -3,6 +3,10 @@ import Packet
 /// The WCCPv2 router state machine: datagrams and clock ticks in, actions out.
 /// Pure: no I/O, no wall-clock time; `now` is a monotonic time since an arbitrary epoch.
 public struct WCCPRouter: Sendable {
+    /// Caches one service group keeps, pending ones included (the protocol's limit is 32 usable
+    /// caches; pending entries from unknown sources expire after 3 × HERE_I_AM_T). A new cache
+    /// beyond it is dropped and counted (`tooManyCaches`): the state per group stays bounded.
+    public static let maximumCachesPerGroup = 64
     public private(set) var config: WCCPRouterConfig
     var groups: [UInt8: ServiceGroup]
     /// Dropped datagrams by reason.
@@ -188,6 +192,8 @@ public struct WCCPRouter: Sendable {
         if let existing = group.caches[ip] {
             cache = existing
             if echoed != 0 && !cache.echoIsValid(echoed) { return drop(.badReceiveID) }
+        } else if group.caches.count >= Self.maximumCachesPerGroup {
+            return drop(.tooManyCaches)
         } else {
             cache = CacheEntry(address: ip, state: .pending, identity: hia.identity, forwarding: methods.forwarding,
                                assignment: methods.assignment, packetReturn: methods.packetReturn,
