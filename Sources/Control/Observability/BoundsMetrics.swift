@@ -11,6 +11,12 @@ extension Appliance {
             r.counter("egressd_bounded_queue_drops_total", help, [("queue", "shell-sessions")], total: server.sessionsRefused)
             r.counter("egressd_bounded_queue_drops_total", help, [("queue", "shell-output")], total: server.outputOverflows)
         }
+        if let speaker = bgpSpeaker {
+            r.counter("egressd_bounded_queue_drops_total", help, [("queue", "bgp-connections-unconfigured")],
+                      total: speaker.rejectedUnconfigured)
+            r.counter("egressd_bounded_queue_drops_total", help, [("queue", "bgp-connections-rate")],
+                      total: speaker.rejectedRateLimited)
+        }
         if let endpoint = wccpEndpoint {
             let sockets = endpoint.socketDrops()
             r.counter("egressd_bounded_queue_drops_total", help, [("queue", "wccp-source-rate")], total: endpoint.rateLimited)
