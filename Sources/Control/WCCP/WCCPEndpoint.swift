@@ -75,6 +75,9 @@ final class WCCPEndpoint: @unchecked Sendable {
     static let maximumCacheSockets = 128
     /// Receive buffer of each socket (the kernel doubles it; root may exceed rmem_max).
     static let receiveBufferBytes = 4 << 20
+    /// Datagrams per recvmmsg, and the room for each (WCCP messages are far smaller; larger is dropped).
+    static let vectorReadCount = 32
+    static let maximumDatagram = 8192
     private var timer: RepeatedTask?
     /// Fast failure detection (`ip wccp failure-detection`): nil when not configured.
     private(set) var health: CacheHealthMonitor?
@@ -139,7 +142,11 @@ final class WCCPEndpoint: @unchecked Sendable {
         DatagramBootstrap(group: eventLoop)
             .channelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .channelOption(ChannelOptions.socketOption(.so_rcvbuf), value: SocketOptionValue(Self.receiveBufferBytes))
-            .channelOption(ChannelOptions.datagramVectorReadMessageCount, value: 32)
+            .channelOption(ChannelOptions.datagramVectorReadMessageCount, value: Self.vectorReadCount)
+            // A vector read splits the receive buffer evenly among its messages: room for the largest
+            // datagram each (a longer one would arrive truncated and fail to decode).
+            .channelOption(ChannelOptions.recvAllocator,
+                           value: FixedSizeRecvByteBufferAllocator(capacity: Self.vectorReadCount * Self.maximumDatagram))
             .channelOption(ChannelOptions.maxMessagesPerRead, value: 8)
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
