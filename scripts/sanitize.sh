@@ -22,6 +22,7 @@ esac
 sanitizer=$1 filter=${2:-}
 cd "$REPO_DIR" || exit 1
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$REPO_DIR/scripts/lsan.supp:print_suppressions=0}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 start=$(date +%s)
 if [[ $sanitizer == address ]]; then

@@ -164,7 +164,9 @@ cache_failed() {
 sleep 1
 cache_failed && fail "the cache was declared dead while its probes answer and no GRE was refused"
 in_proxy nft -f - <<'NFT' || fail "cannot add the nftables rule that refuses GRE in $PROXY_NS"
-table inet egwccp { chain input { type filter hook input priority 0; ip protocol gre reject with icmp type prot-unreachable; } }
+table inet egwccp {
+  chain input { type filter hook input priority 0; ip protocol gre reject with icmp type prot-unreachable; }
+}
 NFT
 t0=$(( $(date +%s%N) / 1000000 ))
 in_node spoke1 curl -s -m 6 -o "$WORK/datapath.body" http://198.51.100.80/ &
