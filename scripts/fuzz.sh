@@ -30,18 +30,15 @@ esac
 seconds=${2:-60}
 [[ $seconds =~ ^[0-9]+$ ]] || eg_die "SECONDS must be a whole number, not '$seconds'"
 
-# libFuzzer without its main: eg-fuzz keeps its own and calls LLVMFuzzerRunDriver.
-fuzzer_lib=$(ls "$(dirname "$(readlink -f "$(command -v swift)")")"/../lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-"$(uname -m)".a \
-    2>/dev/null | head -n 1)
-[[ -f $fuzzer_lib ]] || eg_die "libclang_rt.fuzzer_no_main not found in the Swift toolchain (need Swift 5.9+ on Linux)"
+# libFuzzer without its main (eg-fuzz keeps its own and calls LLVMFuzzerRunDriver); the same
+# build as the unit tests under ASan (scripts/lib/asan-build.sh, scripts/sanitize.sh address).
+# shellcheck source=lib/asan-build.sh
+source "$REPO_DIR/scripts/lib/asan-build.sh"
 
 cd "$REPO_DIR" || exit 1
 eg_log "== building eg-fuzz (ASan, libFuzzer coverage) in $SCRATCH"
 start=$(date +%s)
-swift build --product eg-fuzz --scratch-path "$SCRATCH" --sanitize=address \
-    -Xswiftc -DFUZZING -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp \
-    -Xlinker --whole-archive -Xlinker "$fuzzer_lib" -Xlinker --no-whole-archive -Xlinker -lstdc++ \
-    || eg_die "building eg-fuzz failed"
+eg_asan_build --product eg-fuzz || eg_die "building eg-fuzz failed"
 eg_log "eg-fuzz built in $(( $(date +%s) - start )) s"
 bin=$(swift build --scratch-path "$SCRATCH" --show-bin-path)/eg-fuzz
 (( build_only )) && exit 0
@@ -55,9 +52,10 @@ for t in "${selected[@]}"; do
     regressions=()
     [[ -d Fuzz/regressions/$t ]] && regressions=("Fuzz/regressions/$t")
     eg_log "== fuzzing $t for ${seconds}s"
-    # Leak checking is off: LeakSanitizer reports 38 bytes per forwarding snapshot built with
-    # an L2 WCCP cache (Engine's CompiledRedirect, at set-up, not per packet), not yet explained.
-    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} "$bin" "$t" -detect_leaks=0 -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len="$(max_len "$t")" \
+    # Leak checking is on (LeakSanitizer, suppressions for program-lifetime globals only: the
+    # 38 bytes per snapshot with an L2 cache once reported here did not reproduce in 170 000 runs).
+    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$REPO_DIR/scripts/lsan.supp} \
+        "$bin" "$t" -detect_leaks=1 -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len="$(max_len "$t")" \
         ${EG_FUZZ_JOBS:+-jobs=$EG_FUZZ_JOBS -workers=$EG_FUZZ_JOBS} -print_final_stats=1 \
         -artifact_prefix="$crashes/" "$work" "Fuzz/corpus/$t" "${regressions[@]}" 2>"$SCRATCH/$t.log"
     rc=$?

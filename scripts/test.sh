@@ -3,9 +3,11 @@
 #   1. installs the Debian packages the build and the tests need (if missing),
 #   2. builds with tests and runs the unit tests (swift test, output left visible),
 #   3. replays the fuzz corpora and regressions (eg-fuzz); then, in the background beside
-#      step 4, fuzzes each parser for EG_CI_FUZZ_SECONDS (default 10; 0 skips; scripts/fuzz.sh,
-#      ASan build in .build-fuzz) and runs the unit tests under the sanitizers in
-#      EG_CI_SANITIZERS (default "thread": scripts/sanitize.sh, own scratch paths; "" skips),
+#      step 4: builds the one ASan build (.build-fuzz, scripts/lib/asan-build.sh: libFuzzer
+#      coverage, tests included), fuzzes each parser in it for EG_CI_FUZZ_SECONDS (default 10;
+#      0 skips; scripts/fuzz.sh) and runs all unit tests under the sanitizers in
+#      EG_CI_SANITIZERS (default "address thread": ASan with LeakSanitizer in that same build,
+#      then TSan in .build-tsan; scripts/sanitize.sh; "" skips),
 #   4. runs the namespace tests (Tests/Namespace/run.sh) against the debug binaries,
 #   5. prints a summary; exits non-zero if anything failed.
 # Usage: scripts/test.sh [--unit | --ns]   (only the unit tests / only the namespace tests)
@@ -48,15 +50,24 @@ unit_result=skipped ns_result=skipped build_ok=1 fuzz_result=skipped sanitizer_r
 # fuzz_result= and sanitizer_result= lines to RESULT_FILE.
 fuzz_and_sanitize() {
     local out=$1 fuzz=$2 san=skipped s start
+    if [[ " ${EG_CI_SANITIZERS-address thread} " == *" address "* ]]; then
+        # One ASan build with the tests for the fuzzer and the ASan run (eg-fuzz's own build
+        # below then has nothing left to compile).
+        echo "== ASan build with tests, shared by fuzzing and the ASan unit tests (.build-fuzz)"
+        start=$(date +%s)
+        ( source "$REPO_DIR/scripts/lib/asan-build.sh" && eg_asan_build --build-tests ) || san="FAILED (address build)"
+        echo "ASan build took $(( $(date +%s) - start )) s"
+    fi
     if [[ $fuzz == passed && ${EG_CI_FUZZ_SECONDS:-10} != 0 ]]; then
         echo "== fuzzing each target for ${EG_CI_FUZZ_SECONDS:-10} s (scripts/fuzz.sh)"
         start=$(date +%s)
         "$REPO_DIR/scripts/fuzz.sh" all "${EG_CI_FUZZ_SECONDS:-10}" || fuzz=FAILED
         echo "fuzzing took $(( $(date +%s) - start )) s"
     fi
-    for s in ${EG_CI_SANITIZERS-thread}; do
+    for s in ${EG_CI_SANITIZERS-address thread}; do
         echo "== unit tests under --sanitize=$s (scripts/sanitize.sh)"
         [[ $san == skipped ]] && san=passed
+        [[ $s == address && $san == "FAILED (address build)" ]] && continue
         start=$(date +%s)
         "$REPO_DIR/scripts/sanitize.sh" "$s" "${EG_CI_SANITIZER_FILTER:-}" || san="FAILED ($s)"
         echo "--sanitize=$s took $(( $(date +%s) - start )) s"

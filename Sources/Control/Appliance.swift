@@ -42,6 +42,8 @@ public final class Appliance: @unchecked Sendable {
     let connectedRoutes = ConnectedRouteCache()
     /// The WCCP router's UDP endpoint while `ip wccp` is configured (WCCP/WCCPService.swift).
     var wccpEndpoint: WCCPEndpoint?
+    /// The shell's server, for its bounds' counters on the metrics page (set by egressd's main).
+    public weak var controlServer: ControlServer?
     var generation: UInt64 = 0
     /// The Prometheus endpoint (Observability/MetricsServer.swift) and its registry.
     var metricsServer: MetricsServer?

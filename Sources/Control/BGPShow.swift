@@ -196,6 +196,7 @@ enum BGPShowFormat {
                 ]
                 if let med = row.path.map({ $0.med }) ?? 0 { fields.append(("metric", .int(Int64(med)))) }
                 if let pref = row.path?.localPref { fields.append(("locPrf", .int(Int64(pref)))) }
+                if row.path?.stale == true { fields.append(("stale", .bool(true))) }
                 fields += [
                     ("weight", .int(row.path == nil ? 32768 : 0)),
                     ("peerId", .string(row.path?.peer?.description ?? "(unspec)")),
@@ -221,7 +222,8 @@ enum BGPShowFormat {
         out += "Default local pref 100, local AS \(localAS)\n" + routesHeader
         var previous: IPPrefix?
         for row in rows {
-            let status = "*" + (row.best ? ">" : (row.multipath ? "=" : " "))
+            // FRR's first status column: S for a stale path (graceful restart), else * (valid).
+            let status = (row.path?.stale == true ? "S" : "*") + (row.best ? ">" : (row.multipath ? "=" : " "))
             let network = row.prefix == previous ? "" : row.prefix.description
             previous = row.prefix
             let nextHop = row.path?.nextHop ?? (isV6(row.prefix) ? "::" : "0.0.0.0")

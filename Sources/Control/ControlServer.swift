@@ -15,6 +15,16 @@ public final class ControlServer: @unchecked Sendable {
     let group: MultiThreadedEventLoopGroup
     public var eventLoop: EventLoop { group.next() }
     var channel: Channel?
+    /// Bounds (docs/architecture.md, "Bounded queues"): open shell connections, and the
+    /// responses a connection may leave unread before it is closed.
+    public static let maximumSessions = 64
+    static let maximumUnreadOutput = 16 << 20
+    /// Open connections; touched only on the server's event loop.
+    private var openSessions = 0
+    /// Connections refused because `maximumSessions` were open.
+    public private(set) var sessionsRefused: UInt64 = 0
+    /// Connections closed because their unread output passed `maximumUnreadOutput`.
+    public private(set) var outputOverflows: UInt64 = 0
 
     public init() {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -52,9 +62,20 @@ public final class ControlServer: @unchecked Sendable {
         unlink(path)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 16)
-            .childChannelInitializer { channel in
+            .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(CommandLineHandler(handle: handlers()))
+                    guard openSessions < Self.maximumSessions else {
+                        sessionsRefused += 1
+                        var out = channel.allocator.buffer(capacity: 64)
+                        out.writeBytes(ShellProtocol.encodeResponse(ok: false, output: "% Too many shell sessions (\(Self.maximumSessions))\n"))
+                        channel.writeAndFlush(out).whenComplete { _ in channel.close(promise: nil) }
+                        return
+                    }
+                    openSessions += 1
+                    channel.closeFuture.whenComplete { [self] _ in openSessions -= 1 }
+                    try channel.pipeline.syncOperations.addHandler(CommandLineHandler(handle: handlers()) { [self] in
+                        outputOverflows += 1
+                    })
                 }
             }
         do {
@@ -108,15 +129,28 @@ final class CommandLineHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias OutboundOut = ByteBuffer
 
     let handle: (String) -> ShellResponse
+    /// Called when the connection is closed for leaving too much output unread.
+    let overflow: () -> Void
     var pending: [UInt8] = []
     static let maxLine = 64 * 1024
 
-    init(handle: @escaping (String) -> ShellResponse) { self.handle = handle }
+    init(handle: @escaping (String) -> ShellResponse, overflow: @escaping () -> Void = {}) {
+        self.handle = handle
+        self.overflow = overflow
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
         if let bytes = buffer.readBytes(length: buffer.readableBytes) { pending += bytes }
         while let nl = pending.firstIndex(of: UInt8(ascii: "\n")) {
+            // A client that sends commands but does not read the answers: bounded, then closed.
+            if let unread = try? context.channel.syncOptions?.getOption(.bufferedWritableBytes),
+               unread > ControlServer.maximumUnreadOutput {
+                overflow()
+                pending = []
+                context.close(promise: nil)
+                return
+            }
             let line = String(decoding: pending[..<nl], as: UTF8.self)
             pending.removeSubrange(...nl)
             let response = handle(line)

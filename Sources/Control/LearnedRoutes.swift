@@ -25,7 +25,7 @@ final class LearnedRoutes: @unchecked Sendable {
     var count: Int { v4.count + v6.count }
 
     // Engine side: a snapshot is built when the changes pause for `quietInterval`, and during
-    // a long stream at most every `maximumInterval` (or four times the last build's time), so
+    // a long stream at most every `maximumInterval` (or `rebuildSpacing` times the last build's time), so
     // a table load costs a few rebuilds and its last one follows the last change closely.
     var rebuildTask: Scheduled<Void>?
     var lastRebuild: Duration = .zero
@@ -33,6 +33,9 @@ final class LearnedRoutes: @unchecked Sendable {
     var lastPublish = ContinuousClock.now
     static let quietInterval: Duration = .milliseconds(40)
     static let maximumInterval: Duration = .milliseconds(500)
+    /// During a stream, a rebuild waits at least this many times the last one's duration, so
+    /// rebuilds take at most about 1/(factor+1) of a table load's control thread.
+    static let rebuildSpacing = 8
     /// Targets of each group as last given to the engine (for adjacency refresh).
     var publishedTargets: [BulkRoutes.Target] = []
 
@@ -137,7 +140,7 @@ final class KernelRouteWriter: @unchecked Sendable {
     func enqueue(_ changes: [KernelChange]) {
         guard !changes.isEmpty, !stopped else { return }
         if head > 0 && head == queue.count { queue.removeAll(keepingCapacity: true); head = 0 }
-        queue += changes
+        if queue.isEmpty { queue = changes } else { queue += changes }  // no copy of a first batch
         if runStarted == nil { runStarted = .now }
         next()
     }
@@ -156,12 +159,19 @@ final class KernelRouteWriter: @unchecked Sendable {
         var deltas: [Int8] = []
         routes.reserveCapacity(min(Self.batchSize, queue.count - head))
         var hopsOf: [Int32: [KernelNextHop]] = [:]
+        // Most consecutive changes share a group (a table load is runs of one next hop).
+        var last: (group: Int32, hops: [KernelNextHop])?
         while head < queue.count, routes.count < Self.batchSize, (queue[head].group < 0) == deleting {
             let c = queue[head]
             head += 1
             var hops: [KernelNextHop] = []
             if !deleting {
-                if let h = hopsOf[c.group] { hops = h } else { hops = resolve(c.group); hopsOf[c.group] = hops }
+                if let l = last, l.group == c.group {
+                    hops = l.hops
+                } else {
+                    if let h = hopsOf[c.group] { hops = h } else { hops = resolve(c.group); hopsOf[c.group] = hops }
+                    last = (c.group, hops)
+                }
                 // No usable next hop (its tunnel went away): nothing to install.
                 if hops.isEmpty { continue }
             }
@@ -214,7 +224,7 @@ final class KernelRouteWriter: @unchecked Sendable {
 
 extension Appliance {
     /// The speaker's route changes: into the learned table, the kernel writer's queue, and
-    /// (after at most `rebuildInterval`, or twice the last rebuild's time) the engine.
+    /// (when the changes pause, during a stream at most every `maximumInterval` or `rebuildSpacing` times the last rebuild's time) the engine.
     func learnedRoutesChanged(_ delta: RouteDelta) {
         guard !delta.isEmpty else { return }
         let table: LearnedRoutes
@@ -274,7 +284,7 @@ extension Appliance {
         table.rebuildTask = loop.scheduleTask(in: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)) { [weak self, weak table] in
             guard let self, let table else { return }
             let now = ContinuousClock.now
-            let longest = max(LearnedRoutes.maximumInterval, table.lastRebuild * 4)
+            let longest = max(LearnedRoutes.maximumInterval, table.lastRebuild * LearnedRoutes.rebuildSpacing)
             // Still streaming and not overdue: wait for a pause.
             if now - table.lastChange < LearnedRoutes.quietInterval, now - table.lastPublish < longest {
                 return self.armLearnedRebuild(table, in: LearnedRoutes.quietInterval)

@@ -8,9 +8,11 @@ final class NetlinkSocket {
     private let portID: UInt32
     private var sequence: UInt32
     /// Dumps arrive in datagrams of up to 32 KiB (more with large pages); 64 KiB is ample.
-    private let receiveBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 8)
+    /// (Allocated in `init` once nothing can throw any more: a throwing init runs no deinit,
+    /// so buffers allocated before the throw would leak; LeakSanitizer found it.)
+    private let receiveBuffer: UnsafeMutableRawBufferPointer
     /// Requests are written here; a batch is sent once it passes `batchBytes`.
-    private let sendBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024 + 8192, alignment: 8)
+    private let sendBuffer: UnsafeMutableRawBufferPointer
     private let batchBytes = 64 * 1024
     /// Requests per batch, bounded so the acks (one small skb each, ~1 KiB of receive buffer
     /// apiece) never overflow the receive buffer: a lost ack would leave a request's fate unknown.
@@ -26,6 +28,8 @@ final class NetlinkSocket {
             opened = try Self.openSocket()
         }
         socket = opened
+        receiveBuffer = .allocate(byteCount: 64 * 1024, alignment: 8)
+        sendBuffer = .allocate(byteCount: 64 * 1024 + 8192, alignment: 8)
         portID = mnl_socket_get_portid(opened)
         sequence = UInt32(truncatingIfNeeded: time(nil))
 

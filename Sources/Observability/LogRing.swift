@@ -58,6 +58,7 @@ public final class LogRing: @unchecked Sendable {
     public let capacity: Int
     private var records: [LogRecord] = []
     private var next = 0
+    private var overwrittenCount: UInt64 = 0
     private let lock = NIOLock()
 
     /// The process's ring (egressd bootstraps its handlers with it).
@@ -76,8 +77,16 @@ public final class LogRing: @unchecked Sendable {
             records.append(r)
         } else {
             records[next] = r
+            overwrittenCount += 1
         }
         next = (next + 1) % capacity
+    }
+
+    /// Records pushed out of the ring by newer ones (the ring's drops).
+    public var overwritten: UInt64 {
+        lock.lock()
+        defer { lock.unlock() }
+        return overwrittenCount
     }
 
     /// The records, oldest first (at most `capacity`).

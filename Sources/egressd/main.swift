@@ -99,6 +99,7 @@ struct EgressDaemon: ParsableCommand {
             throw ExitCode(1)
         }
         appliance.metricsRegistry.bootstrapMetricsSystem()
+        appliance.controlServer = server
         let configPath = config
         do {
             let group = try socketGroup.map(Self.groupID)

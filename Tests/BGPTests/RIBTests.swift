@@ -258,11 +258,15 @@ func nextHops(_ rib: RIB, _ prefix: String) -> [String] {
         // Session to peer 0 drops with GR: routes stay, marked stale, forwarding unchanged.
         rib.markStale(p[0])
         #expect(rib.adjRIBIn(p[0], .v4(prefix4("10.1.0.0/16")))?.stale == true)
+        #expect(rib.isStale(p[0], .v4(prefix4("10.1.0.0/16"))))
+        #expect(!rib.isStale(p[1], .v4(prefix4("10.9.0.0/16"))))
         #expect(nextHops(rib, "0.0.0.0/0") == ["169.254.6.2"])
         // The peer comes back and re-sends two of them; the stale mark clears without a FIB change.
         let refreshed = rib.apply(announce(["0.0.0.0/0", "10.1.0.0/16"], path: [64512], nextHop: "169.254.6.2"), from: p[0])
         #expect(refreshed.changes.isEmpty)
         #expect(rib.adjRIBIn(p[0], .v4(prefix4("10.1.0.0/16")))?.stale == false)
+        #expect(!rib.isStale(p[0], .v4(prefix4("10.1.0.0/16"))))
+        #expect(rib.isStale(p[0], .v4(prefix4("10.2.0.0/16"))))
         // End-of-RIB: what was not re-sent is withdrawn; other peers are untouched.
         let eor = BGPMessage.update(.endOfRIB(.ipv4Unicast)).encoded()
         guard let family = receivedUpdate(eor)?.routeChanges.endOfRIB else { Issue.record("no EoR"); return }

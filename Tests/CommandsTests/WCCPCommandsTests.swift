@@ -165,3 +165,27 @@ private func any() -> IPv4Prefix { IPv4Prefix(.any, length: 0)! }
     _ = try s.execute("no ip wccp failure-detection")
     #expect(s.config.wccp.failureDetection == nil)
 }
+
+@Test func wccpFailoverAndDataPathLines() throws {
+    var s = try session()
+    // Failover needs the service first; refused with the config unchanged.
+    let empty = s.config
+    #expect(throws: CommandError.self) { try s.execute("ip wccp 80 failover remaining-caches") }
+    #expect(s.config == empty)
+    _ = try s.execute("ip wccp 80 password 0 secret")
+    _ = try s.execute("ip wccp 80 failover remaining-caches")
+    #expect(s.config.wccp.services[80]?.failover == true)
+    // Retyping the service line keeps failover (like the method lines).
+    _ = try s.execute("ip wccp 80")
+    #expect(s.config.wccp.services[80]?.failover == true)
+    _ = try s.execute("ip wccp failure-detection tcp-port 3128 interval 200 timeout 1000 data-path")
+    #expect(s.config.wccp.failureDetection?.dataPath == true)
+    let text = s.config.render()
+    #expect(text.contains("ip wccp 80 failover remaining-caches\n"))
+    #expect(text.contains("ip wccp failure-detection tcp-port 3128 interval 200 timeout 1000 data-path\n"))
+    #expect(try ConfigParser.parse(text: text) == s.config)
+    #expect(throws: CommandError.self) { try s.execute("ip wccp 80 failover somewhere") }
+    _ = try s.execute("no ip wccp 80 failover")
+    #expect(s.config.wccp.services[80]?.failover == false)
+    #expect(!s.config.render().contains("failover"))
+}

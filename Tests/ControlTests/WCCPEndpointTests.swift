@@ -283,6 +283,30 @@ private struct CacheSocket {
     #expect(isy2.view.caches.map(\.cacheIP) == [cacheIP])     // usable: listed in the Router View
     let state = try await loop.submit { e.router.status()[0].caches.map(\.state) }.get()
     #expect(state == [.usable])
+    // The registered cache got a socket of its own, connected to it: the kernel lists it
+    // (bound to the router's port, remote = the cache) and it carries the cache's next hello.
+    for _ in 0..<50 where try await loop.submit({ e.cacheSocketCount }).get() == 0 { try await Task.sleep(for: .milliseconds(20)) }
+    #expect(try await loop.submit { e.cacheSocketCount }.get() == 1)
+    let udp = try String(contentsOfFile: "/proc/self/net/udp", encoding: .utf8)
+    let connected = String(format: "%08X:%04X", cacheIP.value.byteSwapped, Int(cachePort))
+    #expect(udp.split(separator: "\n").filter { $0.contains(String(format: ":%04X", Int(routerPort))) && $0.contains(connected) }.count == 1)
+    cache.send(hereIAm(cache: cacheIP, echo: isy2.identity.router.receiveID), to: routerID, port: routerPort)
+    let third = try #require(cache.receive())
+    guard case .iSeeYou = try WCCPMessage.decode(third) else { Issue.record("not an I_SEE_YOU"); return }
+    #expect(try await loop.submit { e.socketDrops() }.get() == (0, 0))
+}
+
+@Test func socketDropsAreReadFromProcNetUDP() {
+    // /proc/net/udp as Linux prints it: the router's shared socket on 10.0.3.10:2048 (remote
+    // 0:0), a socket connected to the cache 10.0.3.11:2048, and an unrelated socket.
+    let text = """
+           sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
+          12: 0A03000A:0800 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 1001 2 0000000000000000 417
+          13: 0A03000A:0800 0B03000A:0800 01 00000000:00000000 00:00000000 00000000     0        0 1002 2 0000000000000000 3
+          14: 0100007F:0800 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 1003 2 0000000000000000 99
+        """
+    let drops = WCCPEndpoint.socketDrops(procNetUDP: text, address: ip("10.0.3.10"), port: 2048)
+    #expect(drops.shared == 417 && drops.caches == 3)
 }
 
 @Test func changesApplyInPlaceAndUntouchedGroupsKeepTheirCaches() throws {

@@ -31,6 +31,17 @@ import Packet
         }
     }
 
+    /// The snapshot adds learned prefixes first and configured ones after: a repeat keeps the last value,
+    /// and host bits of an entry are masked.
+    @Test func repeatedPrefixKeepsTheLastEntry() {
+        let t = IPv4PrefixTable([(key: 0x0A01_0000, length: 16, value: 7), (key: 0x0A02_0000, length: 16, value: 8),
+                                 (key: 0x0A01_FFFF, length: 16, value: 9), (key: 0x0A00_0000, length: 8, value: 1)])
+        #expect(t.lookup(IPv4Address("10.1.2.3")!) == 9)
+        #expect(t.lookup(IPv4Address("10.2.2.3")!) == 8)
+        #expect(t.lookup(IPv4Address("10.3.2.3")!) == 1)
+        #expect(t.lookup(IPv4Address("11.0.0.1")!) == noRouteIndex)
+    }
+
     @Test func ipv6() {
         let t = IPv6PrefixTable([(IPv6Prefix("::/0")!, 0), (IPv6Prefix("fd00::/8")!, 1), (IPv6Prefix("fd00::/125")!, 2)])
         #expect(t.lookup(IPv6Address("2001:db8::1")!) == 0)

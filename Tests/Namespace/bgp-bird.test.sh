@@ -87,12 +87,16 @@ eg_wait 20 none_up || fail "sessions still Established after BIRD died"
 sleep 3   # well past the moment a non-GR peer's routes go (see below), still inside the 15 s
 route_via 10.1.0.0/16 "tgw0 tgw1" || fail "10.1.0.0/16 not kept (stale) while BIRD restarts (graceful restart)"
 spoke_fetch || fail "traffic stopped while the routes were stale"
+# `show ip bgp` marks the kept paths stale (FRR's S in the status column).
+"$LAB" sh app1 -c "show ip bgp" | grep -Eq '^S> +10\.1\.0\.0/16 ' \
+    || fail "show ip bgp does not mark 10.1.0.0/16 stale (S>) while BIRD restarts"
 start_bird
 eg_wait 30 all_up || fail "sessions did not come back after BIRD restarted"
 # Past the restart time the routes are still there: refreshed, not stale.
 sleep $(( killed_at + 17 - $(date +%s) > 0 ? killed_at + 17 - $(date +%s) : 0 ))
 route_via 10.1.0.0/16 "tgw0 tgw1" || fail "10.1.0.0/16 gone after BIRD came back (not refreshed)"
 [[ $(paths 10.1.0.0/16) == 4 ]] || fail "10.1.0.0/16 should have 4 fresh paths after the restart"
+! "$LAB" sh app1 -c "show ip bgp" | grep -Eq '^S[>= ] ' || fail "show ip bgp still marks paths stale after the refresh"
 route_via 10.2.0.0/16 "" || fail "10.2.0.0/16 came back although BIRD no longer announces it"
 echo "    BIRD killed with graceful restart: routes kept stale, refreshed after its return"
 

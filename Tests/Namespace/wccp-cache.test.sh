@@ -6,7 +6,10 @@
 # UDP is not redirected; a HERE_I_AM with the wrong password is dropped and counted; `clear ip
 # wccp` zeroes the counters; when the cache goes silent it is removed after 3 x 500 ms and
 # traffic fails open (curl works again, counted as unassigned); adding a service is applied in
-# place (the endpoint keeps listening, no second bind).
+# place (the endpoint keeps listening, no second bind). Data-path failure evidence
+# (`failure-detection ... data-path`): while its proxy port still answers the TCP probes, the
+# cache's host starts refusing GRE (nftables: ICMP protocol unreachable); a redirected SYN makes
+# egressd declare it dead within 2 s (measured) and the retransmitted SYN fails open.
 TEST_NAME="wccp-cache"  # used by lib.sh
 # shellcheck source=Tests/Namespace/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -141,6 +144,41 @@ series() { printf '%s\n' "$page" | awk -v k="$1" '$1 == k { print $2 + 0 }'; }
 logs=$(egsh_json app1 "show logging json")
 json_get "$logs" "[r for r in d['records'] if r['fields'].get('cache') == '$CACHE' and r['fields'].get('service') == '0']" \
     | grep -q "$CACHE" || fail "show logging json has no structured event for cache $CACHE"
+
+# Data-path evidence: the cache's proxy port answers the probes, then its host refuses GRE.
+in_proxy "$PY" -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 3128)); s.listen(64)
+while True:
+    c, _ = s.accept(); c.close()
+' "$CACHE" >"$WORK/listener.log" 2>&1 &
+BG_PIDS+=($!)
+printf 'ip wccp failure-detection tcp-port 3128 interval 200 timeout 3000 data-path\n!\n' >>"$LAB_STATE/app1.conf"
+kill -HUP "$(cat "$LAB_STATE/app1.pid")" || fail "cannot SIGHUP egressd in app1"
+has_data_path() { egsh_json app1 "show running-config" | grep -q "failure-detection tcp-port 3128 interval 200 timeout 3000 data-path"; }
+eg_wait 5 has_data_path || fail "the data-path failure detection line was not applied"
+cache_failed() {
+    [[ $(json_get "$(egsh_json app1 "show ip wccp web-cache detail json")" "next(c['failed'] for c in d['clients'] if c['id'] == '$CACHE')") == True ]]
+}
+sleep 1
+cache_failed && fail "the cache was declared dead while its probes answer and no GRE was refused"
+in_proxy nft -f - <<'NFT' || fail "cannot add the nftables rule that refuses GRE in $PROXY_NS"
+table inet egwccp {
+  chain input { type filter hook input priority 0; ip protocol gre reject with icmp type prot-unreachable; }
+}
+NFT
+t0=$(( $(date +%s%N) / 1000000 ))
+in_node spoke1 curl -s -m 6 -o "$WORK/datapath.body" http://198.51.100.80/ &
+curl_pid=$!
+eg_wait 4 cache_failed || fail "the cache refusing GRE was not declared dead: $(egsh_json app1 "show ip wccp web-cache detail json")"
+t_dead=$(( $(date +%s%N) / 1000000 - t0 ))
+wait "$curl_pid" || fail "the request did not fail open after the cache was declared dead"
+[[ $(cat "$WORK/datapath.body") == "egressd lab origin" ]] || fail "unexpected body after the data-path failure: $(cat "$WORK/datapath.body")"
+grep -q "redirected traffic refused by the cache (data path)" "$LAB_STATE/app1.log" || fail "the log does not give the data-path reason"
+(( t_dead < 2000 )) || fail "declared dead after $t_dead ms (> 2 s)"
+echo "    wccp-cache: cache refusing GRE (ICMP) declared dead after $t_dead ms from the first redirected SYN"
+in_proxy nft delete table inet egwccp
 
 # clear ip wccp: the shown counters restart from zero.
 "$LAB" sh app1 -c "clear ip wccp" >/dev/null || fail "clear ip wccp failed"

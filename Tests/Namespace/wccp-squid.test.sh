@@ -7,9 +7,11 @@
 # assignment, MD5: a Squid with a wrong password is refused and counted; both Squids register and
 # proxy1 (the designated cache) assigns 128 buckets each; HTTP from both spokes goes through a
 # proxy (Via, X-Cache, access.log) and flows spread over both; UDP and TCP to other ports are not
-# redirected. Squid 2 is killed: failure detection (TCP probes of port 3128) stops sending to it
-# within 2 s (measured: detection and first fail-open request), proxy1 keeps its buckets, then
-# proxy1 reassigns all buckets to itself (measured). Both killed: everything fails open.
+# redirected. Squid 2 is killed: failure detection (TCP probes of port 3128) declares it dead and,
+# with `ip wccp 80 failover remaining-caches`, its 128 buckets go to proxy1 within 2 s (measured:
+# detection and first of proxy2's flows served by proxy1); proxy1's own flows do not move; then
+# proxy1 reassigns all buckets to itself and nothing is failed over any more (measured). Both
+# killed: everything fails open.
 # Phase B, web-cache (service 0), GRE forwarding and return, mask assignment, no MD5: both Squids
 # register, 32 mask values each; a spoke SYN reaches a proxy in GRE 0x883E with the WCCP redirect
 # header (tshark); UDP is not redirected; a packet a cache returns by GRE and one it returns by L2
@@ -87,6 +89,7 @@ ip access-list extended WEB
 ip wccp router-id $ROUTER
 ip wccp failure-detection tcp-port 3128 interval 200 timeout 1000
 ip wccp 80 redirect-list WEB password 0 $PASSWORD
+ip wccp 80 failover remaining-caches
 !
 EOF
 kill -HUP "$(cat "$LAB_STATE/app1.pid")" || fail "cannot SIGHUP egressd in app1"
@@ -238,31 +241,40 @@ PYEOF
 in_node spoke1 curl -s -m 2 -o /dev/null "http://$ORIGIN:8080/" 2>/dev/null
 (( $(service_field 80 packetsRedirected) == redirected_before )) || fail "UDP or TCP/8080 was redirected"
 
-# --- Squid 2 dies: its flows fail open within 2 s, proxy1's stay; then proxy1 reassigns.
+# --- Squid 2 dies: its flows go to proxy1 within 2 s (failover), proxy1's stay; then proxy1 reassigns.
+failed_over() { json_get "$(detail 80)" "d['entriesFailedOver']"; }
+[[ $(failed_over) == 0 ]] || fail "buckets failed over while both proxies are alive: $(detail 80)"
 mapfile -t proxy2_ports < <(fresh_ports proxy2)
 mapfile -t proxy1_ports < <(fresh_ports proxy1)
 (( ${#proxy2_ports[@]} >= 10 && ${#proxy1_ports[@]} >= 3 )) || fail "too few ports per proxy to measure (${#proxy1_ports[@]}/${#proxy2_ports[@]})"
 t_kill=$(now_ms)
 kill_squid proxy2
-t_detected="" t_failopen="" i=0
+t_detected="" t_moved="" i=0
 while (( $(now_ms) - t_kill < 5000 )); do
     if [[ -z $t_detected ]] && cache_failed 80 "${PROXY_IP[proxy2]}"; then t_detected=$(( $(now_ms) - t_kill )); fi
-    if [[ -z $t_failopen ]] && (( i < ${#proxy2_ports[@]} )); then
+    if [[ -z $t_moved ]] && (( i < ${#proxy2_ports[@]} )); then
         read -r code via < <(fetch spoke1 "${proxy2_ports[$i]}")
         i=$((i + 1))
-        [[ $code == 200 && $via == - ]] && t_failopen=$(( $(now_ms) - t_kill ))
+        [[ $code == 200 && $via == proxy1 ]] && t_moved=$(( $(now_ms) - t_kill ))
+        [[ $code == 200 && $via == - ]] && fail "a proxy2 flow failed open although failover is configured"
     fi
-    [[ -n $t_detected && -n $t_failopen ]] && break
+    [[ -n $t_detected && -n $t_moved ]] && break
     sleep 0.1
 done
-echo "    wccp-squid: proxy2 killed: declared dead after ${t_detected:-never} ms, first fail-open request after ${t_failopen:-never} ms"
+echo "    wccp-squid: proxy2 killed: declared dead after ${t_detected:-never} ms, first of its flows served by proxy1 (failover) after ${t_moved:-never} ms"
 [[ -n $t_detected ]] && (( t_detected < 2000 )) || fail "proxy2 not declared dead within 2 s (${t_detected:-never})"
-[[ -n $t_failopen ]] && (( t_failopen < 2000 )) || fail "proxy2's flows did not fail open within 2 s (${t_failopen:-never})"
-read -r code via < <(fetch spoke1 "${proxy1_ports[0]}")
-[[ $code == 200 && $via == proxy1 ]] || fail "a flow of the healthy proxy1 moved: HTTP $code via '$via'"
-[[ $(allotment 80) == 128/0 ]] || fail "proxy1's buckets changed when proxy2 died: $(allotment 80)"
-eg_wait 40 allotment_is 80 256/0 || fail "proxy1 did not reassign proxy2's buckets within 40 s: $(allotment 80)"
-echo "    wccp-squid: proxy2's flows moved to proxy1 after $(( $(now_ms) - t_kill )) ms (designated cache's reassignment)"
+[[ -n $t_moved ]] && (( t_moved < 2000 )) || fail "proxy2's flows did not move to proxy1 within 2 s (${t_moved:-never})"
+[[ $(failed_over) == 128 ]] || fail "not exactly proxy2's 128 buckets failed over: $(detail 80)"
+# Only the dead cache's flows moved: every proxy1 flow is still served by proxy1.
+for port in "${proxy1_ports[@]:0:3}"; do
+    read -r code via < <(fetch spoke1 "$port")
+    [[ $code == 200 && $via == proxy1 ]] || fail "a flow of the healthy proxy1 moved: HTTP $code via '$via'"
+done
+[[ $(allotment 80) == 256/0 ]] || fail "proxy1 does not serve all buckets during the failover: $(allotment 80)"
+no_failover() { [[ $(failed_over) == 0 ]]; }
+eg_wait 40 no_failover || fail "proxy1 did not reassign proxy2's buckets within 40 s: $(detail 80)"
+[[ $(allotment 80) == 256/0 ]] || fail "after the reassignment proxy1 does not hold all buckets: $(allotment 80)"
+echo "    wccp-squid: proxy1 reassigned proxy2's buckets after $(( $(now_ms) - t_kill )) ms (designated cache's reassignment)"
 read -r code via < <(fetch spoke1 "${proxy2_ports[-1]}")
 [[ $code == 200 && $via == proxy1 ]] || fail "a former proxy2 flow is not served by proxy1: HTTP $code via '$via'"
 
@@ -277,7 +289,7 @@ read -r code via < <(fetch spoke1 44000)
 
 # ==================== Phase B: web-cache, GRE, mask, no MD5 ====================
 # Service 80 leaves, web-cache comes (one at a time: both match TCP 80 at priority 240).
-sed -i "s/^ip wccp 80 .*/ip wccp web-cache redirect-list WEB/" "$LAB_STATE/app1.conf"
+sed -i "/^ip wccp 80 failover/d; s/^ip wccp 80 .*/ip wccp web-cache redirect-list WEB/" "$LAB_STATE/app1.conf"
 kill -HUP "$(cat "$LAB_STATE/app1.pid")" || fail "cannot SIGHUP egressd in app1"
 only_web_cache() { [[ $(json_get "$(egsh_json app1 "show ip wccp json")" "len(d['services'])") == 1 ]]; }
 eg_wait 5 only_web_cache || fail "service 80 was not removed"

@@ -25,9 +25,27 @@ final class BGPConnection: @unchecked Sendable {
     var remoteAddress: IPAddress? { channel.remoteAddress.flatMap(IPAddress.init(socketAddress:)) }
     var localAddress: IPAddress? { channel.localAddress.flatMap(IPAddress.init(socketAddress:)) }
 
+    /// Bytes a peer may leave unread (queued in the channel beyond the kernel's socket buffer)
+    /// before the connection is dropped as failed: a peer that stops reading cannot make the
+    /// speaker buffer a whole table per session (docs/architecture.md, "Bounded queues").
+    static let maximumUnsentBytes = 64 << 20
+    /// Set when the connection was dropped for that reason.
+    private(set) var sendOverflowed = false
+
     /// Sends one encoded message.
     func send(_ bytes: [UInt8]) {
         guard !isClosed else { return }
+        if let unsent = try? channel.syncOptions?.getOption(.bufferedWritableBytes), unsent > Self.maximumUnsentBytes {
+            // Closed at once (the unread backlog is discarded), not after the last write.
+            sendOverflowed = true
+            let callback = onClose
+            isClosed = true
+            onBytes = nil
+            onClose = nil
+            channel.close(promise: nil)
+            callback?()
+            return
+        }
         lastWrite = channel.writeAndFlush(channel.allocator.buffer(bytes: bytes))
     }
 

@@ -401,7 +401,8 @@ public final class BGPSpeaker: @unchecked Sendable {
                 return BGPPathStatus(peer: addressOf[p.peer], nextHop: p.nextHop.description, best: index == 0,
                                      asPath: attributes.attributes.asPath?.description ?? "",
                                      origin: attributes.attributes.origin ?? .incomplete,
-                                     med: attributes.attributes.multiExitDisc, localPref: attributes.attributes.localPref)
+                                     med: attributes.attributes.multiExitDisc, localPref: attributes.attributes.localPref,
+                                     stale: rib.isStale(p.peer, prefix))
             }
             return BGPRouteStatus(prefix: prefix, paths: paths)
         }
@@ -471,6 +472,8 @@ public struct BGPPathStatus: Sendable {
     public var origin: Origin
     public var med: UInt32?
     public var localPref: UInt32?
+    /// Kept from a peer in graceful restart and not refreshed yet (`S` in `show ip bgp`).
+    public var stale: Bool = false
 }
 
 /// A route as received from a neighbour, before policy.

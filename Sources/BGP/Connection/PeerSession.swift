@@ -177,6 +177,7 @@ final class PeerSession: @unchecked Sendable {
         c.onBytes = { [unowned self] in self.processFrames() }
         c.onClose = { [unowned self] in
             guard self.connection === c else { return }
+            if c.sendOverflowed { lastError = "the peer left more than 64 MB of our messages unread: connection dropped" }
             self.connection = nil
             self.handle(.tcpConnectionFails)
         }

@@ -56,12 +56,13 @@ struct RouteDeltaBuilder {
 
     mutating func add(_ change: RouteChange) {
         var group = RouteDelta.removed
-        if change.paths.count == 1, let last = lastSingle, last.hop == change.paths[0].nextHop {
+        if let best = change.best, change.others.isEmpty, let last = lastSingle, last.hop == best.nextHop {
             group = last.group
         } else if !change.isRemoval {
+            let paths = change.paths
             var hops: [IPAddress] = []
-            hops.reserveCapacity(change.paths.count)
-            for p in change.paths {
+            hops.reserveCapacity(paths.count)
+            for p in paths {
                 let hop: IPAddress = switch p.nextHop {
                 case .v4(let a): .v4(a)
                 case .v6(let global, _): .v6(global)
@@ -75,7 +76,7 @@ struct RouteDeltaBuilder {
                 delta.groups.append(hops)
                 index[hops] = group
             }
-            if change.paths.count == 1 { lastSingle = (change.paths[0].nextHop, group) }
+            if paths.count == 1 { lastSingle = (paths[0].nextHop, group) }
         }
         switch change.prefix {
         case .v4(let p): delta.v4.append(RouteDelta.IPv4Change(prefix: p, group: group))

@@ -298,6 +298,8 @@ let attributeTable: [AttributeRow] = [
 
 /// Rows by type code for decoding.
 let attributeRows: [UInt8: AttributeRow] = Dictionary(uniqueKeysWithValues: attributeTable.map { ($0.type, $0) })
+/// The same rows indexed by type (the UPDATE decoder's per-attribute lookup, no hashing).
+let attributeRowsByType: [AttributeRow?] = (0...255).map { attributeRows[UInt8($0)] }
 
 /// Appends one attribute with its header, using the extended length form when needed.
 func appendAttribute(flags: UInt8, type: UInt8, value: [UInt8], into out: inout [UInt8]) {

@@ -120,7 +120,8 @@ public enum UpdateDecoder {
         var state = AttributeDecodeState()
         var withdrawReasons: [String] = []
         var discarded: [String] = []
-        var seen = Set<UInt8>()
+        // Attribute types seen so far, one bit per type.
+        var seen: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
         var a = ByteReader(aField)
         attributeLoop: while !a.isEmpty {
             let start = a.bytes.startIndex
@@ -131,14 +132,24 @@ public enum UpdateDecoder {
                 withdrawReasons.append("attribute list framing error at offset \(start - aField.startIndex)")
                 break attributeLoop
             }
-            let whole = Array(aField[start..<a.bytes.startIndex])
+            // The whole attribute, header included: the data of a NOTIFICATION about it.
+            let end = a.bytes.startIndex
+            var whole: [UInt8] { Array(aField[start..<end]) }
             // RFC 7606 §3 g: repeated MP attributes reset; any other repeat keeps the first.
-            guard seen.insert(type).inserted else {
+            let bit = UInt64(1) << UInt64(type & 63)
+            let firstTime: Bool
+            switch type >> 6 {
+            case 0: firstTime = seen.0 & bit == 0; seen.0 |= bit
+            case 1: firstTime = seen.1 & bit == 0; seen.1 |= bit
+            case 2: firstTime = seen.2 & bit == 0; seen.2 |= bit
+            default: firstTime = seen.3 & bit == 0; seen.3 |= bit
+            }
+            guard firstTime else {
                 if type == AttributeType.mpReachNLRI || type == AttributeType.mpUnreachNLRI { throw .malformedAttributeList }
                 discarded.append("repeated attribute type \(type)")
                 continue
             }
-            guard let row = attributeRows[type] else {
+            guard let row = attributeRowsByType[Int(type)] else {
                 if flags & AttributeFlags.optional == 0 {
                     withdrawReasons.append("unrecognized well-known attribute type \(type)")
                 } else if flags & AttributeFlags.transitive != 0 {

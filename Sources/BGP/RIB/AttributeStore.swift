@@ -39,6 +39,8 @@ struct AttributeStore: Sendable {
     private static let none = UInt32.max
 
     subscript(id: AttributeSetID) -> RouteAttributes { sets[Int(id.index)]! }
+    /// The next hop of a set, without copying (and retaining) the rest of it.
+    func nextHop(_ id: AttributeSetID) -> NextHop { sets[Int(id.index)]!.nextHop }
 
     private func find(_ value: RouteAttributes, hash: Int) -> UInt32? {
         var i = index[hash] ?? Self.none

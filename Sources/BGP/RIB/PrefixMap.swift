@@ -10,47 +10,58 @@ import Packet
 /// A key of a `PrefixMap`: equality and a well-mixed 64-bit hash.
 public protocol PrefixMapKey: Hashable {
     var mixedHash: UInt64 { get }
+    /// Equality by fields, inlinable (Packet's synthesized `==` is a call across modules).
+    func isSameKey(_ other: Self) -> Bool
 }
 
-@inline(__always) @usableFromInline func mix64(_ x: UInt64) -> UInt64 {
+@inlinable @inline(__always) func mix64(_ x: UInt64) -> UInt64 {
     var z = x &* 0x9E37_79B9_7F4A_7C15
     z = (z ^ (z >> 32)) &* 0xD6E8_FEB8_6659_FD93
     return z ^ (z >> 32)
 }
 
 extension IPv4Prefix: PrefixMapKey {
-    @inline(__always) public var mixedHash: UInt64 { mix64(UInt64(address.value) << 8 | UInt64(length)) }
+    @inlinable @inline(__always) public var mixedHash: UInt64 { mix64(UInt64(address.value) << 8 | UInt64(length)) }
+    @inlinable @inline(__always) public func isSameKey(_ other: IPv4Prefix) -> Bool {
+        address.value == other.address.value && length == other.length
+    }
 }
 
 extension IPv6Prefix: PrefixMapKey {
-    @inline(__always) public var mixedHash: UInt64 { mix64(address.high ^ mix64(address.low ^ UInt64(length))) }
+    @inlinable @inline(__always) public var mixedHash: UInt64 { mix64(address.high ^ mix64(address.low ^ UInt64(length))) }
+    @inlinable @inline(__always) public func isSameKey(_ other: IPv6Prefix) -> Bool {
+        address.high == other.address.high && address.low == other.address.low && length == other.length
+    }
 }
 
+// Inlinable throughout: the appliance's learned table (module Control) is a PrefixMap too,
+// and an unspecialized generic map costs a metadata lookup and witness calls per access.
 public struct PrefixMap<Key: PrefixMapKey, Value>: Sequence, ExpressibleByDictionaryLiteral {
-    private var keyStore: [Key] = []
-    private var valueStore: [Value] = []
-    private var used: [Bool] = []
-    public private(set) var count = 0
+    @usableFromInline var keyStore: [Key] = []
+    @usableFromInline var valueStore: [Value] = []
+    @usableFromInline var used: [Bool] = []
+    @usableFromInline var storedCount = 0
+    @inlinable public var count: Int { storedCount }
 
-    public init() {}
-    public init(dictionaryLiteral elements: (Key, Value)...) {
+    @inlinable public init() {}
+    @inlinable public init(dictionaryLiteral elements: (Key, Value)...) {
         for (k, v) in elements { updateValue(v, forKey: k) }
     }
 
-    public var isEmpty: Bool { count == 0 }
-    private var mask: Int { used.count - 1 }
+    @inlinable public var isEmpty: Bool { count == 0 }
+    @inlinable var mask: Int { used.count - 1 }
 
-    @inline(__always) private func slot(of key: Key) -> Int? {
+    @inlinable @inline(__always) func slot(of key: Key) -> Int? {
         guard !used.isEmpty else { return nil }
         var i = Int(truncatingIfNeeded: key.mixedHash) & mask
         while used[i] {
-            if keyStore[i] == key { return i }
+            if keyStore[i].isSameKey(key) { return i }
             i = (i + 1) & mask
         }
         return nil
     }
 
-    public subscript(key: Key) -> Value? {
+    @inlinable public subscript(key: Key) -> Value? {
         get { slot(of: key).map { valueStore[$0] } }
         set {
             if let newValue { updateValue(newValue, forKey: key) } else { removeValue(forKey: key) }
@@ -58,7 +69,7 @@ public struct PrefixMap<Key: PrefixMapKey, Value>: Sequence, ExpressibleByDictio
     }
 
     /// Sets the value; returns the previous one.
-    @discardableResult
+    @inlinable @discardableResult
     public mutating func updateValue(_ value: Value, forKey key: Key) -> Value? {
         if let i = slot(of: key) {
             let old = valueStore[i]
@@ -71,17 +82,17 @@ public struct PrefixMap<Key: PrefixMapKey, Value>: Sequence, ExpressibleByDictio
         used[i] = true
         keyStore[i] = key
         valueStore[i] = value
-        count += 1
+        storedCount += 1
         return nil
     }
 
     /// Removes the key; returns its value.
-    @discardableResult
+    @inlinable @discardableResult
     public mutating func removeValue(forKey key: Key) -> Value? {
         guard var hole = slot(of: key) else { return nil }
         let old = valueStore[hole]
         used[hole] = false
-        count -= 1
+        storedCount -= 1
         // Backward-shift: move later members of the probe run into the hole when their home allows.
         var j = (hole + 1) & mask
         while used[j] {
@@ -101,7 +112,7 @@ public struct PrefixMap<Key: PrefixMapKey, Value>: Sequence, ExpressibleByDictio
         return old
     }
 
-    private mutating func grow(filler: (Key, Value)) {
+    @inlinable mutating func grow(filler: (Key, Value)) {
         let oldKeys = keyStore, oldValues = valueStore, oldUsed = used
         let capacity = Swift.max(16, used.count * 2)
         keyStore = [Key](repeating: filler.0, count: capacity)
@@ -118,18 +129,18 @@ public struct PrefixMap<Key: PrefixMapKey, Value>: Sequence, ExpressibleByDictio
     }
 
     /// Marks every value (e.g. GR stale) in place.
-    public mutating func modifyValues(_ body: (inout Value) -> Void) {
+    @inlinable public mutating func modifyValues(_ body: (inout Value) -> Void) {
         for i in 0..<used.count where used[i] { body(&valueStore[i]) }
     }
 
-    public var keys: [Key] {
+    @inlinable public var keys: [Key] {
         var out: [Key] = []
         out.reserveCapacity(count)
         for i in 0..<used.count where used[i] { out.append(keyStore[i]) }
         return out
     }
 
-    public var values: [Value] {
+    @inlinable public var values: [Value] {
         var out: [Value] = []
         out.reserveCapacity(count)
         for i in 0..<used.count where used[i] { out.append(valueStore[i]) }
@@ -137,9 +148,10 @@ public struct PrefixMap<Key: PrefixMapKey, Value>: Sequence, ExpressibleByDictio
     }
 
     public struct Iterator: IteratorProtocol {
-        fileprivate let map: PrefixMap
-        fileprivate var i = 0
-        public mutating func next() -> (key: Key, value: Value)? {
+        @usableFromInline let map: PrefixMap
+        @usableFromInline var i = 0
+        @inlinable init(map: PrefixMap) { self.map = map }
+        @inlinable public mutating func next() -> (key: Key, value: Value)? {
             while i < map.used.count {
                 defer { i += 1 }
                 if map.used[i] { return (map.keyStore[i], map.valueStore[i]) }
@@ -148,7 +160,7 @@ public struct PrefixMap<Key: PrefixMapKey, Value>: Sequence, ExpressibleByDictio
         }
     }
 
-    public func makeIterator() -> Iterator { Iterator(map: self) }
+    @inlinable public func makeIterator() -> Iterator { Iterator(map: self) }
 }
 
 extension PrefixMap: @unchecked Sendable where Key: Sendable, Value: Sendable {}

@@ -44,8 +44,24 @@ public struct SelectedPath: Hashable, Sendable {
 /// multipaths), or none when the prefix is gone.
 public struct RouteChange: Hashable, Sendable {
     public var prefix: IPPrefix
-    public var paths: [SelectedPath]
-    public var isRemoval: Bool { paths.isEmpty }
+    /// The best path (nil: the prefix is gone) and the other multipaths, apart, so that a
+    /// single-path change (every prefix of a table load) allocates nothing.
+    public var best: SelectedPath?
+    public var others: [SelectedPath]
+
+    public init(prefix: IPPrefix, paths: [SelectedPath]) {
+        self.prefix = prefix
+        best = paths.first
+        others = paths.count > 1 ? Array(paths.dropFirst()) : []
+    }
+
+    init(prefix: IPPrefix, best: SelectedPath?, others: [SelectedPath]) {
+        self.prefix = prefix; self.best = best; self.others = others
+    }
+
+    /// Best first, then the multipaths; empty when the prefix is gone.
+    public var paths: [SelectedPath] { best.map { [$0] + others } ?? [] }
+    public var isRemoval: Bool { best == nil }
 }
 
 /// Something the operator or the session must hear about.
@@ -200,6 +216,14 @@ public struct RIB: Sendable {
         }
     }
 
+    /// Whether a peer's route for a prefix is stale (kept for graceful restart, not refreshed yet).
+    public func isStale(_ peer: PeerID, _ prefix: IPPrefix) -> Bool {
+        switch prefix {
+        case .v4(let p): v4.adjIn[peer.index][p]?.stale ?? false
+        case .v6(let p): v6.adjIn[peer.index][p]?.stale ?? false
+        }
+    }
+
     /// A peer's route for a prefix in its Adj-RIB-In, with its stale mark.
     public func adjRIBIn(_ peer: PeerID, _ prefix: IPPrefix) -> (attributes: RouteAttributes, stale: Bool)? {
         let route: AdjRoute? = switch prefix {
@@ -298,21 +322,23 @@ public struct RIB: Sendable {
     /// Replaces a peer's route for an IPv4 prefix (nil removes it) and reruns the decision for it.
     private mutating func set(_ prefix: IPv4Prefix, route: AttributeSetID?, peer: PeerID, into result: inout RIBResult) {
         if let paths = Self.replace(prefix, route: route, peer: peer.index, table: &v4, store: &store, peers: peers, multipath: multipath) {
-            result.changes.append(RouteChange(prefix: .v4(prefix), paths: paths))
+            result.changes.append(RouteChange(prefix: .v4(prefix), best: paths.best, others: paths.others))
         }
     }
 
     /// Replaces a peer's route for an IPv6 prefix (nil removes it) and reruns the decision for it.
     private mutating func set(_ prefix: IPv6Prefix, route: AttributeSetID?, peer: PeerID, into result: inout RIBResult) {
         if let paths = Self.replace(prefix, route: route, peer: peer.index, table: &v6, store: &store, peers: peers, multipath: multipath) {
-            result.changes.append(RouteChange(prefix: .v6(prefix), paths: paths))
+            result.changes.append(RouteChange(prefix: .v6(prefix), best: paths.best, others: paths.others))
         }
     }
 
-    /// Returns the new selected paths when the prefix's selection changed, nil otherwise.
+    /// Returns the new selected paths (best, other multipaths; no best: gone) when the
+    /// prefix's selection changed, nil otherwise.
     private static func replace<P: PrefixMapKey & Sendable>(_ prefix: P, route: AttributeSetID?, peer: Int,
                                                         table: inout FamilyTable<P>, store: inout AttributeStore,
-                                                        peers: [PeerState], multipath: MultipathConfiguration) -> [SelectedPath]? {
+                                                        peers: [PeerState], multipath: MultipathConfiguration)
+        -> (best: SelectedPath?, others: [SelectedPath])? {
         let old: AdjRoute?
         if let route {
             if let existing = table.adjIn[peer][prefix], existing.attributes == route {
@@ -329,12 +355,18 @@ public struct RIB: Sendable {
         if let old { store.release(old.attributes) }
 
         // Candidates: this peer's new route plus every other peer's route for the prefix.
+        // A prefix with one candidate (every prefix of a single peer's table) needs no
+        // decision and no arrays: it is selected as it is.
+        var single: (peer: Int, id: AttributeSetID)?
         var ids: [(peer: Int, id: AttributeSetID)] = []
         for i in 0..<peers.count {
-            if i == peer {
-                if let route { ids.append((i, route)) }
-            } else if let r = table.adjIn[i][prefix] {
-                ids.append((i, r.attributes))
+            let id = i == peer ? route : table.adjIn[i][prefix]?.attributes
+            guard let id else { continue }
+            if let first = single {
+                if ids.isEmpty { ids.append(first) }
+                ids.append((i, id))
+            } else {
+                single = (i, id)
             }
         }
         var chosen = ids
@@ -346,22 +378,29 @@ public struct RIB: Sendable {
             }
             chosen = DecisionProcess.select(candidates, multipath: multipath).map { ($0.peer, $0.id) }
         }
-        let after = chosen.first.map { first in
-            Selection(best: UInt16(first.peer), multipath: chosen.reduce(0) { $0 | 1 << UInt64($1.peer) })
+        let after: Selection?
+        if let first = chosen.first {
+            after = Selection(best: UInt16(first.peer), multipath: chosen.reduce(0) { $0 | 1 << UInt64($1.peer) })
+        } else {
+            after = single.map { Selection(best: UInt16($0.peer), multipath: 1 << UInt64($0.peer)) }
         }
         let before: Selection?
         if let after { before = table.loc.updateValue(after, forKey: prefix) } else { before = table.loc.removeValue(forKey: prefix) }
         let peerBit = UInt64(1) << UInt64(peer)
         let touchedSelected = (before?.multipath ?? 0) & peerBit != 0 || (after?.multipath ?? 0) & peerBit != 0
         guard before != after || touchedSelected else { return nil }
-        return chosen.map { SelectedPath(peer: PeerID(index: $0.peer), nextHop: store[$0.id].nextHop, attributes: $0.id) }
+        if chosen.isEmpty {
+            return (single.map { SelectedPath(peer: PeerID(index: $0.peer), nextHop: store.nextHop($0.id), attributes: $0.id) }, [])
+        }
+        let paths = chosen.map { SelectedPath(peer: PeerID(index: $0.peer), nextHop: store.nextHop($0.id), attributes: $0.id) }
+        return (paths[0], Array(paths.dropFirst()))
     }
 
     private func selectedPaths<P: PrefixMapKey & Sendable>(_ s: Selection, in table: FamilyTable<P>, _ prefix: P) -> [SelectedPath] {
         var order = [Int(s.best)]
         for i in 0..<peers.count where i != Int(s.best) && s.multipath & (1 << UInt64(i)) != 0 { order.append(i) }
         return order.compactMap { i in
-            table.adjIn[i][prefix].map { SelectedPath(peer: PeerID(index: i), nextHop: store[$0.attributes].nextHop, attributes: $0.attributes) }
+            table.adjIn[i][prefix].map { SelectedPath(peer: PeerID(index: i), nextHop: store.nextHop($0.attributes), attributes: $0.attributes) }
         }
     }
 

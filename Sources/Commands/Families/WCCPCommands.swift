@@ -4,9 +4,10 @@ import Packet
 //
 //   ip wccp router-id A.B.C.D
 //   ip wccp timers here-i-am MILLISECONDS
-//   ip wccp failure-detection tcp-port PORT [interval MS] [timeout MS]
+//   ip wccp failure-detection tcp-port PORT [interval MS] [timeout MS] [data-path]
 //   ip wccp {web-cache | 0 | <51-255>} [redirect-list ACL] [group-list ACL] [password [0] PASSWORD]
 //   ip wccp {web-cache | N} forwarding-method gre|l2 / assignment-method hash|mask / return-method gre|l2
+//   ip wccp {web-cache | N} failover remaining-caches
 //   ip access-list extended NAME
 //    permit|deny tcp|udp|ip SRC DST [eq PORT [PORT...] | range LOW HIGH]
 //
@@ -19,6 +20,9 @@ import Packet
 // egressd's own (IOS has no equivalent): every usable cache is probed with a TCP connect
 // to PORT each interval; a cache refused twice, or silent for the timeout, leaves the
 // view and the redirect table until it answers again (its buckets fail open meanwhile).
+// `failover remaining-caches` (egressd's own too) sends a dead or removed cache's buckets to
+// the service's remaining caches instead of failing open, until the designated cache
+// reassigns; only the dead cache's flows move.
 
 // MARK: - The model
 
@@ -59,12 +63,16 @@ public struct WCCPFailureDetection: Equatable, Sendable {
     public var tcpPort: UInt16
     public var intervalMilliseconds: Int
     public var timeoutMilliseconds: Int
+    /// `data-path`: ICMP destination unreachables a cache sends about GRE redirected to it
+    /// count against it like refused probes.
+    public var dataPath: Bool
 
     public init(tcpPort: UInt16, intervalMilliseconds: Int = WCCPFailureDetection.defaultInterval,
-                timeoutMilliseconds: Int = WCCPFailureDetection.defaultTimeout) {
+                timeoutMilliseconds: Int = WCCPFailureDetection.defaultTimeout, dataPath: Bool = false) {
         self.tcpPort = tcpPort
         self.intervalMilliseconds = intervalMilliseconds
         self.timeoutMilliseconds = timeoutMilliseconds
+        self.dataPath = dataPath
     }
 
     /// The line in the running config (defaults left out).
@@ -72,6 +80,7 @@ public struct WCCPFailureDetection: Equatable, Sendable {
         var line = "ip wccp failure-detection tcp-port \(tcpPort)"
         if intervalMilliseconds != Self.defaultInterval { line += " interval \(intervalMilliseconds)" }
         if timeoutMilliseconds != Self.defaultTimeout { line += " timeout \(timeoutMilliseconds)" }
+        if dataPath { line += " data-path" }
         return line
     }
 }
@@ -106,6 +115,8 @@ public struct WCCPServiceSettings: Equatable, Sendable {
     public var assignment: WCCPAssignmentOffer = .both
     /// `return-method`: offered to caches.
     public var packetReturn: WCCPPacketMethodOffer = .both
+    /// `failover remaining-caches`: a dead cache's buckets go to the remaining caches (false: fail open).
+    public var failover = false
 
     public init(serviceID: UInt8, redirectList: String? = nil, groupList: String? = nil, password: String? = nil) {
         self.serviceID = serviceID
@@ -206,6 +217,7 @@ enum WCCPCommands: CommandFamily {
         let ip = CommandElement.keyword("ip", help: "Internet Protocol (IPv4) configuration")
         let wccp = CommandElement.keyword("wccp", help: "Web Cache Communication Protocol (WCCPv2 router)")
         registerRouter(&registry, ip: ip, wccp: wccp)
+        registerFailover(&registry, ip: ip, wccp: wccp)
         registerAccessLists(&registry, ip: ip)
         registerShow(&registry, wccp: wccp)
     }
@@ -261,8 +273,10 @@ enum WCCPCommands: CommandFamily {
             .keyword("timeout", help: "Time without an answer after which a cache is dead"),
             .argument("timeout", .range(UInt64(WCCPFailureDetection.timeoutRange.lowerBound)...UInt64(WCCPFailureDetection.timeoutRange.upperBound)),
                       help: "Milliseconds (default 1500)")])
-        registry.config(.config, [ip, wccp, failure] + tcpPort + [probeInterval, probeTimeout]) { s, a throws(CommandFailure) in
-            var f = WCCPFailureDetection(tcpPort: UInt16(try a.number("port")))
+        let dataPath = CommandElement.optional([
+            .keyword("data-path", help: "Also count ICMP unreachables a cache sends about redirected GRE")])
+        registry.config(.config, [ip, wccp, failure] + tcpPort + [probeInterval, probeTimeout, dataPath]) { s, a throws(CommandFailure) in
+            var f = WCCPFailureDetection(tcpPort: UInt16(try a.number("port")), dataPath: a.has("data-path"))
             if a.contains("interval") { f.intervalMilliseconds = Int(try a.number("interval")) }
             if a.contains("timeout") { f.timeoutMilliseconds = Int(try a.number("timeout")) }
             guard f.timeoutMilliseconds >= f.intervalMilliseconds else {
@@ -271,7 +285,7 @@ enum WCCPCommands: CommandFamily {
             }
             s.config.wccp.failureDetection = f
         }
-        registry.config(.config, [.no, ip, wccp, failure, .optional(tcpPort + [probeInterval, probeTimeout])]) { s, _ throws(CommandFailure) in
+        registry.config(.config, [.no, ip, wccp, failure, .optional(tcpPort + [probeInterval, probeTimeout, dataPath])]) { s, _ throws(CommandFailure) in
             s.config.wccp.failureDetection = nil
         }
 
@@ -326,6 +340,18 @@ enum WCCPCommands: CommandFamily {
                     if a.has("assignment-method") { settings.assignment = .both }
                 }
             }
+        }
+    }
+
+    /// `ip wccp SERVICE failover remaining-caches` / `no ip wccp SERVICE failover [remaining-caches]`.
+    private static func registerFailover(_ registry: inout CommandRegistry, ip: CommandElement, wccp: CommandElement) {
+        let failover = [CommandElement.keyword("failover", help: "What a dead cache's buckets do until the designated cache reassigns"),
+                        .keyword("remaining-caches", help: "Go to the service's remaining caches (default: fail open)")]
+        registry.config(.config, [ip, wccp, service] + failover) { s, a throws(CommandFailure) in
+            try editService(&s, a) { $0.failover = true }
+        }
+        registry.config(.config, [.no, ip, wccp, service, failover[0], .optional([failover[1]])]) { s, a throws(CommandFailure) in
+            try editService(&s, a) { $0.failover = false }
         }
     }
 
@@ -496,6 +522,7 @@ enum WCCPCommands: CommandFamily {
             if s.forwarding != .both { lines.append("ip wccp \(s.name) forwarding-method \(s.forwarding.rawValue)") }
             if s.assignment != .both { lines.append("ip wccp \(s.name) assignment-method \(s.assignment.rawValue)") }
             if s.packetReturn != .both { lines.append("ip wccp \(s.name) return-method \(s.packetReturn.rawValue)") }
+            if s.failover { lines.append("ip wccp \(s.name) failover remaining-caches") }
         }
         blocks.append(lines)
         return blocks

@@ -59,6 +59,7 @@ extension Appliance {
         reportEngine(into: r)
         reportBGP(into: r)
         reportWCCP(into: r)
+        reportBounds(into: r)
     }
 
     func reportEngine(into r: ScrapeRegistry) {

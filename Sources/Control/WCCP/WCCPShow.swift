@@ -34,6 +34,12 @@ struct WCCPShowSnapshot {
     var services: [WCCPServiceView]
     /// Datagrams dropped by the per-source rate limit (before decoding, so by no service).
     var rateLimited: UInt64 = 0
+    /// Datagrams the kernel dropped because the shared socket's receive queue was full.
+    var sharedQueueDrops: UInt64 = 0
+    /// The same for the caches' own (connected) sockets.
+    var cacheQueueDrops: UInt64 = 0
+    /// Caches with a socket of their own.
+    var cacheSockets: Int = 0
 }
 
 extension Appliance {
@@ -72,8 +78,10 @@ extension Appliance {
             return WCCPServiceView(status: status, settings: endpoint.settings.services[id], counters: engine,
                                    drops: drops, slots: slots)
         }
+        let queues = endpoint.socketDrops()
         return WCCPShowSnapshot(routerID: endpoint.routerID, now: endpoint.now, services: services,
-                                rateLimited: endpoint.rateLimited)
+                                rateLimited: endpoint.rateLimited, sharedQueueDrops: queues.shared,
+                                cacheQueueDrops: queues.caches, cacheSockets: endpoint.cacheSocketCount)
     }
 }
 
@@ -116,6 +124,9 @@ enum WCCPShow {
         out += field("Router Identifier:", s.routerID.description)
         out += field("Protocol Version:", "2.0")
         out += field("Messages Over Source Rate Limit:", String(s.rateLimited))
+        out += field("Messages Dropped, Shared Queue Full:", String(s.sharedQueueDrops))
+        out += field("Messages Dropped, Cache Queue Full:", String(s.cacheQueueDrops))
+        out += field("Caches With Own Socket:", String(s.cacheSockets))
         for v in services {
             let id = v.status.serviceID
             out += "\n    Service Identifier: \(name(id))\n"
@@ -140,6 +151,9 @@ enum WCCPShow {
             ("routerIdentifier", .string(s.routerID.description)),
             ("protocolVersion", .string("2.0")),
             ("messagesRateLimited", .uint(s.rateLimited)),
+            ("messagesDroppedSharedQueueFull", .uint(s.sharedQueueDrops)),
+            ("messagesDroppedCacheQueueFull", .uint(s.cacheQueueDrops)),
+            ("cacheSockets", .uint(UInt64(s.cacheSockets))),
             ("services", .array(services.map { v in
                 .object([
                     ("serviceId", .uint(UInt64(v.status.serviceID))),
@@ -197,6 +211,8 @@ enum WCCPShow {
         out += field("Packets Denied Redirect:", String(v.counter(RedirectCounter.denied)), width: 25)
         out += field("Packets Failed Open:", String(v.counter(RedirectCounter.failedOpen)), width: 25)
         out += field("Packets Returned:", String(v.counter(RedirectCounter.returned)), width: 25)
+        out += field("Failover:", v.settings?.failover == true ? "remaining caches" : "fail open", width: 25)
+        out += field("Entries Failed Over:", String(v.status.failedOver), width: 25)
         out += "\nWCCP Client information:\n"
         if v.status.caches.isEmpty { out += "        (no clients)\n" }
         for c in v.status.caches {
@@ -238,6 +254,8 @@ enum WCCPShow {
             ("packetsDeniedRedirect", .uint(v.counter(RedirectCounter.denied))),
             ("packetsFailedOpen", .uint(v.counter(RedirectCounter.failedOpen))),
             ("packetsReturned", .uint(v.counter(RedirectCounter.returned))),
+            ("failover", .string(v.settings?.failover == true ? "remaining-caches" : "fail-open")),
+            ("entriesFailedOver", .uint(UInt64(v.status.failedOver))),
             ("clients", .array(v.status.caches.map { c in
                 .object([
                     ("id", .string(c.address.description)),

@@ -23,7 +23,7 @@ enum WCCPTranslation {
             let s = config.services[id]!
             return WCCPServiceConfig(serviceID: id, password: s.password.map(WCCPPassword.init),
                                      forwarding: packetMethods(s.forwarding), assignment: assignmentMethods(s.assignment),
-                                     packetReturn: packetMethods(s.packetReturn))
+                                     packetReturn: packetMethods(s.packetReturn), failover: s.failover)
         }
         return try WCCPRouterConfig(routerID: routerID, services: services,
                                     timers: WCCPTimers(hereIAmInterval: .milliseconds(config.hereIAmMilliseconds)))
@@ -80,7 +80,7 @@ enum WCCPTranslation {
     /// (a dynamic service before its first cache). `method` gives each cache's forwarding
     /// (nil: not resolvable yet, so the cache is installed unusable and its traffic fails open).
     static func serviceSpec(status: WCCPServiceStatus, table: RedirectTable, accepted: AcceptedAssignment?,
-                            redirectList: [AccessRule]?,
+                            redirectList: [AccessRule]?, failover: Bool = false,
                             method: (WCCPCacheStatus) -> RedirectMethod?) -> RedirectServiceSpec? {
         let definition: ServiceInfo
         if let d = status.definition {
@@ -98,7 +98,7 @@ enum WCCPTranslation {
             caches.append(RedirectCacheSpec(address: ip, method: resolved ?? .gre(source: .any),
                                             usable: resolved != nil && cache?.state == .usable))
         }
-        let assignment = engineAssignment(table: table, accepted: accepted, flags: definition.effectiveFlags)
+        let assignment = engineAssignment(table: table, accepted: accepted, flags: definition.effectiveFlags, failover: failover)
         if definition.isDynamic {
             let portsDefined = definition.flags.contains(.portsDefined)
             return RedirectServiceSpec(serviceID: status.serviceID, dynamic: true, priority: definition.priority,
@@ -111,12 +111,20 @@ enum WCCPTranslation {
     }
 
     /// The router's compiled table as engine entries: slots are indexes into `table.caches`.
-    static func engineAssignment(table: RedirectTable, accepted: AcceptedAssignment?, flags: ServiceFlags) -> EngineRedirectAssignment {
+    /// With `failover`, the mask values of caches missing from the table go to the remaining
+    /// caches exactly as the router's table does (`AssignmentFailover`).
+    static func engineAssignment(table: RedirectTable, accepted: AcceptedAssignment?, flags: ServiceFlags,
+                                 failover: Bool = false) -> EngineRedirectAssignment {
         if table.isEmpty { return .none }
         switch accepted {
         case .mask(let m)?:
             let slot = Dictionary(table.caches.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
-            let sets = m.sets.compactMap { set -> RedirectMaskSet? in
+            var acceptedSets = m.sets
+            if failover {
+                let dead = Set(m.sets.flatMap { $0.values.map(\.cacheIP) }.filter { slot[$0] == nil })
+                acceptedSets = AssignmentFailover.remap(maskSets: m.sets, dead: dead).sets
+            }
+            let sets = acceptedSets.compactMap { set -> RedirectMaskSet? in
                 let values = set.values.compactMap { v -> RedirectMaskSet.Value? in
                     guard let index = slot[v.cacheIP] else { return nil }
                     return RedirectMaskSet.Value(sourceIP: v.value.srcIP, destinationIP: v.value.dstIP,
@@ -135,12 +143,14 @@ enum WCCPTranslation {
     }
 
     /// 256 entries from the table's per-slot buckets, with the 0x80 "use alternate"
-    /// bit of the accepted assignment kept where the entry is still assigned.
+    /// bit of the accepted assignment kept where the entry still names the same cache (a
+    /// bucket failed over to another cache uses the primary hash).
     static func hashBuckets(_ table: RedirectTable, alternate: [UInt8]) -> [UInt8] {
         var buckets = [UInt8](repeating: 0xFF, count: 256)
         for slot in table.caches.indices {
             for b in table.buckets(forSlot: slot) {
-                let flag: UInt8 = b < alternate.count && alternate[b] != 0xFF ? alternate[b] & 0x80 : 0
+                let same = b < alternate.count && alternate[b] != 0xFF && Int(alternate[b] & 0x7F) == slot
+                let flag: UInt8 = same ? alternate[b] & 0x80 : 0
                 buckets[b] = UInt8(slot) | flag
             }
         }

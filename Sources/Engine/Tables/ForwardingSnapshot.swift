@@ -332,9 +332,25 @@ public final class ForwardingSnapshot: @unchecked Sendable {
         var keys4: [(key: UInt32, length: UInt8, value: UInt32)] = []
         keys4.reserveCapacity(bulk.v4.count + v4.count)
         var bulkCount = 0
+        // The configured routes are a handful: a learned prefix is looked up among them only
+        // when one has its length, by binary search in their sorted keys (no hashing per
+        // learned prefix; a connected /24 and a table of /24s would hash every one).
+        var lengths4 = [Bool](repeating: false, count: 33), lengths6 = [Bool](repeating: false, count: 129)
+        for p in v4.keys { lengths4[Int(p.length)] = true }
+        for p in v6.keys { lengths6[Int(p.length)] = true }
+        let configured4 = v4.keys.map { UInt64($0.address.value) << 8 | UInt64($0.length) }.sorted()
+        func isConfigured(_ p: IPv4Prefix) -> Bool {
+            let key = UInt64(p.address.value) << 8 | UInt64(p.length)
+            var lo = 0, hi = configured4.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if configured4[mid] < key { lo = mid + 1 } else { hi = mid }
+            }
+            return lo < configured4.count && configured4[lo] == key
+        }
         for r in bulk.v4 {
             let e = bulkEntry[Int(r.target)]
-            guard e != noRouteIndex, v4[r.prefix] == nil else { continue }
+            guard e != noRouteIndex, !lengths4[Int(r.prefix.length)] || !isConfigured(r.prefix) else { continue }
             keys4.append((r.prefix.address.value, r.prefix.length, e))
         }
         bulkCount += keys4.count
@@ -343,7 +359,7 @@ public final class ForwardingSnapshot: @unchecked Sendable {
         keys6.reserveCapacity(bulk.v6.count + v6.count)
         for r in bulk.v6 {
             let e = bulkEntry[Int(r.target)]
-            guard e != noRouteIndex, v6[r.prefix] == nil else { continue }
+            guard e != noRouteIndex, !lengths6[Int(r.prefix.length)] || v6[r.prefix] == nil else { continue }
             keys6.append((r.prefix.address, r.prefix.length, e))
         }
         bulkCount += keys6.count

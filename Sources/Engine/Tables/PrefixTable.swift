@@ -71,13 +71,17 @@ public final class PrefixTable<Key: PrefixKey>: @unchecked Sendable {
 
     /// `entries`: masked addresses with their prefix length and route index.
     public init(_ entries: [(key: Key, length: UInt8, value: UInt32)]) {
-        var byLength: [UInt8: [(Key, UInt32)]] = [:]
-        for e in entries { byLength[e.length, default: []].append((e.key.masked(e.length), e.value)) }
-        let lengths = byLength.keys.sorted(by: >)
+        // Two passes over the entries, no per-length lists: count each length, size the
+        // tables, then insert each entry straight into its length's table (a learned full
+        // table is a million entries, and this runs on every snapshot build).
+        var perLength = [Int](repeating: 0, count: 256)
+        for e in entries { perLength[Int(e.length)] += 1 }
+        var lengths: [UInt8] = []
+        for l in stride(from: 255, through: 0, by: -1) where perLength[l] > 0 { lengths.append(UInt8(l)) }
         var capacities: [Int] = []
         for l in lengths {
             var cap = 4
-            while cap < byLength[l]!.count * 2 { cap <<= 1 }
+            while cap < perLength[Int(l)] * 2 { cap <<= 1 }
             capacities.append(cap)
         }
         let total = max(1, capacities.reduce(0, +))
@@ -89,20 +93,27 @@ public final class PrefixTable<Key: PrefixKey>: @unchecked Sendable {
         let values = UnsafeMutablePointer<UInt32>.allocate(capacity: total)
         keys.initialize(repeating: .zero, count: total)
         values.initialize(repeating: noRouteIndex, count: total)
+        // Slot of each length in `lengths` (by length).
+        var position = [Int](repeating: -1, count: 256)
         var offset = 0
         for (i, l) in lengths.enumerated() {
             lengthsP[i] = l
             offsets[i] = offset
             masks[i] = capacities[i] - 1
-            for (key, value) in byLength[l]! {
-                var slot = Int(truncatingIfNeeded: key.slotHash(l)) & masks[i]
-                while values[offset + slot] != noRouteIndex && keys[offset + slot] != key {
-                    slot = (slot + 1) & masks[i]
-                }
-                keys[offset + slot] = key
-                values[offset + slot] = value
-            }
+            position[Int(l)] = i
             offset += capacities[i]
+        }
+        for e in entries {
+            let i = position[Int(e.length)]
+            let key = e.key.masked(e.length)
+            let base = offsets[i], mask = masks[i]
+            var slot = Int(truncatingIfNeeded: key.slotHash(e.length)) & mask
+            // A repeated prefix keeps the last entry's value.
+            while values[base + slot] != noRouteIndex && keys[base + slot] != key {
+                slot = (slot + 1) & mask
+            }
+            keys[base + slot] = key
+            values[base + slot] = e.value
         }
         view = View(lengthCount: lengths.count, lengths: lengthsP, offsets: offsets, masks: masks, keys: keys, values: values)
     }

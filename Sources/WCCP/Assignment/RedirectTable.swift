@@ -15,6 +15,9 @@ public struct RedirectTable: Equatable, Sendable {
     /// Cache IPs by slot.
     public let caches: [IPv4Address]
     let mode: Mode
+    /// Buckets (hash) or mask values given to a remaining cache because theirs is dead
+    /// (`AssignmentFailover`); 0 when failing open or when all caches are healthy.
+    public internal(set) var failedOver = 0
 
     enum Mode: Equatable, Sendable {
         case empty

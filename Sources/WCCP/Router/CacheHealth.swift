@@ -6,6 +6,12 @@ import Packet
 /// or whose probe is refused `refusalsToFail` times in a row, is declared down. A down cache
 /// is reported up again after `successesToRecover` good probes in a row.
 ///
+/// Data-path evidence is a second input (`dataPath`): traffic redirected to a cache that its
+/// host refuses (an ICMP destination unreachable about a redirected GRE packet, from the cache)
+/// counts like a refused probe, `refusalsToFail` of them within `timeout` declare the cache
+/// down even while its proxy port still answers probes; such a cache comes back only after
+/// `dataPathHoldDown` without refusals, plus the good probes.
+///
 /// Pure: time is an input (`now`, monotonic), no I/O. The caller turns `.probe` into a probe
 /// and `.down`/`.up` into `WCCPRouter.setCacheFailed`.
 public struct CacheHealthConfig: Equatable, Sendable {
@@ -20,11 +26,15 @@ public struct CacheHealthConfig: Equatable, Sendable {
     public var refusalsToFail: Int
     /// Consecutive good probes that bring a down cache back.
     public var successesToRecover: Int
+    /// A cache declared down on data-path evidence stays down at least this long after the
+    /// last refusal (its probes may answer while the data path does not: no flapping).
+    public var dataPathHoldDown: Duration
 
     public init(interval: Duration = .milliseconds(250), timeout: Duration = .milliseconds(1500),
-                refusalsToFail: Int = 2, successesToRecover: Int = 3) {
+                refusalsToFail: Int = 2, successesToRecover: Int = 3, dataPathHoldDown: Duration = .seconds(10)) {
         self.interval = interval; self.timeout = timeout
         self.refusalsToFail = max(1, refusalsToFail); self.successesToRecover = max(1, successesToRecover)
+        self.dataPathHoldDown = dataPathHoldDown
     }
 }
 
@@ -42,6 +52,16 @@ public enum CacheHealthAction: Equatable, Sendable {
 public enum CacheHealthReason: String, Equatable, Sendable {
     case refused = "probe refused"
     case timeout = "no answer within the failure-detection timeout"
+    case dataPathRefused = "redirected traffic refused by the cache (data path)"
+}
+
+/// Evidence about a cache from the data path rather than from probes.
+public enum CacheDataPathEvidence: Equatable, Sendable {
+    /// The cache's host refused traffic redirected to it (ICMP destination unreachable about a
+    /// redirected packet, sent by the cache).
+    case refused
+    /// Traffic came back from the cache (returned packets, its own HERE_I_AMs): alive.
+    case alive
 }
 
 /// The outcome of one probe.
@@ -61,6 +81,8 @@ public struct CacheHealthStatus: Equatable, Sendable {
     public var probesSent: UInt64
     public var probesFailed: UInt64
     public var downTransitions: UInt64
+    /// Data-path refusals seen (`CacheDataPathEvidence.refused`).
+    public var dataPathRefusals: UInt64 = 0
 }
 
 public struct CacheHealthMonitor: Sendable {
@@ -76,6 +98,12 @@ public struct CacheHealthMonitor: Sendable {
         var probesSent: UInt64 = 0
         var probesFailed: UInt64 = 0
         var downTransitions: UInt64 = 0
+        /// Data-path refusals in the current window (since `windowStart`).
+        var windowRefusals = 0
+        var windowStart: Duration = .zero
+        var lastDataRefusal: Duration?
+        var downOnDataPath = false
+        var dataPathRefusals: UInt64 = 0
     }
 
     var entries: [IPv4Address: Entry] = [:]
@@ -100,6 +128,35 @@ public struct CacheHealthMonitor: Sendable {
         guard var e = entries[ip], !e.down else { return }
         e.lastGood = max(e.lastGood, now)
         entries[ip] = e
+    }
+
+    /// Data-path evidence about `ip` (ignored for caches not tracked).
+    public mutating func dataPath(_ ip: IPv4Address, _ evidence: CacheDataPathEvidence, now: Duration) -> [CacheHealthAction] {
+        guard var e = entries[ip] else { return [] }
+        var actions: [CacheHealthAction] = []
+        switch evidence {
+        case .alive:
+            if !e.down { e.lastGood = max(e.lastGood, now) }
+        case .refused:
+            e.dataPathRefusals += 1
+            e.lastDataRefusal = now
+            if now - e.windowStart >= config.timeout {
+                e.windowStart = now
+                e.windowRefusals = 0
+            }
+            e.windowRefusals += 1
+            if e.down {
+                e.successes = 0
+            } else if e.windowRefusals >= config.refusalsToFail {
+                e.down = true
+                e.downOnDataPath = true
+                e.successes = 0
+                e.downTransitions += 1
+                actions.append(.down(ip, reason: .dataPathRefused))
+            }
+        }
+        entries[ip] = e
+        return actions
     }
 
     /// Probes that are due, and caches whose evidence is older than the timeout.
@@ -135,8 +192,11 @@ public struct CacheHealthMonitor: Sendable {
             e.lastGood = max(e.lastGood, now)
             if e.down {
                 e.successes += 1
-                if e.successes >= config.successesToRecover {
+                let held = e.downOnDataPath && e.lastDataRefusal.map { now - $0 < config.dataPathHoldDown } == true
+                if e.successes >= config.successesToRecover, !held {
                     e.down = false
+                    e.downOnDataPath = false
+                    e.windowRefusals = 0
                     e.successes = 0
                     actions.append(.up(ip))
                 }
@@ -164,7 +224,32 @@ public struct CacheHealthMonitor: Sendable {
     public func status(_ ip: IPv4Address) -> CacheHealthStatus? {
         entries[ip].map {
             CacheHealthStatus(down: $0.down, lastGood: $0.lastGood, probesSent: $0.probesSent,
-                              probesFailed: $0.probesFailed, downTransitions: $0.downTransitions)
+                              probesFailed: $0.probesFailed, downTransitions: $0.downTransitions,
+                              dataPathRefusals: $0.dataPathRefusals)
         }
+    }
+}
+
+extension CacheDataPathEvidence {
+    /// The cache an ICMP message (as a raw IPv4 socket reads it: IP header, then ICMP) reports
+    /// as refusing redirected traffic, or nil. Counted: destination unreachable (type 3) with
+    /// code host/protocol/port unreachable or administratively prohibited (1, 2, 3, 9, 10, 13),
+    /// sent by one of `caches` about a GRE packet (IP protocol 47: a redirect) to that same
+    /// cache. Anything else (other types, other senders, the router's own UDP to a cache) is
+    /// not evidence. Pure.
+    public static func refusingCache(icmp bytes: [UInt8], caches: Set<IPv4Address>) -> IPv4Address? {
+        guard bytes.count >= 20, bytes[0] >> 4 == 4 else { return nil }
+        let outer = Int(bytes[0] & 0x0F) * 4
+        guard outer >= 20, bytes.count >= outer + 8 + 20, bytes[9] == 1 else { return nil }
+        func address(_ at: Int) -> IPv4Address {
+            IPv4Address(bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3])
+        }
+        let type = bytes[outer], code = bytes[outer + 1]
+        guard type == 3, [1, 2, 3, 9, 10, 13].contains(code) else { return nil }
+        let inner = outer + 8
+        guard bytes[inner] >> 4 == 4, bytes[inner + 9] == 47 else { return nil }
+        let sender = address(12), target = address(inner + 16)
+        guard sender == target, caches.contains(sender) else { return nil }
+        return sender
     }
 }

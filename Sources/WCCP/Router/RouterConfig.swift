@@ -25,11 +25,22 @@ public struct WCCPServiceConfig: Equatable, Sendable {
     public var assignment: AssignmentMethods
     /// Return methods offered to caches.
     public var packetReturn: PacketMethods
+    /// A dead cache's buckets go to the remaining caches until the designated cache reassigns
+    /// (`AssignmentFailover`); false: they fail open.
+    public var failover: Bool
 
     public init(serviceID: UInt8, password: WCCPPassword? = nil, forwarding: PacketMethods = [.gre, .l2],
-                assignment: AssignmentMethods = [.hash, .mask], packetReturn: PacketMethods = [.gre, .l2]) {
+                assignment: AssignmentMethods = [.hash, .mask], packetReturn: PacketMethods = [.gre, .l2],
+                failover: Bool = false) {
         self.serviceID = serviceID; self.password = password; self.forwarding = forwarding
-        self.assignment = assignment; self.packetReturn = packetReturn
+        self.assignment = assignment; self.packetReturn = packetReturn; self.failover = failover
+    }
+
+    /// Equal but for local policy that the caches never see (`failover`): the group keeps its state.
+    func sameGroup(as other: WCCPServiceConfig) -> Bool {
+        var a = self, b = other
+        a.failover = false; b.failover = false
+        return a == b
     }
 
     /// Whether HERE_I_AMs for this service must carry service type standard (ID 0) or dynamic.

@@ -49,6 +49,7 @@ public enum WCCPDropReason: String, CaseIterable, Hashable, Sendable {
     case staleAssignment = "stale assignment"
     case assignmentNotForThisRouter = "assignment does not list this router"
     case invalidAssignment = "assignment names unknown caches or wrong method"
+    case tooManyCaches = "service group full (64 caches, pending included)"
 
     init(_ error: WCCPDecodeError) {
         switch error {
@@ -93,4 +94,6 @@ public struct WCCPServiceStatus: Equatable, Sendable {
     public var caches: [WCCPCacheStatus]
     /// Set while a membership change waits for a REDIRECT_ASSIGN.
     public var assignmentDeadline: Duration?
+    /// Buckets or mask values of dead caches now served by the remaining caches (`failover`).
+    public var failedOver: Int = 0
 }

@@ -32,7 +32,7 @@ enum StoredAssignment: Equatable, Sendable {
 
 /// Router-side state of one service group.
 struct ServiceGroup: Sendable {
-    let config: WCCPServiceConfig
+    var config: WCCPServiceConfig
     /// Learned from the first accepted cache; cleared when the group empties.
     var definition: ServiceInfo?
     /// The group's assignment method, chosen by the first cache.
@@ -71,7 +71,8 @@ struct ServiceGroup: Sendable {
         assignmentDeadline = now + timers.assignmentDeadline
     }
 
-    /// Rebuilds the redirect table from the stored assignment, dropping caches that are not usable.
+    /// Rebuilds the redirect table from the stored assignment, dropping caches that are not
+    /// usable: their entries fail open, or with `failover` go to the remaining caches.
     func compiledTable() -> RedirectTable {
         let usable = Set(usableCaches.map(\.address))
         switch assignment {
@@ -79,11 +80,22 @@ struct ServiceGroup: Sendable {
             return .empty
         case .hash(let h)?:
             let flags = definition?.effectiveFlags ?? .dstIPHash
-            return RedirectTable(hashBuckets: h.buckets, caches: h.caches, flags: flags,
-                                 excluding: Set(h.caches.filter { !usable.contains($0) }))
+            let dead = Set(h.caches.filter { !usable.contains($0) })
+            guard config.failover else {
+                return RedirectTable(hashBuckets: h.buckets, caches: h.caches, flags: flags, excluding: dead)
+            }
+            let (buckets, moved) = AssignmentFailover.remap(buckets: h.buckets, caches: h.caches, dead: dead)
+            var table = RedirectTable(hashBuckets: buckets, caches: h.caches, flags: flags, excluding: dead)
+            table.failedOver = table.isEmpty ? 0 : moved
+            return table
         case .mask(let m)?:
             let all = m.sets.flatMap { $0.values.map(\.cacheIP) }
-            return RedirectTable(maskSets: m.sets, excluding: Set(all.filter { !usable.contains($0) }))
+            let dead = Set(all.filter { !usable.contains($0) })
+            guard config.failover else { return RedirectTable(maskSets: m.sets, excluding: dead) }
+            let (sets, moved) = AssignmentFailover.remap(maskSets: m.sets, dead: dead)
+            var table = RedirectTable(maskSets: sets, excluding: dead)
+            table.failedOver = table.isEmpty ? 0 : moved
+            return table
         }
     }
 
@@ -106,6 +118,7 @@ struct ServiceGroup: Sendable {
         }
         return WCCPServiceStatus(serviceID: config.serviceID, definition: definition, assignmentMethod: assignmentMethod,
                                  memberChangeNumber: memberChangeNumber, receiveID: receiveID, assignmentKey: assignmentKey,
-                                 designatedCache: designatedCache, caches: caches, assignmentDeadline: assignmentDeadline)
+                                 designatedCache: designatedCache, caches: caches, assignmentDeadline: assignmentDeadline,
+                                 failedOver: table.failedOver)
     }
 }

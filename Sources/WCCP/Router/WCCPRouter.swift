@@ -3,6 +3,10 @@ import Packet
 /// The WCCPv2 router state machine: datagrams and clock ticks in, actions out.
 /// Pure: no I/O, no wall-clock time; `now` is a monotonic time since an arbitrary epoch.
 public struct WCCPRouter: Sendable {
+    /// Caches one service group keeps, pending ones included (the protocol's limit is 32 usable
+    /// caches; pending entries from unknown sources expire after 3 × HERE_I_AM_T). A new cache
+    /// beyond it is dropped and counted (`tooManyCaches`): the state per group stays bounded.
+    public static let maximumCachesPerGroup = 64
     public private(set) var config: WCCPRouterConfig
     var groups: [UInt8: ServiceGroup]
     /// Dropped datagrams by reason.
@@ -29,6 +33,11 @@ public struct WCCPRouter: Sendable {
         var next: [UInt8: ServiceGroup] = [:]
         for service in new.services {
             if let old = groups[service.serviceID], old.config == service {
+                next[service.serviceID] = old
+            } else if var old = groups[service.serviceID], old.config.sameGroup(as: service) {
+                // Only the failover policy changed: same caches and assignment, table recompiled.
+                old.config = service
+                if let a = old.recompile() { actions.append(a) }
                 next[service.serviceID] = old
             } else {
                 next[service.serviceID] = ServiceGroup(config: service)
@@ -141,6 +150,11 @@ public struct WCCPRouter: Sendable {
         Set(groups.values.flatMap { g in g.caches.values.filter { $0.state == .usable }.map(\.address) })
     }
 
+    /// Addresses of every cache known in some group (pending or usable).
+    public var knownCaches: Set<IPv4Address> {
+        Set(groups.values.flatMap { g in g.caches.keys })
+    }
+
     /// The redirect table currently installed for a service (empty if unknown).
     public func table(serviceID: UInt8) -> RedirectTable { groups[serviceID]?.table ?? .empty }
 
@@ -178,6 +192,8 @@ public struct WCCPRouter: Sendable {
         if let existing = group.caches[ip] {
             cache = existing
             if echoed != 0 && !cache.echoIsValid(echoed) { return drop(.badReceiveID) }
+        } else if group.caches.count >= Self.maximumCachesPerGroup {
+            return drop(.tooManyCaches)
         } else {
             cache = CacheEntry(address: ip, state: .pending, identity: hia.identity, forwarding: methods.forwarding,
                                assignment: methods.assignment, packetReturn: methods.packetReturn,
