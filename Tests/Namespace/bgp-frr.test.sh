@@ -27,25 +27,10 @@ source "$NS_TEST_DIR/frr_harness.sh"
 egsh() { "$EGSH_BIN" --socket "$WORK/$1.sock" -c "$2"; }
 
 # --- topology ---
-ip netns add "$TGW" && ip netns add "$APP" || fail "cannot create namespaces"
-ip -n "$TGW" link add u0 mtu 9001 type veth peer name u0 mtu 9001 netns "$APP" || fail "veth"
-ip -n "$TGW" addr add 10.0.0.1/16 dev u0
-ip -n "$TGW" addr add 10.0.0.2/16 dev u0
-ip -n "$APP" addr add 10.0.1.10/16 dev u0
-# A spoke network behind the stand-in and a "firewall" network behind the appliance, as
-# connected subnets on veth pairs standing in for dummy interfaces (no dummy module here),
-# created before egressd starts, which hands traffic for connected subnets to the kernel.
-stub_subnet() {  # NS IFACE ADDRESS/LEN
-    ip -n "$1" link add "$2" type veth peer name "$2-peer" && ip -n "$1" addr add "$3" dev "$2" \
-        && ip -n "$1" link set "$2-peer" up && ip -n "$1" link set "$2" up || fail "cannot create $2 in $1"
-}
+frr_underlay "$TGW" "$APP"
 stub_subnet "$TGW" spokes 10.1.0.1/16
 stub_subnet "$APP" fw 198.51.100.1/24
-for ns in "$TGW" "$APP"; do
-    ip -n "$ns" link set lo up
-    ip -n "$ns" link set u0 up
-    in_ns "$ns" sysctl -qw net.ipv4.ip_forward=1
-done
+frr_underlay_up "$TGW" "$APP"
 
 cat >"$WORK/tgw.conf" <<'EOF'
 hostname tgw

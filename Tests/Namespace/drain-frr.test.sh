@@ -46,23 +46,11 @@ now() { date +%s.%N; }
 elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$1" "$2"; }
 
 # --- topology ---
-ip netns add "$TGW" && ip netns add "$APP" || fail "cannot create namespaces"
-ip -n "$TGW" link add u0 mtu 9001 type veth peer name u0 mtu 9001 netns "$APP" || fail "veth"
-ip -n "$TGW" addr add 10.0.0.1/16 dev u0
-ip -n "$TGW" addr add 10.0.0.2/16 dev u0
-ip -n "$APP" addr add 10.0.1.10/16 dev u0
-stub_subnet() {  # NS IFACE ADDRESS/LEN: a connected subnet (veth pair inside NS)
-    ip -n "$1" link add "$2" type veth peer name "$2-peer" && ip -n "$1" addr add "$3" dev "$2" \
-        && ip -n "$1" link set "$2-peer" up && ip -n "$1" link set "$2" up || fail "cannot create $2 in $1"
-}
+frr_underlay "$TGW" "$APP"
 stub_subnet "$TGW" spokes 10.1.0.1/16
 stub_subnet "$APP" fw 198.51.100.1/24
 ip -n "$APP" addr add 198.51.100.5/24 dev fw  # the fake WCCP cache of (c)
-for ns in "$TGW" "$APP"; do
-    ip -n "$ns" link set lo up
-    ip -n "$ns" link set u0 up
-    in_ns "$ns" sysctl -qw net.ipv4.ip_forward=1
-done
+frr_underlay_up "$TGW" "$APP"
 
 cat >"$WORK/tgw.conf" <<'EOF'
 hostname tgw
