@@ -7,6 +7,10 @@ extension Appliance {
     func reportBounds(into r: ScrapeRegistry) {
         let help = "Items a bounded queue or table dropped because it was full, by queue (docs/architecture.md, Bounded queues)"
         r.counter("egressd_bounded_queue_drops_total", help, [("queue", "log-ring")], total: LogRing.shared.overwritten)
+        if let metrics = metricsServer {
+            r.counter("egressd_bounded_queue_drops_total", help, [("queue", "metrics-connections")],
+                      total: metrics.connectionsRefused)
+        }
         if let server = controlServer {
             r.counter("egressd_bounded_queue_drops_total", help, [("queue", "shell-sessions")], total: server.sessionsRefused)
             r.counter("egressd_bounded_queue_drops_total", help, [("queue", "shell-output")], total: server.outputOverflows)

@@ -8,32 +8,59 @@ import NIOHTTP1
 import NIOPosix
 
 final class MetricsServer: @unchecked Sendable {
+    /// Open connections at most (a scraper or two, a curl); the next one is closed at once
+    /// and counted. Bounds the memory a connection flood can take.
+    static let defaultMaxConnections = 16
+    /// A kept-alive connection that sends nothing for this long is closed.
+    static let defaultIdleTimeout = TimeAmount.seconds(30)
+
     let eventLoop: EventLoop
     let address: String
     let port: Int
+    let maxConnections: Int
+    let idleTimeout: TimeAmount
     var channel: Channel?
     /// Builds the page (on the event loop).
     let render: () -> String
+    /// Connections open now, and refused because `maxConnections` were (event loop only).
+    private(set) var openConnections = 0
+    private(set) var connectionsRefused: UInt64 = 0
 
-    init(eventLoop: EventLoop, address: String, port: Int, render: @escaping () -> String) {
+    init(eventLoop: EventLoop, address: String, port: Int,
+         maxConnections: Int = MetricsServer.defaultMaxConnections,
+         idleTimeout: TimeAmount = MetricsServer.defaultIdleTimeout,
+         render: @escaping () -> String) {
         self.eventLoop = eventLoop
         self.address = address
         self.port = port
+        self.maxConnections = maxConnections
+        self.idleTimeout = idleTimeout
         self.render = render
+    }
+
+    /// Admits a new connection or closes it (child channels run on our event loop).
+    private func admit(_ channel: Channel) -> EventLoopFuture<Void> {
+        guard openConnections < maxConnections else {
+            connectionsRefused &+= 1
+            return channel.close()
+        }
+        openConnections += 1
+        channel.closeFuture.whenComplete { [self] _ in openConnections -= 1 }
+        let idle = idleTimeout
+        return channel.pipeline.configureHTTPServerPipeline().flatMapThrowing { [render] in
+            try channel.pipeline.syncOperations.addHandlers([
+                IdleStateHandler(allTimeout: idle), MetricsHTTPHandler(render: render),
+            ])
+        }
     }
 
     /// Binds without blocking (we run on the event loop); `done` gets the
     /// bind's outcome there.
     func start(_ done: @escaping (Result<Void, Error>) -> Void) {
-        let render = self.render
         let bootstrap = ServerBootstrap(group: eventLoop)
             .serverChannelOption(ChannelOptions.backlog, value: 32)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.pipeline.configureHTTPServerPipeline().flatMapThrowing {
-                    try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(render: render))
-                }
-            }
+            .childChannelInitializer { [self] channel in admit(channel) }
         bootstrap.bind(host: address, port: port).whenComplete { [self] result in
             switch result {
             case .success(let c):
@@ -96,6 +123,10 @@ final class MetricsHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
                 if !keepAlive { channel.close(promise: nil) }
             }
         }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent { context.close(promise: nil) } else { context.fireUserInboundEventTriggered(event) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
