@@ -357,7 +357,7 @@ bench_suite_dataplane() {
 #   engine forwards), =1 for encap (fwd's kernel routes inner packets into egressd's TUNs:
 #   the design, and that kernel work runs on cpu0).
 # redirect: decap's input, every packet matched by a WCCP service and sent to the cache in GRE
-#   0x883E through the kernel's raw IP output (decap's forwarding uses AF_PACKET to a known MAC);
+#   0x883E to the cache's MAC like the rest of the underlay (transmit ring, or AF_PACKET sendmmsg);
 #   redirect_cost_over_decap_ns_per_pkt compares the engine core's cost per packet (goal <= 10 %).
 # ns_per_pkt: cpu1 busy fraction x 1e9 / delivered pps (the engine's core, incl. softirq it
 #   triggers); egressd_process_ns_per_pkt: the same from egressd's own user+system time.
