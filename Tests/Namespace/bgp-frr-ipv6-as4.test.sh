@@ -25,35 +25,14 @@ FAILURE_LOGS=(app.log tgw.log frr/bgpd.log frr/zebra.log)
 # shellcheck source=frr_harness.sh
 source "$NS_TEST_DIR/frr_harness.sh"
 
-egsh() { "$EGSH_BIN" --socket "$WORK/$1.sock" -c "$2"; }
-
 # --- topology ---
 frr_underlay "$TGW" "$APP"
 stub_subnet "$TGW" spokes 10.1.0.1/16 2001:db8:1::1/48
 stub_subnet "$APP" fw 198.51.100.1/24 2001:db8:ff::1/64
 frr_underlay_up "$TGW" "$APP"
 
-cat >"$WORK/tgw.conf" <<'EOF'
-hostname tgw
-interface tgw0
- tunnel connect-peer app-1 source 10.0.0.1 destination 10.0.1.10
- ip address 169.254.6.2/29
- ipv6 address fd00:6::2/125
-interface tgw1
- tunnel connect-peer app-2 source 10.0.0.2 destination 10.0.1.10
- ip address 169.254.7.2/29
- ipv6 address fd00:7::2/125
-EOF
-cat >"$WORK/app.conf" <<'EOF'
-hostname app
-interface tgw0
- tunnel connect-peer tgw-1 source 10.0.1.10 destination 10.0.0.1
- ip address 169.254.6.1/29
- ipv6 address fd00:6::1/125
-interface tgw1
- tunnel connect-peer tgw-2 source 10.0.1.10 destination 10.0.0.2
- ip address 169.254.7.1/29
- ipv6 address fd00:7::1/125
+{ echo "hostname tgw"; tunnel_pair_conf tgw v6; } >"$WORK/tgw.conf"
+{ echo "hostname app"; tunnel_pair_conf app v6; cat <<'EOF'; } >"$WORK/app.conf"
 !
 router bgp 4200000001
  bgp router-id 10.0.1.10
@@ -79,21 +58,10 @@ router bgp 4200000001
  exit-address-family
 EOF
 
-start_egressd() {
-    local node=$1 ns=$2
-    "$EGRESSD_BIN" --config "$WORK/$node.conf" --check >"$WORK/$node.check" 2>&1 || fail "$node.conf does not pass --check: $(cat "$WORK/$node.check")"
-    nsenter --net="/run/netns/$ns" -- "$EGRESSD_BIN" --config "$WORK/$node.conf" --socket "$WORK/$node.sock" \
-        --log-level info </dev/null >"$WORK/$node.log" 2>&1 &
-    PIDS+=($!)
-    eg_wait 30 egsh "$node" "show interfaces json" >/dev/null || fail "egressd in $node did not start"
-}
 start_egressd tgw "$TGW"
 start_egressd app "$APP"
 
 # --- FRR in the tgw namespace (zebra, so the learned ::/0 lands in its kernel) ---
-mkdir -p "$FRR_DIR"
-chmod 755 "$WORK"
-echo "hostname tgw-zebra" >"$FRR_DIR/zebra.conf"
 cat >"$FRR_DIR/bgpd.conf" <<EOF
 frr defaults traditional
 hostname tgw-bgpd
@@ -133,14 +101,7 @@ route-map NH6 permit 10
 ip prefix-list NOT-10-3 seq 5 deny 10.3.0.0/16
 ip prefix-list NOT-10-3 seq 10 permit 0.0.0.0/0 le 32
 EOF
-chown -R frr:frr "$FRR_DIR"
-in_ns "$TGW" /usr/lib/frr/zebra -u frr -g frr -f "$FRR_DIR/zebra.conf" -z "$FRR_DIR/zserv.api" \
-    --vty_socket "$FRR_DIR" -i "$FRR_DIR/zebra.pid" -A 127.0.0.1 -P 0 >"$FRR_DIR/zebra.out" 2>&1 &
-PIDS+=($!)
-eg_wait 10 test -S "$FRR_DIR/zserv.api" || fail "zebra did not start"
-in_ns "$TGW" /usr/lib/frr/bgpd -u frr -g frr -f "$FRR_DIR/bgpd.conf" -z "$FRR_DIR/zserv.api" \
-    --vty_socket "$FRR_DIR" -i "$FRR_DIR/bgpd.pid" -A 127.0.0.1 -P 0 >"$FRR_DIR/bgpd.out" 2>&1 &
-PIDS+=($!)
+frr_start "$TGW"
 
 # --- sessions ---
 APP_PEERS="('169.254.6.2', '169.254.7.2', 'fd00:7::2')"

@@ -24,33 +24,16 @@ FAILURE_LOGS=(app.log tgw.log frr/bgpd.log frr/zebra.log)
 # shellcheck source=frr_harness.sh
 source "$NS_TEST_DIR/frr_harness.sh"
 
-egsh() { "$EGSH_BIN" --socket "$WORK/$1.sock" -c "$2"; }
-
 # --- topology ---
 frr_underlay "$TGW" "$APP"
 stub_subnet "$TGW" spokes 10.1.0.1/16
 stub_subnet "$APP" fw 198.51.100.1/24
 frr_underlay_up "$TGW" "$APP"
 
-cat >"$WORK/tgw.conf" <<'EOF'
-hostname tgw
-interface tgw0
- tunnel connect-peer app-1 source 10.0.0.1 destination 10.0.1.10
- ip address 169.254.6.2/29
-interface tgw1
- tunnel connect-peer app-2 source 10.0.0.2 destination 10.0.1.10
- ip address 169.254.7.2/29
-! No egressd routes: the default route FRR's zebra installs (via 169.254.6.1 / 7.1, i.e. into
-! the TUNs) decides, and the engine sends what the kernel routes into a TUN through its tunnel.
-EOF
-cat >"$WORK/app.conf" <<'EOF'
-hostname app
-interface tgw0
- tunnel connect-peer tgw-1 source 10.0.1.10 destination 10.0.0.1
- ip address 169.254.6.1/29
-interface tgw1
- tunnel connect-peer tgw-2 source 10.0.1.10 destination 10.0.0.2
- ip address 169.254.7.1/29
+{ echo "hostname tgw"; tunnel_pair_conf tgw; } >"$WORK/tgw.conf"
+# No egressd routes: the default route FRR's zebra installs (via 169.254.6.1 / 7.1, i.e. into
+# the TUNs) decides, and the engine sends what the kernel routes into a TUN through its tunnel.
+{ echo "hostname app"; tunnel_pair_conf app; cat <<'EOF'; } >"$WORK/app.conf"
 !
 router bgp 65000
  bgp router-id 10.0.1.10
@@ -66,27 +49,14 @@ router bgp 65000
  exit-address-family
 EOF
 
-start_egressd() {
-    local node=$1 ns=$2
-    "$EGRESSD_BIN" --config "$WORK/$node.conf" --check >/dev/null || fail "$node.conf does not pass --check"
-    nsenter --net="/run/netns/$ns" -- "$EGRESSD_BIN" --config "$WORK/$node.conf" --socket "$WORK/$node.sock" \
-        --log-level info </dev/null >"$WORK/$node.log" 2>&1 &
-    PIDS+=($!)
-    eg_wait 30 egsh "$node" "show interfaces json" >/dev/null || fail "egressd in $node did not start"
-}
 start_egressd tgw "$TGW"
 start_egressd app "$APP"
 
 # --- FRR in the tgw namespace ---
-mkdir -p "$FRR_DIR"
-chmod 755 "$WORK"  # FRR drops to the frr user, which must reach its run directory
-cat >"$FRR_DIR/zebra.conf" <<'EOF'
-hostname tgw-zebra
-EOF
-cat >"$FRR_DIR/bgpd.conf" <<'EOF'
+cat >"$FRR_DIR/bgpd.conf" <<EOF
 frr defaults traditional
 hostname tgw-bgpd
-log file @DIR@/bgpd.log
+log file $FRR_DIR/bgpd.log
 router bgp 64512
  bgp router-id 10.66.0.1
  no bgp ebgp-requires-policy
@@ -106,16 +76,7 @@ router bgp 64512
   maximum-paths 2
  exit-address-family
 EOF
-sed -i "s|@DIR@|$FRR_DIR|" "$FRR_DIR/bgpd.conf"
-chown -R frr:frr "$FRR_DIR"
-nsenter --net="/run/netns/$TGW" -- /usr/lib/frr/zebra -u frr -g frr -f "$FRR_DIR/zebra.conf" -z "$FRR_DIR/zserv.api" \
-    --vty_socket "$FRR_DIR" -i "$FRR_DIR/zebra.pid" -A 127.0.0.1 -P 0 >"$FRR_DIR/zebra.log" 2>&1 &
-PIDS+=($!)
-eg_wait 10 test -S "$FRR_DIR/zserv.api" || fail "zebra did not start"
-nsenter --net="/run/netns/$TGW" -- /usr/lib/frr/bgpd -u frr -g frr -f "$FRR_DIR/bgpd.conf" -z "$FRR_DIR/zserv.api" \
-    --vty_socket "$FRR_DIR" -i "$FRR_DIR/bgpd.pid" -A 127.0.0.1 -P 0 >>"$FRR_DIR/bgpd.out" 2>&1 &
-BGPD_PID=$!
-PIDS+=("$BGPD_PID")
+frr_start "$TGW"
 
 # --- sessions ---
 frr_established() {

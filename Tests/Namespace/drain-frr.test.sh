@@ -40,8 +40,6 @@ FAILURE_LOGS=(app.log tgw.log frr/bgpd.log)
 # shellcheck source=frr_harness.sh
 source "$NS_TEST_DIR/frr_harness.sh"
 PY=/usr/bin/python3
-
-egsh() { "$EGSH_BIN" --socket "$WORK/$1.sock" -c "$2"; }
 now() { date +%s.%N; }
 elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$1" "$2"; }
 
@@ -52,24 +50,11 @@ stub_subnet "$APP" fw 198.51.100.1/24
 ip -n "$APP" addr add 198.51.100.5/24 dev fw  # the fake WCCP cache of (c)
 frr_underlay_up "$TGW" "$APP"
 
-cat >"$WORK/tgw.conf" <<'EOF'
-hostname tgw
-interface tgw0
- tunnel connect-peer app-1 source 10.0.0.1 destination 10.0.1.10
- ip address 169.254.6.2/29
-interface tgw1
- tunnel connect-peer app-2 source 10.0.0.2 destination 10.0.1.10
- ip address 169.254.7.2/29
-EOF
+{ echo "hostname tgw"; tunnel_pair_conf tgw; } >"$WORK/tgw.conf"
 app_conf() {  # HOSTNAME EXTRA-ROUTER-LINES EXTRA-AF-LINES EXTRA-GLOBAL-LINES
+    echo "hostname $1"
+    tunnel_pair_conf app
     cat <<EOF
-hostname $1
-interface tgw0
- tunnel connect-peer tgw-1 source 10.0.1.10 destination 10.0.0.1
- ip address 169.254.6.1/29
-interface tgw1
- tunnel connect-peer tgw-2 source 10.0.1.10 destination 10.0.0.2
- ip address 169.254.7.1/29
 !
 router bgp 65000
  bgp router-id 10.0.1.10
@@ -92,26 +77,13 @@ EOF
 }
 app_conf app "" "" "" >"$WORK/app.conf"
 
-APP_PID=
-start_egressd() {
-    local node=$1 ns=$2
-    "$EGRESSD_BIN" --config "$WORK/$node.conf" --check >/dev/null || fail "$node.conf does not pass --check"
-    nsenter --net="/run/netns/$ns" -- "$EGRESSD_BIN" --config "$WORK/$node.conf" --socket "$WORK/$node.sock" \
-        --log-level info </dev/null >>"$WORK/$node.log" 2>&1 &
-    PIDS+=($!)
-    [[ $node == app ]] && APP_PID=$!
-    eg_wait 30 egsh "$node" "show interfaces json" >/dev/null || fail "egressd in $node did not start"
-}
 start_egressd tgw "$TGW"
-start_egressd app "$APP"
+start_egressd app "$APP"; APP_PID=$EGRESSD_PID
 # What the spokes send to the firewall network goes into the tunnels whatever BGP says.
 ip -n "$TGW" route add 198.51.100.0/24 nexthop via 169.254.6.1 dev tgw0 nexthop via 169.254.7.1 dev tgw1 \
     || fail "static route in tgw"
 
 # --- FRR in the tgw namespace ---
-mkdir -p "$FRR_DIR"
-chmod 755 "$WORK"
-echo "hostname tgw-zebra" >"$FRR_DIR/zebra.conf"
 cat >"$FRR_DIR/bgpd.conf" <<EOF
 frr defaults traditional
 hostname tgw-bgpd
@@ -135,14 +107,7 @@ router bgp 64512
   maximum-paths 2
  exit-address-family
 EOF
-chown -R frr:frr "$FRR_DIR"
-in_ns "$TGW" /usr/lib/frr/zebra -u frr -g frr -f "$FRR_DIR/zebra.conf" -z "$FRR_DIR/zserv.api" \
-    --vty_socket "$FRR_DIR" -i "$FRR_DIR/zebra.pid" -A 127.0.0.1 -P 0 >"$FRR_DIR/zebra.log" 2>&1 &
-PIDS+=($!)
-eg_wait 10 test -S "$FRR_DIR/zserv.api" || fail "zebra did not start"
-in_ns "$TGW" /usr/lib/frr/bgpd -u frr -g frr -f "$FRR_DIR/bgpd.conf" -z "$FRR_DIR/zserv.api" \
-    --vty_socket "$FRR_DIR" -i "$FRR_DIR/bgpd.pid" -A 127.0.0.1 -P 0 >>"$FRR_DIR/bgpd.out" 2>&1 &
-PIDS+=($!)
+frr_start "$TGW"
 
 PEERS=(169.254.6.1 169.254.7.1)
 frr_peer() { vtysh_c -c "show bgp ipv4 unicast summary json" | eg_json "d['peers']['$1']['$2']" 2>/dev/null; }
@@ -263,7 +228,7 @@ app_conf app " bgp update-delay 20
 ip wccp timers here-i-am 500
 ip wccp web-cache" >"$WORK/app.conf"
 t_start=$(now)
-start_egressd app "$APP"
+start_egressd app "$APP"; APP_PID=$EGRESSD_PID
 eg_wait 30 frr_established || fail "sessions not Established after the restart"
 t_est=$(now)
 sleep 1
@@ -298,7 +263,7 @@ app_conf app " bgp update-delay 4" "" \
     "ip wccp router-id 198.51.100.1
 ip wccp web-cache" >"$WORK/app.conf"
 t_start=$(now)
-start_egressd app "$APP"
+start_egressd app "$APP"; APP_PID=$EGRESSD_PID
 eg_wait 30 frr_established || fail "sessions not Established after the second restart"
 no_default || fail "FRR got 0.0.0.0/0 before update-delay 4 expired (no cache)"
 eg_wait 10 has_both_defaults || fail "no default after update-delay 4 expired"

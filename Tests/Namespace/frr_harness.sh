@@ -3,11 +3,14 @@
 # NAMESPACES (the namespaces the test will make) and FAILURE_LOGS (files under WORK whose
 # tails are shown when the test fails). It makes WORK and FRR_DIR, defines fail, pass,
 # in_ns and vtysh_c, kills PIDS and removes the namespaces and WORK on any exit, checks
-# EGRESSD_BIN/EGSH_BIN and installs FRR if it is missing.
+# EGRESSD_BIN/EGSH_BIN and installs FRR if it is missing. Below: the topology and start-up
+# pieces the tests share (frr_underlay, stub_subnet, tunnel_pair_conf, start_egressd, frr_start).
 # shellcheck shell=bash
 WORK=$(mktemp -d "/tmp/egressd-nstest-$TEST_NAME.XXXXXX")
 FRR_DIR=$WORK/frr
 PIDS=()
+mkdir -p "$FRR_DIR"
+chmod 755 "$WORK"  # FRR drops to the frr user, which must reach its run directory
 
 fail() { echo "FAIL $TEST_NAME: $*"; exit 1; }
 pass() { echo "PASS $TEST_NAME"; exit 0; }
@@ -36,7 +39,8 @@ trap 'fail "interrupted"' INT TERM
 [[ -n ${EGRESSD_BIN:-} && -n ${EGSH_BIN:-} ]] || fail "EGRESSD_BIN and EGSH_BIN must be set"
 [[ -x /usr/lib/frr/bgpd ]] || eg_apt_ensure frr
 
-# in_ns NS CMD...: run CMD in namespace NS (nsenter execs, so a background $! is CMD's pid).
+# in_ns NS CMD...: run CMD in namespace NS. Not for a daemon started with & whose pid is kept:
+# a function run in the background is a subshell, and $! would be that shell's pid, not CMD's.
 in_ns() { local ns=$1; shift; nsenter --net="/run/netns/$ns" -- "$@"; }
 vtysh_c() { vtysh --vty_socket "$FRR_DIR" "$@" 2>&1; }
 
@@ -64,4 +68,50 @@ frr_underlay_up() {  # NS...: lo and u0 up, IPv4 and IPv6 forwarding on
         ip -n "$ns" link set u0 up
         in_ns "$ns" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
     done
+}
+
+# egsh NODE CMD: one command to the egressd of NODE (its socket is $WORK/NODE.sock).
+egsh() { "$EGSH_BIN" --socket "$WORK/$1.sock" -c "$2"; }
+
+# tunnel_pair_conf tgw|app [v6]: the two Connect tunnels of this topology, as the config
+# lines of that side (tgw0 over 10.0.0.1, tgw1 over 10.0.0.2; inside /29s 169.254.6.0 and
+# 169.254.7.0, the stand-in .2 and the appliance .1; with v6 also the /125s fd00:6:: and fd00:7::).
+tunnel_pair_conf() {
+    local side=$1 v6=${2:-} i self peer name
+    for i in 0 1; do
+        if [[ $side == tgw ]]; then self=2 name=app-$((i + 1)) peer="source 10.0.0.$((i + 1)) destination 10.0.1.10"
+        else self=1 name=tgw-$((i + 1)) peer="source 10.0.1.10 destination 10.0.0.$((i + 1))"; fi
+        printf 'interface tgw%s\n tunnel connect-peer %s %s\n ip address 169.254.%s.%s/29\n' "$i" "$name" "$peer" "$((i + 6))" "$self"
+        [[ -z $v6 ]] || printf ' ipv6 address fd00:%s::%s/125\n' "$((i + 6))" "$self"
+    done
+}
+
+# start_egressd NODE NS: egressd with $WORK/NODE.conf (checked first) in namespace NS, its log
+# appended to $WORK/NODE.log; waits until it answers. EGRESSD_PID is the new daemon's pid.
+EGRESSD_PID=
+start_egressd() {
+    local node=$1 ns=$2
+    "$EGRESSD_BIN" --config "$WORK/$node.conf" --check >"$WORK/$node.check" 2>&1 \
+        || fail "$node.conf does not pass --check: $(cat "$WORK/$node.check")"
+    nsenter --net="/run/netns/$ns" -- "$EGRESSD_BIN" --config "$WORK/$node.conf" --socket "$WORK/$node.sock" \
+        --log-level info </dev/null >>"$WORK/$node.log" 2>&1 &
+    EGRESSD_PID=$!
+    PIDS+=("$EGRESSD_PID")
+    eg_wait 30 egsh "$node" "show interfaces json" >/dev/null || fail "egressd in $node did not start"
+}
+
+# frr_start NS: FRR's zebra and bgpd in NS with the bgpd.conf the test wrote to $FRR_DIR
+# (zebra, so routes bgpd learns land in the namespace's kernel). BGPD_PID is bgpd's pid.
+BGPD_PID=
+frr_start() {
+    echo "hostname tgw-zebra" >"$FRR_DIR/zebra.conf"
+    chown -R frr:frr "$FRR_DIR"
+    nsenter --net="/run/netns/$1" -- /usr/lib/frr/zebra -u frr -g frr -f "$FRR_DIR/zebra.conf" -z "$FRR_DIR/zserv.api" \
+        --vty_socket "$FRR_DIR" -i "$FRR_DIR/zebra.pid" -A 127.0.0.1 -P 0 >"$FRR_DIR/zebra.log" 2>&1 &
+    PIDS+=($!)
+    eg_wait 10 test -S "$FRR_DIR/zserv.api" || fail "zebra did not start"
+    nsenter --net="/run/netns/$1" -- /usr/lib/frr/bgpd -u frr -g frr -f "$FRR_DIR/bgpd.conf" -z "$FRR_DIR/zserv.api" \
+        --vty_socket "$FRR_DIR" -i "$FRR_DIR/bgpd.pid" -A 127.0.0.1 -P 0 >>"$FRR_DIR/bgpd.out" 2>&1 &
+    BGPD_PID=$!
+    PIDS+=("$BGPD_PID")
 }
