@@ -17,6 +17,8 @@ export LAB_APPLIANCES=${LAB_APPLIANCES:-1} LAB_PROXIES=${LAB_PROXIES:-0}
 LAB_STATE=/run/egressd-lab/$LAB_PREFIX
 WORK=$(mktemp -d "/tmp/egressd-nstest-${TEST_NAME}.XXXXXX")
 BG_PIDS=()
+# Namespaces a test makes beside the lab's (deleted, with what runs in them, before the lab goes down).
+TEST_NAMESPACES=()
 
 # fail WHY: report the failure and end the test (cleanup runs from the EXIT trap).
 fail() { echo "FAIL $TEST_NAME: $*"; exit 1; }
@@ -27,6 +29,10 @@ ns_test_cleanup() {
     local rc=$? f pid
     trap - EXIT INT TERM
     for pid in "${BG_PIDS[@]}"; do eg_kill_pid "$pid" 3; done
+    for f in "${TEST_NAMESPACES[@]}"; do
+        ip netns pids "$f" 2>/dev/null | xargs -r kill -9 2>/dev/null
+        ip netns del "$f" 2>/dev/null
+    done
     if (( rc != 0 )); then
         for f in "$LAB_STATE"/tgw.log "$LAB_STATE"/app1.log "$LAB_STATE"/app2.log "$LAB_STATE"/inet-server.log "$WORK"/up.log; do
             [[ -s $f ]] || continue

@@ -19,14 +19,7 @@ ROUTER=10.0.3.10
 CACHE=10.0.3.11
 PASSWORD=egwccp
 
-# The proxy namespace is this test's own: delete it before the lab's cleanup runs.
-wccp_cleanup() {
-    local rc=$?
-    ip netns del "$PROXY_NS" 2>/dev/null
-    (exit "$rc")
-    ns_test_cleanup
-}
-trap wccp_cleanup EXIT
+TEST_NAMESPACES+=("$PROXY_NS")  # the proxy namespace is this test's own
 
 # in_proxy CMD...: run CMD in the proxy namespace (background jobs call ip netns exec directly, so $! is the program).
 in_proxy() { ip netns exec "$PROXY_NS" "$@"; }

@@ -15,13 +15,7 @@ source "$(dirname "$0")/lib.sh"
 
 PROXY_NS=${LAB_PREFIX}proxy
 ROUTER=10.0.3.10 CACHE=10.0.3.11 FLOODER=10.0.3.12 PASSWORD=egflood SECONDS_FLOOD=4
-wccp_cleanup() {
-    local rc=$?
-    ip netns del "$PROXY_NS" 2>/dev/null
-    (exit "$rc")
-    ns_test_cleanup
-}
-trap wccp_cleanup EXIT
+TEST_NAMESPACES+=("$PROXY_NS")  # the proxy namespace is this test's own
 in_proxy() { ip netns exec "$PROXY_NS" "$@"; }
 wccp_json() { egsh_json app1 "show ip wccp json"; }
 usable_buckets() {

@@ -104,21 +104,7 @@ eg_wait 20 grep -q "Capturing on" "$capture_2048.log" || fail "tshark did not st
 # write_squid_conf PROXY FORWARDING(l2|gre) ASSIGNMENT(hash|mask) SERVICE_LINES
 write_squid_conf() {
     local p=$1 dir=$WORK/$1
-    cat >"$dir/squid.conf" <<EOF
-http_port 3128
-http_port 3129 intercept
-visible_hostname $p
-cache_effective_user proxy
-pinger_enable off
-dns_nameservers 127.0.0.1
-hosts_file $dir/hosts
-http_access allow all
-cache_mem 8 MB
-access_log stdio:$dir/access.log
-cache_log $dir/cache.log
-pid_filename $dir/squid.pid
-coredump_dir $dir
-shutdown_lifetime 1 seconds
+    { eg_squid_base_conf "$dir" "$p"; cat <<EOF; } >"$dir/squid.conf"
 debug_options ALL,1 80,3
 wccp2_router $ROUTER
 wccp2_forwarding_method $2

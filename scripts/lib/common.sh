@@ -71,3 +71,25 @@ d = json.load(sys.stdin)
 v = eval(sys.argv[1], {"d": d})
 print(json.dumps(v) if isinstance(v, (dict, list)) else v)' "$1"
 }
+
+# eg_squid_base_conf DIR NAME: the squid.conf lines every lab and test proxy shares (an
+# intercepting Squid named NAME, its files under DIR, origin names from DIR/hosts); the caller
+# appends its WCCP lines.
+eg_squid_base_conf() {
+    cat <<EOF
+http_port 3128
+http_port 3129 intercept
+visible_hostname $2
+cache_effective_user proxy
+pinger_enable off
+dns_nameservers 127.0.0.1
+hosts_file $1/hosts
+http_access allow all
+cache_mem 8 MB
+access_log stdio:$1/access.log
+cache_log $1/cache.log
+pid_filename $1/squid.pid
+coredump_dir $1
+shutdown_lifetime 1 seconds
+EOF
+}

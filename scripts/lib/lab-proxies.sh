@@ -110,22 +110,7 @@ lab_proxy_start() {
     mkdir -p "$dir"
     printf '198.51.100.80 inet\n127.0.0.1 localhost\n' >"$dir/hosts"
     {
-        cat <<EOF
-http_port 3128
-http_port 3129 intercept
-visible_hostname $(ns "$p")
-cache_effective_user proxy
-pinger_enable off
-dns_nameservers 127.0.0.1
-hosts_file $dir/hosts
-http_access allow all
-cache_mem 8 MB
-access_log stdio:$dir/access.log
-cache_log $dir/cache.log
-pid_filename $dir/squid.pid
-coredump_dir $dir
-shutdown_lifetime 1 seconds
-EOF
+        eg_squid_base_conf "$dir" "$(ns "$p")"
         for app in "${APPS[@]}"; do echo "wccp2_router $(lab_router_ip "$app")"; done
         cat <<EOF
 wccp2_forwarding_method l2

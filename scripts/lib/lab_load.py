@@ -235,72 +235,71 @@ class Load:
             nxt += period
             await asyncio.sleep(max(0.0, nxt - time.monotonic()))
 
-    # -- dl: long downloads through the proxies -------------------------------------------
-    async def download(self, flow):
-        st = self.cls["dl"]
+    # -- long flows that reconnect after an error (dl, tcp) --------------------------------
+    async def reconnecting(self, flow, st, port, session):
+        """Runs `session(reader, writer, started)` over connections to the target's PORT until
+        the load stops; an error is counted against the flow and its class, timed from
+        started[0] (the session moves it forward as it makes progress), and the flow reconnects."""
         while not self.stop.is_set():
             writer = None
-            started = self.clock.now()
+            started = [self.clock.now()]
             try:
-                reader, writer, flow.port = await self.connect(flow.spoke, 80, self.args.timeout)
+                reader, writer, flow.port = await self.connect(flow.spoke, port, self.args.timeout)
                 flow.ports.append(flow.port)
-                writer.write(b"GET /stream/%d HTTP/1.1\r\nHost: inet\r\n\r\n" % self.args.download_seconds)
-                status, headers = await read_http_response(reader, self.args.timeout)
-                if status != 200:
-                    raise ValueError("status %d" % status)
-                flow.proxy = proxy_of(headers, self.args.prefix)
-                flow.conns.append((round(started, 3), flow.proxy))
-                left = int(headers.get("content-length", "0"))
-                while left > 0 and not self.stop.is_set():
-                    chunk = await asyncio.wait_for(reader.read(65536), self.args.timeout)
-                    if not chunk:
-                        raise ValueError("closed early")
-                    left -= len(chunk)
-                    flow.success()
-                    st.success()
+                await session(reader, writer, started)
             except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError, IndexError):
                 if self.stop.is_set():
                     return
                 flow.errors += 1
                 flow.error_times.append(round(self.clock.now(), 3))
-                st.failure(started)
+                st.failure(started[0])
                 await asyncio.sleep(0.2)
             finally:
                 if writer is not None:
                     writer.close()
 
+    # -- dl: long downloads through the proxies -------------------------------------------
+    async def download(self, flow):
+        st = self.cls["dl"]
+
+        async def session(reader, writer, started):
+            writer.write(b"GET /stream/%d HTTP/1.1\r\nHost: inet\r\n\r\n" % self.args.download_seconds)
+            status, headers = await read_http_response(reader, self.args.timeout)
+            if status != 200:
+                raise ValueError("status %d" % status)
+            flow.proxy = proxy_of(headers, self.args.prefix)
+            flow.conns.append((round(started[0], 3), flow.proxy))
+            left = int(headers.get("content-length", "0"))
+            while left > 0 and not self.stop.is_set():
+                chunk = await asyncio.wait_for(reader.read(65536), self.args.timeout)
+                if not chunk:
+                    raise ValueError("closed early")
+                left -= len(chunk)
+                flow.success()
+                st.success()
+
+        await self.reconnecting(flow, st, 80, session)
+
     # -- tcp: long echo flows ----------------------------------------------------------------
     async def tcp_flow(self, flow):
         st = self.cls["tcp"]
-        while not self.stop.is_set():
-            writer = None
-            started = self.clock.now()
-            try:
-                reader, writer, flow.port = await self.connect(flow.spoke, 8080, self.args.timeout)
-                flow.ports.append(flow.port)
-                seq = 0
-                while not self.stop.is_set():
-                    msg = struct.pack("!QQ16x", flow.index, seq)
-                    writer.write(msg)
-                    sent_at = time.monotonic()
-                    started = self.clock.now()
-                    echo = await asyncio.wait_for(reader.readexactly(len(msg)), self.args.flow_timeout)
-                    if echo != msg:
-                        raise ValueError("echo mismatch")
-                    flow.success()
-                    st.success()
-                    seq += 1
-                    await asyncio.sleep(max(0.0, 0.1 - (time.monotonic() - sent_at)))
-            except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError):
-                if self.stop.is_set():
-                    return
-                flow.errors += 1
-                flow.error_times.append(round(self.clock.now(), 3))
-                st.failure(started)
-                await asyncio.sleep(0.2)
-            finally:
-                if writer is not None:
-                    writer.close()
+
+        async def session(reader, writer, started):
+            seq = 0
+            while not self.stop.is_set():
+                msg = struct.pack("!QQ16x", flow.index, seq)
+                writer.write(msg)
+                sent_at = time.monotonic()
+                started[0] = self.clock.now()
+                echo = await asyncio.wait_for(reader.readexactly(len(msg)), self.args.flow_timeout)
+                if echo != msg:
+                    raise ValueError("echo mismatch")
+                flow.success()
+                st.success()
+                seq += 1
+                await asyncio.sleep(max(0.0, 0.1 - (time.monotonic() - sent_at)))
+
+        await self.reconnecting(flow, st, 8080, session)
 
     # -- udp: echo flows ---------------------------------------------------------------------
     async def udp_flow(self, flow):
