@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# drill-appliance-restart: SIGTERM egressd on app1 (graceful shutdown: withdraw, drain, Cease) and start it again (update delay): no request or TCP flow fails, no flow silent for 2 s (UDP loss bounded by that time; see drill.sh). Needs egressd's bgp graceful-shutdown.
+# drill-appliance-restart: SIGTERM egressd on app1 (graceful shutdown: withdraw, drain, Cease) and start it again (update delay): no request or TCP flow fails, at most 5 UDP datagrams lost, no flow silent for 2 s (the update delay waits for End-of-RIB and the learned routes in engine and kernel). Needs egressd's bgp graceful-shutdown.
 # Lab: LAB_APPLIANCES=2 LAB_PROXIES=0. The bound and the figures: scripts/drill.sh.
 TEST_NAME="drill-appliance-restart"  # used by lib.sh
 export LAB_APPLIANCES=2 LAB_PROXIES=0
