@@ -99,17 +99,23 @@ import Testing
 
     @Test func completeWhenEveryNegotiatedFamilyHasItsEndOfRIB() {
         var r = InitialRoutes()
-        #expect(!r.complete && !r.endOfRIBReceived(.ipv4Unicast))  // not Established: ignored
+        let early = r.endOfRIBReceived(.ipv4Unicast)
+        #expect(!r.complete && !early)  // not Established: ignored
         r.established(families: both, peerHasGracefulRestart: true)
         #expect(!r.complete && r.missing == [.ipv4Unicast, .ipv6Unicast])
-        #expect(r.endOfRIBReceived(.ipv6Unicast))
-        #expect(!r.endOfRIBReceived(.ipv6Unicast))  // a second marker is no news
-        #expect(!r.endOfRIBReceived(AddressFamily(afi: 1, safi: 128)))  // not negotiated
+        let step1 = r.endOfRIBReceived(.ipv6Unicast)
+        #expect(step1)
+        let step2 = r.endOfRIBReceived(.ipv6Unicast)
+        #expect(!step2)  // a second marker is no news
+        let step3 = r.endOfRIBReceived(AddressFamily(afi: 1, safi: 128))
+        #expect(!step3)  // not negotiated
         #expect(!r.complete && r.missing == [.ipv4Unicast])
         // The peer promised End-of-RIB: its keepalives do not stand in for it.
-        #expect(!r.keepaliveReceived())
+        let step4 = r.keepaliveReceived()
+        #expect(!step4)
         #expect(!r.complete)
-        #expect(r.endOfRIBReceived(.ipv4Unicast))
+        let step5 = r.endOfRIBReceived(.ipv4Unicast)
+        #expect(step5)
         #expect(r.complete && r.missing.isEmpty && !r.implicitEndOfRIB)
     }
 
@@ -117,11 +123,14 @@ import Testing
         var r = InitialRoutes()
         r.established(families: [.ipv4Unicast], peerHasGracefulRestart: false)
         #expect(!r.complete)
-        #expect(r.keepaliveReceived())
+        let step6 = r.keepaliveReceived()
+        #expect(step6)
         #expect(r.complete && r.implicitEndOfRIB)
-        #expect(!r.keepaliveReceived())  // only the first one reports
+        let step7 = r.keepaliveReceived()
+        #expect(!step7)  // only the first one reports
         // It may still send the marker; that is recorded too.
-        #expect(r.endOfRIBReceived(.ipv4Unicast))
+        let step8 = r.endOfRIBReceived(.ipv4Unicast)
+        #expect(step8)
         #expect(r.complete)
     }
 
@@ -131,7 +140,9 @@ import Testing
         r.endOfRIBReceived(.ipv4Unicast)
         #expect(r.complete)
         r.down()
-        #expect(r == InitialRoutes() && !r.complete && !r.keepaliveReceived())
+        #expect(r == InitialRoutes() && !r.complete)
+        let afterDown = r.keepaliveReceived()
+        #expect(!afterDown)
         r.established(families: [.ipv4Unicast], peerHasGracefulRestart: true)
         #expect(!r.complete && r.endOfRIB.isEmpty)
     }
@@ -179,8 +190,10 @@ import Testing
         // A peer that never sends End-of-RIB holds us no longer than the delay.
         var v = UpdateDelay(delay: .seconds(60), startedAt: .zero)
         let silent = UpdateDelay.pending(neighbors: [neighbor("10.0.0.1", eor: [])], unassignedServices: [], routes: LearnedRouteHandOver())
-        #expect(!v.evaluate(at: .seconds(59), waitingFor: silent))
-        #expect(v.evaluate(at: .seconds(60), waitingFor: silent))
+        let step9 = v.evaluate(at: .seconds(59), waitingFor: silent)
+        #expect(!step9)
+        let step10 = v.evaluate(at: .seconds(60), waitingFor: silent)
+        #expect(step10)
         #expect(v.releaseReason == "update-delay of 60 s expired, still waiting for neighbor 10.0.0.1 End-of-RIB (IPv4 Unicast)")
     }
 }
