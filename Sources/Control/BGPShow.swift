@@ -309,7 +309,7 @@ enum BGPShowFormat {
     static func endOfRIBText(_ r: InitialRoutes) -> String {
         guard r.established else { return "" }
         var out = "  End-of-RIB received: " + (r.endOfRIB.isEmpty ? "none" : r.endOfRIB.sorted().map(\.description).joined(separator: ", "))
-        if r.implicitEndOfRIB { out += " (implicit: first KEEPALIVE, the peer has no graceful restart capability)" }
+        if r.implicitEndOfRIB { out += " (implicit: KEEPALIVE after UPDATEs, the peer has no graceful restart capability)" }
         out += "\n"
         if !r.complete { out += "  Initial routes: waiting for End-of-RIB of " + r.missing.map(\.description).joined(separator: ", ") + "\n" }
         return out

@@ -119,9 +119,14 @@ import Testing
         #expect(r.complete && r.missing.isEmpty && !r.implicitEndOfRIB)
     }
 
-    @Test func aPeerWithoutGracefulRestartCompletesAtItsFirstKeepalive() {
+    @Test func aPeerWithoutGracefulRestartCompletesAtItsFirstKeepaliveAfterAnUpdate() {
         var r = InitialRoutes()
         r.established(families: [.ipv4Unicast], peerHasGracefulRestart: false)
+        #expect(!r.complete)
+        // FRR's first KEEPALIVE can precede its routes (coalesce time): it proves nothing yet.
+        let early = r.keepaliveReceived()
+        #expect(!early && !r.complete)
+        r.updateArrived()
         #expect(!r.complete)
         let step6 = r.keepaliveReceived()
         #expect(step6)
@@ -132,6 +137,9 @@ import Testing
         let step8 = r.endOfRIBReceived(.ipv4Unicast)
         #expect(step8)
         #expect(r.complete)
+        // A new session starts over.
+        r.established(families: [.ipv4Unicast], peerHasGracefulRestart: false)
+        #expect(!r.updateReceived && !r.implicitEndOfRIB && !r.complete)
     }
 
     @Test func resetWhenTheSessionGoesDownOrComesUpAgain() {

@@ -74,9 +74,10 @@ import Testing
         #expect(json == "{\"endOfRibRecv\":{\"ipv4Unicast\":true,\"ipv6Unicast\":false},\"endOfRibImplicit\":false,\"initialRoutesComplete\":false}")
         var implicit = InitialRoutes()
         implicit.established(families: [.ipv4Unicast], peerHasGracefulRestart: false)
+        implicit.updateArrived()
         implicit.keepaliveReceived()
         #expect(BGPShowFormat.endOfRIBText(implicit)
-                == "  End-of-RIB received: none (implicit: first KEEPALIVE, the peer has no graceful restart capability)\n")
+                == "  End-of-RIB received: none (implicit: KEEPALIVE after UPDATEs, the peer has no graceful restart capability)\n")
         #expect(BGPShowFormat.endOfRIBText(InitialRoutes()).isEmpty)
     }
 }

@@ -203,7 +203,7 @@ final class PeerSession: @unchecked Sendable {
                 let wasEstablished = state == .established
                 handle(.message(message))
                 if case .keepalive = message, wasEstablished, state == .established, initialRoutes.keepaliveReceived() {
-                    speaker.initialRoutesComplete(self, "first KEEPALIVE after Established taken as End-of-RIB (no graceful restart capability)")
+                    speaker.initialRoutesComplete(self, "first KEEPALIVE after its UPDATEs taken as End-of-RIB (no graceful restart capability)")
                 }
             } catch {
                 lastError = "sent \(error)"
@@ -317,6 +317,7 @@ final class PeerSession: @unchecked Sendable {
             for family in n.families.sorted() { send(.update(.endOfRIB(family))) }
         case .deliver(let update):
             speaker.deliver(update, from: self)
+            initialRoutes.updateArrived()
             if let family = update.update.endOfRIB, initialRoutes.endOfRIBReceived(family) {
                 speaker.initialRoutesComplete(self, "End-of-RIB received for \(family)")
             }

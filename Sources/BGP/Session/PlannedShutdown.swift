@@ -130,10 +130,13 @@ public struct UpdateDelay: Sendable, Equatable {
 
 /// Whether a session has received its peer's initial routes (RFC 4724 §2 End-of-RIB), per
 /// session and reset when the session goes down. A peer that announced the graceful restart
-/// capability promised End-of-RIB for every family; one that did not (FRR with
-/// `bgp graceful-restart-disable`, BIRD with `graceful restart off`) may never send it, so for
-/// it the first KEEPALIVE after Established counts as an implicit End-of-RIB (FRR's
-/// update-delay does the same): TCP keeps order, so whatever the peer queued before it has arrived.
+/// capability promised End-of-RIB for every family; one that did not may never send it, so for
+/// it the first KEEPALIVE after an UPDATE in this session counts as an implicit End-of-RIB.
+/// (FRR's update-delay takes the first KEEPALIVE after Established; but FRR 8.4 with
+/// `bgp graceful-restart-disable` announces its routes only after its coalesce time, 1 s by
+/// default, which can come after its first KEEPALIVE, and then does send End-of-RIB: a KEEPALIVE
+/// before any UPDATE proves nothing.) TCP keeps order: whatever the peer queued before that
+/// KEEPALIVE has arrived. A peer that sends neither holds `bgp update-delay` until it expires.
 public struct InitialRoutes: Sendable, Equatable {
     /// The negotiated families (empty while not Established).
     public private(set) var families: Set<AddressFamily> = []
@@ -141,8 +144,10 @@ public struct InitialRoutes: Sendable, Equatable {
     public private(set) var endOfRIB: Set<AddressFamily> = []
     /// The peer sent the graceful restart capability (so End-of-RIB is to be expected).
     public private(set) var promisesEndOfRIB = false
-    /// A KEEPALIVE arrived after Established, from a peer that promised no End-of-RIB.
+    /// A KEEPALIVE arrived after an UPDATE, from a peer that promised no End-of-RIB.
     public private(set) var implicitEndOfRIB = false
+    /// An UPDATE (routes, withdrawals or End-of-RIB) arrived in this session.
+    public private(set) var updateReceived = false
     public private(set) var established = false
 
     public init() {}
@@ -165,11 +170,16 @@ public struct InitialRoutes: Sendable, Equatable {
         return endOfRIB.insert(family).inserted
     }
 
+    /// An UPDATE arrived while Established.
+    public mutating func updateArrived() {
+        if established { updateReceived = true }
+    }
+
     /// A KEEPALIVE arrived while Established. Returns true when it completes the initial
-    /// routes (the peer promised no End-of-RIB and this is the first one).
+    /// routes (the peer promised no End-of-RIB, an UPDATE came before, and this is the first such).
     @discardableResult
     public mutating func keepaliveReceived() -> Bool {
-        guard established, !promisesEndOfRIB, !implicitEndOfRIB, !complete else { return false }
+        guard established, !promisesEndOfRIB, updateReceived, !implicitEndOfRIB, !complete else { return false }
         implicitEndOfRIB = true
         return true
     }
