@@ -32,7 +32,11 @@
 # Environment: DRILL_LOAD_ARGS (extra lab_load.py options), DRILL_JSON (verdict as JSON),
 #   DRILL_UDP_FLOWS (UDP echo flows per spoke, default 8: with 16 flows over 4 tunnels some
 #   surely cross the failed appliance; the time disturbed is measured on them),
-#   DRILL_PROXY (proxy-down/up: proxy1 or proxy2). Exit 0 on PASS, 1 on FAIL, 2 on usage.
+#   DRILL_PROXY (proxy-down/up: proxy1 or proxy2),
+#   DRILL_TGW_COALESCE_MS (appliance-restart with FRR as the stand-in: its bgpd's `coalesce-time`,
+#   default FRR's 1000; the namespace test uses 3000, so the stand-in announces its routes to
+#   the restarted appliance late, as a slow peer would: only an update delay that waits for
+#   End-of-RIB and the kernel's routes loses nothing then). Exit 0 on PASS, 1 on FAIL, 2 on usage.
 set -euo pipefail
 
 SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -146,7 +150,14 @@ case $NAME in
         eg_wait 40 proxy_usable_everywhere "$DRILL_PROXY" yes || eg_die "$DRILL_PROXY has no buckets on the appliances" ;;
     appliance-restart)
         [[ $(cat "$STATE/drain.supported" 2>/dev/null) == 1 ]] \
-            || eg_die "appliance-restart needs egressd's graceful shutdown (router bgp: bgp graceful-shutdown drain-time, bgp update-delay), which this egressd ($(cat "$STATE/egressd.path")) does not accept" ;;
+            || eg_die "appliance-restart needs egressd's graceful shutdown (router bgp: bgp graceful-shutdown drain-time, bgp update-delay), which this egressd ($(cat "$STATE/egressd.path")) does not accept"
+        if [[ -n ${DRILL_TGW_COALESCE_MS:-} && $(cat "$STATE/bgp.kind" 2>/dev/null) == frr ]]; then
+            for inst in a b; do
+                vtysh --vty_socket "$STATE/frr-$inst" -c "configure terminal" -c "router bgp 64512" \
+                    -c "coalesce-time $DRILL_TGW_COALESCE_MS" >/dev/null || eg_die "cannot set coalesce-time in the stand-in's bgpd ($inst)"
+            done
+            log "the stand-in's bgpd announces routes to a new session after $DRILL_TGW_COALESCE_MS ms (coalesce-time)"
+        fi ;;
 esac
 if [[ $APPLIANCES == 2 ]]; then
     eg_wait 30 tgw_route_has tgw0 tgw1 tgw2 tgw3 || eg_die "the stand-in's default route does not use all four tunnels; is the lab healthy? (scripts/lab.sh status)"
