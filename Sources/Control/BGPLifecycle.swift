@@ -83,7 +83,7 @@ extension Appliance {
             return
         }
         bgpLifecycle.updateDelay = UpdateDelay(delay: .seconds(seconds), startedAt: lifecycleNow)
-        record("bgp update-delay: holding our routes until every neighbor is Established and every WCCP service has its assignment, at most \(seconds) s")
+        record("bgp update-delay: holding our routes until every neighbor is Established with its End-of-RIB, every WCCP service has its assignment and the learned routes are in the forwarding table and the kernel, at most \(seconds) s")
         guard let loop = MultiThreadedEventLoopGroup.currentEventLoop else { return }
         armUpdateDelayTimer(loop, in: .seconds(Int64(seconds)))
     }
@@ -122,20 +122,31 @@ extension Appliance {
         applyBGP()
     }
 
-    /// What the start-up hold still waits for: neighbours not Established (and not shut down),
-    /// WCCP services without an assignment from their caches.
+    /// What the start-up hold still waits for (UpdateDelay.pending): neighbours not Established
+    /// (and not shut down), Established ones without End-of-RIB, WCCP services without an
+    /// assignment from their caches, learned routes not yet in the engine's table and the kernel.
     func updateDelayPending() -> [String] {
-        var pending: [String] = []
-        for p in bgpSpeaker?.peerStatus() ?? [] where !p.shutdown && p.state != .established {
-            pending.append("neighbor \(p.address)")
+        let neighbors = (bgpSpeaker?.peerStatus() ?? []).map { p in
+            UpdateDelayNeighbor(address: p.address.description, inactive: p.shutdown || !p.enabled, initialRoutes: p.initialRoutes)
         }
+        var unassigned: [String] = []
         if wccpEndpoint != nil {
             for id in config.wccp.services.keys.sorted() {
                 let assigned = redirectServices.contains { $0.serviceID == id && !$0.caches.isEmpty }
-                if !assigned { pending.append("WCCP service \(config.wccp.services[id]?.name ?? String(id)) assignment") }
+                if !assigned { unassigned.append("WCCP service \(config.wccp.services[id]?.name ?? String(id)) assignment") }
             }
         }
-        return pending
+        return UpdateDelay.pending(neighbors: neighbors, unassignedServices: unassigned, routes: learnedRouteHandOver())
+    }
+
+    /// Where the learned routes received so far are on their way to forwarding.
+    func learnedRouteHandOver() -> LearnedRouteHandOver {
+        var h = LearnedRouteHandOver(speakerHolding: bgpSpeaker?.holdsUnpublishedRoutes ?? false)
+        if let table = learned {
+            h.engineBehind = table.engineSequence != table.changeSequence
+            h.kernelBehind = table.kernel?.behind ?? 0
+        }
+        return h
     }
 
     // MARK: show

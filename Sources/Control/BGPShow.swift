@@ -258,6 +258,7 @@ enum BGPShowFormat {
                 out += "    Route refresh: \(n.routeRefresh ? "advertised and received" : "advertised")\n"
                 if let gr = n.peerGracefulRestart { out += "    Graceful Restart: received, restart time \(gr.restartTime) s\n" }
                 for f in n.families.sorted() { out += "    Address Family \(f): advertised and received\n" }
+                out += endOfRIBText(p.initialRoutes)
             } else {
                 out += "  Configured hold time is \(p.holdTime), keepalive interval is \(p.keepaliveTime) seconds\n"
             }
@@ -292,6 +293,7 @@ enum BGPShowFormat {
         f.append(("routeRefresh", .bool(n?.routeRefresh ?? false)))
         let gr: JSON = n?.peerGracefulRestart.map { .int(Int64($0.restartTime)) } ?? .null
         f.append(("gracefulRestartPeerTime", gr))
+        f.append(("gracefulRestartInfo", endOfRIBJSON(p.initialRoutes)))
         f.append(("messageStats", .object([("totalSent", .int(Int64(p.messagesSent))), ("totalRecv", .int(Int64(p.messagesReceived)))])))
         f.append(("acceptedPrefixCounter", .int(Int64(p.prefixesReceived))))
         f.append(("sentPrefixCounter", .int(Int64(p.prefixesSent))))
@@ -301,6 +303,33 @@ enum BGPShowFormat {
         f.append(("hostLocal", p.localAddress.map { .string($0.description) } ?? .null))
         f.append(("ttl", .int(Int64(p.ttl))))
         return .object(f)
+    }
+
+    /// FRR's "End-of-RIB received" lines of `show ip bgp neighbors` (per negotiated family).
+    static func endOfRIBText(_ r: InitialRoutes) -> String {
+        guard r.established else { return "" }
+        var out = "  End-of-RIB received: " + (r.endOfRIB.isEmpty ? "none" : r.endOfRIB.sorted().map(\.description).joined(separator: ", "))
+        if r.implicitEndOfRIB { out += " (implicit: KEEPALIVE after UPDATEs, the peer has no graceful restart capability)" }
+        out += "\n"
+        if !r.complete { out += "  Initial routes: waiting for End-of-RIB of " + r.missing.map(\.description).joined(separator: ", ") + "\n" }
+        return out
+    }
+
+    /// FRR's `gracefulRestartInfo` shape: `endOfRibRecv` by family key, plus whether the
+    /// initial routes are complete and whether that was by an implicit End-of-RIB.
+    static func endOfRIBJSON(_ r: InitialRoutes) -> JSON {
+        func key(_ f: AddressFamily) -> String {
+            switch f {
+            case .ipv4Unicast: "ipv4Unicast"
+            case .ipv6Unicast: "ipv6Unicast"
+            default: "afi\(f.afi)Safi\(f.safi)"
+            }
+        }
+        return .object([
+            ("endOfRibRecv", .object(r.families.sorted().map { (key($0), .bool(r.endOfRIB.contains($0))) })),
+            ("endOfRibImplicit", .bool(r.implicitEndOfRIB)),
+            ("initialRoutesComplete", .bool(r.complete)),
+        ])
     }
 
     static func advertised(_ peers: [BGPPeerStatus], routerID: IPv4Address, localAS: UInt32, json: Bool) -> String {

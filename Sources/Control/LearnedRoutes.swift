@@ -38,6 +38,10 @@ final class LearnedRoutes: @unchecked Sendable {
     static let rebuildSpacing = 8
     /// Targets of each group as last given to the engine (for adjacency refresh).
     var publishedTargets: [BulkRoutes.Target] = []
+    /// Counts the deltas applied; `engineSequence` is the count the engine's table was built
+    /// from (`bgp update-delay` waits until they are equal).
+    var changeSequence: UInt64 = 0
+    var engineSequence: UInt64 = 0
 
     // Kernel side.
     let kernel: KernelRouteWriter?
@@ -128,6 +132,13 @@ final class KernelRouteWriter: @unchecked Sendable {
     private var runStarted: ContinuousClock.Instant?
 
     var pending: Int { queue.count - head }
+    /// Changes ever queued, and ever finished (written, failed or skipped): the writer has
+    /// caught up with everything queued before when `behind` is 0.
+    private(set) var enqueued: UInt64 = 0
+    private(set) var completed: UInt64 = 0
+    var behind: Int { Int(enqueued - completed) }
+    /// Called on the loop when the writer has caught up (its queue is empty).
+    var onCaughtUp: (() -> Void)?
 
     init(loop: EventLoop) throws {
         netlink = try RTNetlink()
@@ -139,6 +150,7 @@ final class KernelRouteWriter: @unchecked Sendable {
     /// Queues changes (empty hops: delete) and starts writing if idle.
     func enqueue(_ changes: [KernelChange]) {
         guard !changes.isEmpty, !stopped else { return }
+        enqueued += UInt64(changes.count)
         if head > 0 && head == queue.count { queue.removeAll(keepingCapacity: true); head = 0 }
         if queue.isEmpty { queue = changes } else { queue += changes }  // no copy of a first batch
         if runStarted == nil { runStarted = .now }
@@ -152,9 +164,12 @@ final class KernelRouteWriter: @unchecked Sendable {
             queue.removeAll(keepingCapacity: false)
             head = 0
             if let start = runStarted { lastRun = .now - start; runStarted = nil }
+            completed = enqueued
+            onCaughtUp?()
             return
         }
         let deleting = queue[head].group < 0
+        let firstHead = head
         var routes: [KernelRoute] = []
         var deltas: [Int8] = []
         routes.reserveCapacity(min(Self.batchSize, queue.count - head))
@@ -179,6 +194,7 @@ final class KernelRouteWriter: @unchecked Sendable {
             deltas.append(c.countDelta)
         }
         let batch = routes
+        let taken = UInt64(head - firstHead)
         busy = true
         let netlink = self.netlink
         pool.runIfActive(eventLoop: loop) { () throws -> [NetlinkError?] in
@@ -187,6 +203,7 @@ final class KernelRouteWriter: @unchecked Sendable {
             return deleting ? try netlink.deleteRoutes(batch) : try netlink.replaceRoutes(batch)
         }.whenComplete { [self] result in
             busy = false
+            completed += taken
             switch result {
             case .success(let results):
                 for (i, r) in results.enumerated() {
@@ -218,6 +235,7 @@ final class KernelRouteWriter: @unchecked Sendable {
         stopped = true
         queue = []
         head = 0
+        onCaughtUp = nil
         try? pool.syncShutdownGracefully()
     }
 }
@@ -241,12 +259,14 @@ extension Appliance {
             // arrays then come from the heap and stay in RSS; a fixed threshold keeps them mmapped,
             // so they go back to the kernel when freed.
             _ = egressd_fix_mmap_threshold(256 * 1024)
+            writer?.onCaughtUp = { [weak self] in self?.updateDelayInputChanged() }
             writer?.resolve = { [weak self, weak table] group in
                 guard let self, let table, group >= 0, Int(group) < table.groups.count else { return [] }
                 return self.kernelNextHops(table.groups[Int(group)])
             }
             learned = table
         }
+        table.changeSequence &+= 1
         var changes = table.apply(delta)
         // A static route for the prefix owns the kernel's route.
         if !config.staticRoutes.isEmpty {
@@ -290,9 +310,12 @@ extension Appliance {
                 return self.armLearnedRebuild(table, in: LearnedRoutes.quietInterval)
             }
             table.rebuildTask = nil
+            let sequence = table.changeSequence
             self.publish(routes: self.lastRoutes)
+            table.engineSequence = sequence
             table.lastPublish = .now
             table.lastRebuild = table.lastPublish - now
+            self.updateDelayInputChanged()
         }
     }
 

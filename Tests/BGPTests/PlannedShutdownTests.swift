@@ -93,3 +93,115 @@ import Testing
         #expect(!u.isHolding && u.releasedAt == .seconds(1))
     }
 }
+
+@Suite struct InitialRoutesTests {
+    private let both: Set<AddressFamily> = [.ipv4Unicast, .ipv6Unicast]
+
+    @Test func completeWhenEveryNegotiatedFamilyHasItsEndOfRIB() {
+        var r = InitialRoutes()
+        let early = r.endOfRIBReceived(.ipv4Unicast)
+        #expect(!r.complete && !early)  // not Established: ignored
+        r.established(families: both, peerHasGracefulRestart: true)
+        #expect(!r.complete && r.missing == [.ipv4Unicast, .ipv6Unicast])
+        let step1 = r.endOfRIBReceived(.ipv6Unicast)
+        #expect(step1)
+        let step2 = r.endOfRIBReceived(.ipv6Unicast)
+        #expect(!step2)  // a second marker is no news
+        let step3 = r.endOfRIBReceived(AddressFamily(afi: 1, safi: 128))
+        #expect(!step3)  // not negotiated
+        #expect(!r.complete && r.missing == [.ipv4Unicast])
+        // The peer promised End-of-RIB: its keepalives do not stand in for it.
+        let step4 = r.keepaliveReceived()
+        #expect(!step4)
+        #expect(!r.complete)
+        let step5 = r.endOfRIBReceived(.ipv4Unicast)
+        #expect(step5)
+        #expect(r.complete && r.missing.isEmpty && !r.implicitEndOfRIB)
+    }
+
+    @Test func aPeerWithoutGracefulRestartCompletesAtItsFirstKeepaliveAfterAnUpdate() {
+        var r = InitialRoutes()
+        r.established(families: [.ipv4Unicast], peerHasGracefulRestart: false)
+        #expect(!r.complete)
+        // FRR's first KEEPALIVE can precede its routes (coalesce time): it proves nothing yet.
+        let early = r.keepaliveReceived()
+        #expect(!early && !r.complete)
+        r.updateArrived()
+        #expect(!r.complete)
+        let step6 = r.keepaliveReceived()
+        #expect(step6)
+        #expect(r.complete && r.implicitEndOfRIB)
+        let step7 = r.keepaliveReceived()
+        #expect(!step7)  // only the first one reports
+        // It may still send the marker; that is recorded too.
+        let step8 = r.endOfRIBReceived(.ipv4Unicast)
+        #expect(step8)
+        #expect(r.complete)
+        // A new session starts over.
+        r.established(families: [.ipv4Unicast], peerHasGracefulRestart: false)
+        #expect(!r.updateReceived && !r.implicitEndOfRIB && !r.complete)
+    }
+
+    @Test func resetWhenTheSessionGoesDownOrComesUpAgain() {
+        var r = InitialRoutes()
+        r.established(families: [.ipv4Unicast], peerHasGracefulRestart: true)
+        r.endOfRIBReceived(.ipv4Unicast)
+        #expect(r.complete)
+        r.down()
+        #expect(r == InitialRoutes() && !r.complete)
+        let afterDown = r.keepaliveReceived()
+        #expect(!afterDown)
+        r.established(families: [.ipv4Unicast], peerHasGracefulRestart: true)
+        #expect(!r.complete && r.endOfRIB.isEmpty)
+    }
+}
+
+@Suite struct UpdateDelayGateTests {
+    private func neighbor(_ a: String, established: Bool = true, eor: [AddressFamily] = [.ipv4Unicast],
+                          families: Set<AddressFamily> = [.ipv4Unicast], inactive: Bool = false) -> UpdateDelayNeighbor {
+        var r = InitialRoutes()
+        if established {
+            r.established(families: families, peerHasGracefulRestart: true)
+            for f in eor { r.endOfRIBReceived(f) }
+        }
+        return UpdateDelayNeighbor(address: a, inactive: inactive, initialRoutes: r)
+    }
+
+    @Test func establishedIsNotEnoughWithoutEndOfRIB() {
+        let p = UpdateDelay.pending(neighbors: [neighbor("10.0.0.1", eor: []), neighbor("10.0.0.2")],
+                                    unassignedServices: [], routes: LearnedRouteHandOver())
+        #expect(p == ["neighbor 10.0.0.1 End-of-RIB (IPv4 Unicast)"])
+        let both = UpdateDelay.pending(neighbors: [neighbor("10.0.0.3", eor: [.ipv4Unicast], families: [.ipv4Unicast, .ipv6Unicast])],
+                                       unassignedServices: [], routes: LearnedRouteHandOver())
+        #expect(both == ["neighbor 10.0.0.3 End-of-RIB (IPv6 Unicast)"])
+    }
+
+    @Test func waitsInOrderForSessionsEndOfRIBServicesAndTheRoutesHandOver() {
+        let routes = LearnedRouteHandOver(speakerHolding: true, engineBehind: true, kernelBehind: 2)
+        let p = UpdateDelay.pending(neighbors: [neighbor("10.0.0.1", established: false), neighbor("10.0.0.2", eor: []),
+                                                neighbor("10.0.0.9", established: false, inactive: true)],
+                                    unassignedServices: ["WCCP service web-cache assignment"], routes: routes)
+        #expect(p == ["neighbor 10.0.0.1", "neighbor 10.0.0.2 End-of-RIB (IPv4 Unicast)", "WCCP service web-cache assignment",
+                      "learned routes from BGP", "learned routes into the forwarding table",
+                      "learned routes into the kernel (2 changes)"])
+    }
+
+    @Test func releasesOnlyWhenTheKernelHasCaughtUpAndTheDelayStillBounds() {
+        var u = UpdateDelay(delay: .seconds(60), startedAt: .zero)
+        let ready = [neighbor("10.0.0.1"), neighbor("10.0.0.2")]
+        let r1 = u.evaluate(at: .seconds(2), waitingFor: UpdateDelay.pending(neighbors: ready, unassignedServices: [],
+                                                                             routes: LearnedRouteHandOver(kernelBehind: 1)))
+        #expect(!r1 && u.waitingFor == ["learned routes into the kernel (1 changes)"])
+        let r2 = u.evaluate(at: .seconds(3), waitingFor: UpdateDelay.pending(neighbors: ready, unassignedServices: [],
+                                                                             routes: LearnedRouteHandOver()))
+        #expect(r2 && u.releaseReason == "converged after 3 s")
+        // A peer that never sends End-of-RIB holds us no longer than the delay.
+        var v = UpdateDelay(delay: .seconds(60), startedAt: .zero)
+        let silent = UpdateDelay.pending(neighbors: [neighbor("10.0.0.1", eor: [])], unassignedServices: [], routes: LearnedRouteHandOver())
+        let step9 = v.evaluate(at: .seconds(59), waitingFor: silent)
+        #expect(!step9)
+        let step10 = v.evaluate(at: .seconds(60), waitingFor: silent)
+        #expect(step10)
+        #expect(v.releaseReason == "update-delay of 60 s expired, still waiting for neighbor 10.0.0.1 End-of-RIB (IPv4 Unicast)")
+    }
+}

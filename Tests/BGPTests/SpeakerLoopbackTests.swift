@@ -86,6 +86,12 @@ func twoSpeakersEstablishAndExchangeRoutes() async throws {
     #expect(status.0.first?.state == .established)
     #expect(status.0.first?.prefixesReceived == 1 && status.0.first?.prefixesSent == 2)
     #expect(status.1.first { $0.prefix == defaultRoute }?.paths.first?.asPath == "65000")
+    // Both announce graceful restart and send End-of-RIB after their routes: each side's initial
+    // routes are complete by the explicit marker, for every negotiated family.
+    #expect(try await waitFor(loop) { a.peerStatus().first?.initialRoutes.complete == true && b.peerStatus().first?.initialRoutes.complete == true })
+    let eor = try await loop.submit { a.peerStatus().first!.initialRoutes }.get()
+    #expect(!eor.families.isEmpty && eor.endOfRIB == eor.families && eor.promisesEndOfRIB && !eor.implicitEndOfRIB)
+    #expect(try await loop.submit { sinkA.events.contains { $0.hasSuffix("; initial routes complete") } }.get())
 
     // A stops advertising one prefix: B's route goes, the session stays.
     configA.neighbors[0].advertised = [defaultRoute]
@@ -102,6 +108,8 @@ func twoSpeakersEstablishAndExchangeRoutes() async throws {
     try await loop.submit { a.stop() }.get()
     #expect(try await waitFor(loop) { sinkB.routes.isEmpty && b.peerStatus().first?.state != .established })
     #expect(try await loop.submit { sinkA.routes }.get().isEmpty)
+    // The End-of-RIB state belongs to the session: gone with it.
+    #expect(try await loop.submit { b.peerStatus().first?.initialRoutes }.get() == InitialRoutes())
     try await loop.submit { b.stop() }.get()
     try await group.shutdownGracefully()
 }

@@ -64,4 +64,20 @@ import Testing
         let compact = json.filter { !$0.isWhitespace }
         #expect(compact.contains("\"gracefulShutdown\":{\"state\":\"draining\",\"remainingMsec\":7000}"))
     }
+
+    @Test func neighborsShowEndOfRIBReceivedPerFamily() {
+        var r = InitialRoutes()
+        r.established(families: [.ipv4Unicast, .ipv6Unicast], peerHasGracefulRestart: true)
+        r.endOfRIBReceived(.ipv4Unicast)
+        #expect(BGPShowFormat.endOfRIBText(r) == "  End-of-RIB received: IPv4 Unicast\n  Initial routes: waiting for End-of-RIB of IPv6 Unicast\n")
+        let json = BGPShowFormat.endOfRIBJSON(r).rendered().filter { !$0.isWhitespace }
+        #expect(json == "{\"endOfRibRecv\":{\"ipv4Unicast\":true,\"ipv6Unicast\":false},\"endOfRibImplicit\":false,\"initialRoutesComplete\":false}")
+        var implicit = InitialRoutes()
+        implicit.established(families: [.ipv4Unicast], peerHasGracefulRestart: false)
+        implicit.updateArrived()
+        implicit.keepaliveReceived()
+        #expect(BGPShowFormat.endOfRIBText(implicit)
+                == "  End-of-RIB received: none (implicit: KEEPALIVE after UPDATEs, the peer has no graceful restart capability)\n")
+        #expect(BGPShowFormat.endOfRIBText(InitialRoutes()).isEmpty)
+    }
 }

@@ -328,6 +328,16 @@ public final class BGPSpeaker: @unchecked Sendable {
         report("neighbor \(s.settings.address): import policy re-applied to \(groups.values.reduce(0) { $0 + $1.v4.count + $1.v6.count }) stored routes (soft reconfiguration inbound)")
     }
 
+    /// A session's End-of-RIB (explicit for one family, or implicit): what was received before it
+    /// goes to the sink now rather than after `publishInterval`, and `bgp update-delay` re-checks.
+    func initialRoutesComplete(_ s: PeerSession, _ how: String) {
+        flushRoutes()
+        report("neighbor \(s.settings.address): \(how)" + (s.initialRoutes.complete ? "; initial routes complete" : ""))
+    }
+
+    /// Whether learned-route changes are being coalesced and not yet handed to the sink.
+    public var holdsUnpublishedRoutes: Bool { !pending.isEmpty }
+
     func sessionDown(_ s: PeerSession, reason: SessionDownReason, retainFor: UInt16?) {
         report("neighbor \(s.settings.address) down: \(reason)" + (retainFor.map { ", keeping its routes as stale for \($0) s" } ?? ""))
         if retainFor != nil {
@@ -380,7 +390,8 @@ public final class BGPSpeaker: @unchecked Sendable {
                 localAddress: s.connection?.localAddress, holdTime: s.settings.session.holdTime,
                 keepaliveTime: s.settings.session.keepaliveTime,
                 advertised: s.advertised.sorted { $0.description < $1.description },
-                updatesReceived: s.updatesReceived, updatesSent: s.updatesSent)
+                updatesReceived: s.updatesReceived, updatesSent: s.updatesSent,
+                initialRoutes: s.initialRoutes)
         }.sorted { a, b in
             switch (a.address, b.address) {
             case (.v4(let x), .v4(let y)): x < y
@@ -455,6 +466,8 @@ public struct BGPPeerStatus: Sendable {
     /// UPDATE messages received from / sent to the peer.
     public var updatesReceived: Int = 0
     public var updatesSent: Int = 0
+    /// End-of-RIB received per family in this session (reset when it goes down).
+    public var initialRoutes = InitialRoutes()
 }
 
 /// A learned prefix and its selected paths (best first, then multipaths).

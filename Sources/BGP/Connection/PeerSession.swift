@@ -41,6 +41,8 @@ final class PeerSession: @unchecked Sendable {
     private(set) var lastError: String?
     /// The last failed connection attempt.
     private(set) var lastConnectError: String?
+    /// Whether the peer's initial routes are in (End-of-RIB per family), for this session.
+    private(set) var initialRoutes = InitialRoutes()
 
     init(speaker: BGPSpeaker, settings: BGPNeighborSettings, ribPeer: PeerID, seed: UInt64) {
         self.speaker = speaker
@@ -198,7 +200,11 @@ final class PeerSession: @unchecked Sendable {
             if frame.count > 18, frame[frame.startIndex + 18] == 2 { updatesReceived += 1 }  // type 2: UPDATE
             do {
                 let message = try InboundMessage.decode(frame: frame, context: fsm.decodingContext)
+                let wasEstablished = state == .established
                 handle(.message(message))
+                if case .keepalive = message, wasEstablished, state == .established, initialRoutes.keepaliveReceived() {
+                    speaker.initialRoutesComplete(self, "first KEEPALIVE after its UPDATEs taken as End-of-RIB (no graceful restart capability)")
+                }
             } catch {
                 lastError = "sent \(error)"
                 handle(.decodeError(error))
@@ -303,6 +309,7 @@ final class PeerSession: @unchecked Sendable {
             establishedTransitions += 1
             staleTimer?.cancel()
             staleTimer = nil
+            initialRoutes.established(families: n.families, peerHasGracefulRestart: n.peerGracefulRestart != nil)
             speaker.sessionEstablished(self, n)
             advertised = []
             syncAdvertisements()
@@ -310,12 +317,17 @@ final class PeerSession: @unchecked Sendable {
             for family in n.families.sorted() { send(.update(.endOfRIB(family))) }
         case .deliver(let update):
             speaker.deliver(update, from: self)
+            initialRoutes.updateArrived()
+            if let family = update.update.endOfRIB, initialRoutes.endOfRIBReceived(family) {
+                speaker.initialRoutesComplete(self, "End-of-RIB received for \(family)")
+            }
         case .routeRefreshRequested(let rr):
             advertised = advertised.filter { $0.family != rr.family }
             syncAdvertisements()
             send(.update(.endOfRIB(rr.family)))
         case .sessionDown(let reason, let retain):
             establishedAt = nil
+            initialRoutes.down()
             lastDownAt = .now()
             lastError = reason.description
             advertised = []

@@ -127,3 +127,123 @@ public struct UpdateDelay: Sendable, Equatable {
         return ms % 1000 == 0 ? "\(ms / 1000) s" : "\(ms / 1000).\(ms % 1000 / 100) s"
     }
 }
+
+/// Whether a session has received its peer's initial routes (RFC 4724 §2 End-of-RIB), per
+/// session and reset when the session goes down. A peer that announced the graceful restart
+/// capability promised End-of-RIB for every family; one that did not may never send it, so for
+/// it the first KEEPALIVE after an UPDATE in this session counts as an implicit End-of-RIB.
+/// (FRR's update-delay takes the first KEEPALIVE after Established; but FRR 8.4 with
+/// `bgp graceful-restart-disable` announces its routes only after its coalesce time, 1 s by
+/// default, which can come after its first KEEPALIVE, and then does send End-of-RIB: a KEEPALIVE
+/// before any UPDATE proves nothing.) TCP keeps order: whatever the peer queued before that
+/// KEEPALIVE has arrived. A peer that sends neither holds `bgp update-delay` until it expires.
+public struct InitialRoutes: Sendable, Equatable {
+    /// The negotiated families (empty while not Established).
+    public private(set) var families: Set<AddressFamily> = []
+    /// Families whose End-of-RIB arrived in this session.
+    public private(set) var endOfRIB: Set<AddressFamily> = []
+    /// The peer sent the graceful restart capability (so End-of-RIB is to be expected).
+    public private(set) var promisesEndOfRIB = false
+    /// A KEEPALIVE arrived after an UPDATE, from a peer that promised no End-of-RIB.
+    public private(set) var implicitEndOfRIB = false
+    /// An UPDATE (routes, withdrawals or End-of-RIB) arrived in this session.
+    public private(set) var updateReceived = false
+    public private(set) var established = false
+
+    public init() {}
+
+    /// The session reached Established with these families.
+    public mutating func established(families: Set<AddressFamily>, peerHasGracefulRestart: Bool) {
+        self = InitialRoutes()
+        self.families = families
+        promisesEndOfRIB = peerHasGracefulRestart
+        established = true
+    }
+
+    /// The session went down: nothing received counts any more.
+    public mutating func down() { self = InitialRoutes() }
+
+    /// An End-of-RIB marker arrived. Returns true the first time for a negotiated family.
+    @discardableResult
+    public mutating func endOfRIBReceived(_ family: AddressFamily) -> Bool {
+        guard established, families.contains(family) else { return false }
+        return endOfRIB.insert(family).inserted
+    }
+
+    /// An UPDATE arrived while Established.
+    public mutating func updateArrived() {
+        if established { updateReceived = true }
+    }
+
+    /// A KEEPALIVE arrived while Established. Returns true when it completes the initial
+    /// routes (the peer promised no End-of-RIB, an UPDATE came before, and this is the first such).
+    @discardableResult
+    public mutating func keepaliveReceived() -> Bool {
+        guard established, !promisesEndOfRIB, updateReceived, !implicitEndOfRIB, !complete else { return false }
+        implicitEndOfRIB = true
+        return true
+    }
+
+    /// The families still without End-of-RIB (empty once complete).
+    public var missing: [AddressFamily] {
+        guard !implicitEndOfRIB else { return [] }
+        return families.subtracting(endOfRIB).sorted()
+    }
+
+    /// Established and every negotiated family's initial routes are in.
+    public var complete: Bool { established && missing.isEmpty }
+}
+
+/// One neighbour as `bgp update-delay` sees it (plain values from the session).
+public struct UpdateDelayNeighbor: Sendable, Equatable {
+    public var address: String
+    /// Shut down or stopped (max-prefix): not waited for.
+    public var inactive: Bool
+    public var initialRoutes: InitialRoutes
+
+    public init(address: String, inactive: Bool, initialRoutes: InitialRoutes) {
+        self.address = address
+        self.inactive = inactive
+        self.initialRoutes = initialRoutes
+    }
+}
+
+/// How far the learned routes got on their way from the sessions to forwarding.
+public struct LearnedRouteHandOver: Sendable, Equatable {
+    /// Changes the speaker still coalesces before handing them over.
+    public var speakerHolding: Bool
+    /// The engine's table does not have the latest changes yet.
+    public var engineBehind: Bool
+    /// Route changes not yet written into the kernel.
+    public var kernelBehind: Int
+
+    public init(speakerHolding: Bool = false, engineBehind: Bool = false, kernelBehind: Int = 0) {
+        self.speakerHolding = speakerHolding
+        self.engineBehind = engineBehind
+        self.kernelBehind = kernelBehind
+    }
+}
+
+extension UpdateDelay {
+    /// What the start-up hold still waits for, in order: neighbours not Established, Established
+    /// neighbours without End-of-RIB (explicit, or implicit for peers without graceful restart)
+    /// for a negotiated family, WCCP services without an assignment (`unassignedServices`,
+    /// already named), then the learned routes received so far on their way into the engine
+    /// and the kernel. Empty: converged. Pure; the caller gathers the values.
+    public static func pending(neighbors: [UpdateDelayNeighbor], unassignedServices: [String],
+                               routes: LearnedRouteHandOver) -> [String] {
+        var out: [String] = []
+        for n in neighbors where !n.inactive {
+            if !n.initialRoutes.established {
+                out.append("neighbor \(n.address)")
+            } else if !n.initialRoutes.complete {
+                out.append("neighbor \(n.address) End-of-RIB (" + n.initialRoutes.missing.map(\.description).joined(separator: ", ") + ")")
+            }
+        }
+        out += unassignedServices
+        if routes.speakerHolding { out.append("learned routes from BGP") }
+        if routes.engineBehind { out.append("learned routes into the forwarding table") }
+        if routes.kernelBehind > 0 { out.append("learned routes into the kernel (\(routes.kernelBehind) changes)") }
+        return out
+    }
+}
