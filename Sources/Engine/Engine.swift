@@ -28,6 +28,9 @@ public final class Engine: @unchecked Sendable {
         public var receiveRing: ReceiveRingKind
         /// Tests only (`EGRESSD_TEST_REFUSE_RING=rx|tx`): ring setup fails on purpose.
         public var refuseRings: RingRefusal
+        /// Empty rounds a worker keeps reading after a packet before it sleeps
+        /// in poll() (200; `EGRESSD_SPIN_ROUNDS` in the environment, for benchmarks).
+        public var spinRounds: Int
         public init(workers: Int = 1, batchSize: Int = 64, cpus: [Int] = [], ioBackend: IOBackend = .tpacket,
                     qdiscBypass: Bool = false, receiveRing: ReceiveRingKind? = nil, refuseRings: RingRefusal? = nil) {
             self.workers = workers
@@ -37,6 +40,7 @@ public final class Engine: @unchecked Sendable {
             self.qdiscBypass = qdiscBypass
             self.receiveRing = receiveRing ?? Self.environment("EGRESSD_RX_RING").flatMap(ReceiveRingKind.init(rawValue:)) ?? .frames
             self.refuseRings = refuseRings ?? Self.environment("EGRESSD_TEST_REFUSE_RING").flatMap(RingRefusal.init(rawValue:)) ?? .none
+            self.spinRounds = max(0, Self.environment("EGRESSD_SPIN_ROUNDS").flatMap { Int($0) } ?? Worker.spinBudget)
         }
 
         static func environment(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }

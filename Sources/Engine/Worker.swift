@@ -19,7 +19,8 @@ final class Worker: @unchecked Sendable {
     static let dataCapacity = 9600
     static let slotSize = PacketProcessor.headroom + dataCapacity + 64
     static let maxPollFDs = 64
-    /// Empty read rounds after the last packet before going back to poll().
+    /// Empty read rounds after the last packet before going back to poll()
+    /// (default; `Engine.Settings.spinRounds`).
     static let spinBudget = 200
 
     let index: Int
@@ -156,6 +157,7 @@ final class Worker: @unchecked Sendable {
         var out = initialOut
         let engine = self.engine
         let generation = engine.workerGeneration(index)
+        let spinRounds = engine.settings.spinRounds
         var spinsLeft = 0
         var flowCursor = 0
         var flowEpoch: UInt64 = 0
@@ -225,7 +227,7 @@ final class Worker: @unchecked Sendable {
             for i in 1..<n where pollReady[i] != 0 {
                 handled += receiveTUN(fd: pollFDs[i], tunnel: pollTunnel[i], view: view, processor: &processor, out: &out)
             }
-            if handled > 0 { spinsLeft = Self.spinBudget }
+            if handled > 0 { spinsLeft = spinRounds }
             counters.add(EngineCounter.busyNanoseconds.rawValue, Self.nanoseconds() &- start)
         }
         withExtendedLifetime((snapshot, underlay, tap)) {}
