@@ -57,7 +57,8 @@ restart_app1 rx
 [[ $(field "d['ioBackend'], d['ioBackendConfigured']") == "('raw', 'tpacket')" ]] \
     || fail "with the ring refused app1 runs $(field "d['ioBackend'], d['ioBackendConfigured']")"
 [[ $(field "d['ioBackendFallback']") == *EGRESSD_TEST_REFUSE_RING* ]] || fail "no fallback reason: $(field "d['ioBackendFallback']")"
-egsh_json app1 "show logging" | grep -q "io-backend tpacket unavailable, running raw" || fail "the fallback is not logged"
+log=$(egsh_json app1 "show logging")
+[[ $log == *"io-backend tpacket unavailable, running raw"* ]] || fail "the fallback is not logged: $log"
 traffic "rx refused"
 [[ $(field "d['io']['ringReceived'] == 0 and d['counters']['greReceived'] >= 50") == True ]] \
     || fail "raw fallback: ring used or too little GRE read: $(field "d['io'], d['counters']['greReceived']")"
