@@ -16,6 +16,7 @@
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 
 int egressd_tun_open(const char *name, int multi_queue) {
     int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
@@ -477,6 +478,10 @@ int egressd_txring_open(struct egressd_txring *t, int ifindex, uint32_t frame_si
     // instead of stopping the ring.
     if (qdisc_bypass && setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) < 0) return fail_close(fd);
     if (setsockopt(fd, SOL_PACKET, PACKET_LOSS, &one, sizeof one) < 0) return fail_close(fd);
+    // A virtio_net_hdr before each frame, whose hdr_len makes the kernel copy
+    // the frame into the skb's linear part (see egressd_txring.vnet); kernels
+    // without it for TX rings just send the frames as page fragments.
+    int vnet = setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) == 0;
     uint32_t block_size = 1u << 16;
     if (frame_size > block_size || block_size % frame_size != 0) { close(fd); return -EINVAL; }
     uint32_t per_block = block_size / frame_size;
@@ -505,6 +510,7 @@ int egressd_txring_open(struct egressd_txring *t, int ifindex, uint32_t frame_si
     t->map_size = size;
     t->frame_size = frame_size;
     t->frame_nr = frame_nr;
+    t->vnet = vnet ? (uint32_t)sizeof(struct virtio_net_hdr) : 0;
     return 0;
 }
 
@@ -519,7 +525,7 @@ void egressd_txring_attach(struct egressd_txring *t, void *memory, uint32_t fram
 }
 
 uint32_t egressd_txring_max_packet(const struct egressd_txring *t) {
-    return t->frame_size - (uint32_t)TX_DATA_OFFSET - 14;
+    return t->frame_size - (uint32_t)TX_DATA_OFFSET - t->vnet - 14;
 }
 
 static inline struct tpacket2_hdr *tx_frame(const struct egressd_txring *t, uint32_t i) {
@@ -531,14 +537,23 @@ int egressd_txring_put(struct egressd_txring *t, uint64_t mac, const void *packe
     struct tpacket2_hdr *h = tx_frame(t, t->head);
     if (__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) != TP_STATUS_AVAILABLE) return 0;
     uint8_t *d = (uint8_t *)h + TX_DATA_OFFSET;
+    if (t->vnet) {
+        // No offload asked; hdr_len: the whole frame goes into the linear part.
+        struct virtio_net_hdr v;
+        memset(&v, 0, sizeof v);
+        v.gso_type = VIRTIO_NET_HDR_GSO_NONE;
+        v.hdr_len = (uint16_t)(length + 14);  // little-endian host (virtio 1.0 / vnet_hdr_le on x86 and arm64)
+        memcpy(d, &v, sizeof v);
+        d += t->vnet;
+    }
     for (int k = 0; k < 6; k++) d[k] = (uint8_t)(mac >> (40 - 8 * k));
     memcpy(d + 6, t->source_mac, 6);
     int v6 = (((const uint8_t *)packet)[0] >> 4) == 6;
     d[12] = v6 ? 0x86 : 0x08;
     d[13] = v6 ? 0xDD : 0x00;
     memcpy(d + 14, packet, length);
-    h->tp_len = length + 14;
-    h->tp_snaplen = length + 14;
+    h->tp_len = length + 14 + t->vnet;
+    h->tp_snaplen = length + 14 + t->vnet;
     __atomic_store_n(&h->tp_status, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
     t->head = t->head + 1 == t->frame_nr ? 0 : t->head + 1;
     t->pending++;

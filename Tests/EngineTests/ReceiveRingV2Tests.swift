@@ -179,3 +179,34 @@ struct FakeRxRingV2 {
         #expect(egressd_rxring_open_v2(&r, 0, 128, 16, UInt32(PacketProcessor.headroom)) == -EINVAL)
     }
 }
+
+@Suite struct TransmitRingVnetTests {
+    @Test func framesStartWithAVirtioHeaderAskingForALinearCopy() {
+        let frames = 2, frameSize = 256
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: frames * frameSize, alignment: 4096)
+        memory.initializeMemory(as: UInt8.self, repeating: 0, count: frames * frameSize)
+        defer { memory.deallocate() }
+        var t = egressd_txring()
+        let source: [UInt8] = [0x02, 0, 0, 0, 0, 0x01]
+        source.withUnsafeBufferPointer { egressd_txring_attach(&t, memory, UInt32(frameSize), UInt32(frames), $0.baseAddress) }
+        let plain = Int(egressd_txring_max_packet(&t))
+        t.vnet = 10   // as egressd_txring_open sets it when the kernel takes PACKET_VNET_HDR
+        #expect(Int(egressd_txring_max_packet(&t)) == plain - 10)
+        let v4: [UInt8] = [0x45] + (1..<40).map { UInt8($0) }
+        let queued = v4.withUnsafeBytes { egressd_txring_put(&t, 0x0A0B_0C0D_0E0F, $0.baseAddress, UInt32(v4.count)) }
+        #expect(queued == 1)
+        let off = Int(egressd_txring_data_offset())
+        let f = Array(UnsafeRawBufferPointer(start: memory + off, count: 10 + 14 + v4.count))
+        // virtio_net_hdr: flags 0, gso_type NONE, hdr_len = the whole frame, gso_size/csum 0.
+        #expect(f[0] == 0 && f[1] == 0)
+        #expect(UInt16(f[2]) | UInt16(f[3]) << 8 == UInt16(14 + v4.count))
+        #expect(Array(f[4..<10]) == [0, 0, 0, 0, 0, 0])
+        #expect(Array(f[10..<16]) == [0x0A, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F])
+        #expect(Array(f[16..<22]) == source)
+        #expect(Array(f[22..<24]) == [0x08, 0x00])
+        #expect(Array(f[24...]) == v4)
+        #expect(memory.load(fromByteOffset: 4, as: UInt32.self) == UInt32(10 + 14 + v4.count))   // tp_len
+        let tooBig = [UInt8](repeating: 0x45, count: plain - 9)
+        #expect(tooBig.withUnsafeBytes { egressd_txring_put(&t, 1, $0.baseAddress, UInt32(tooBig.count)) } == 0)
+    }
+}

@@ -186,6 +186,12 @@ struct egressd_txring {
     /// The next frame to fill, and frames filled since the last flush.
     uint32_t head;
     uint32_t pending;
+    /// Bytes of virtio_net_hdr before each frame (PACKET_VNET_HDR: 10, else 0).
+    /// Its hdr_len asks the kernel to copy the whole frame into the skb's
+    /// linear part instead of attaching ring pages as fragments, which a veth
+    /// into another namespace would copy again page by page (skb_copy_ubufs)
+    /// and the receiver pull back (__pskb_pull_tail).
+    uint32_t vnet;
 };
 
 /// Opens the ring for `ifindex` (`frame_nr` frames of `frame_size` bytes),
