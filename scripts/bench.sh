@@ -31,6 +31,8 @@
 #                    backend with `dataplane io-backend B`, figures named CASE_B (decap_tpacket_pps_64B,
 #                    ratio_decap_tpacket_vs_kernel_64B); default: none, the engine's default backend
 #   BENCH_IO_BACKEND one backend for every egressd the suites start (latency, profile too)
+#   EGRESSD_RX_RING  v3: the egressd started inherit it and read a TPACKET_V3 receive ring instead
+#                    of the default V2 (to compare the two, e.g. their latency)
 #   BENCH_SIZES      inner IPv4 packet lengths (default "64 1400")
 #   BENCH_RUNS / BENCH_WARMUP / BENCH_WINDOW   runs per figure (3), seconds (1, 5)
 #   BENCH_FLOWS      UDP source ports the generator cycles through (default 256)

@@ -16,6 +16,7 @@
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 
 int egressd_tun_open(const char *name, int multi_queue) {
     int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
@@ -235,6 +236,7 @@ int egressd_rxring_open(struct egressd_rxring *r, uint16_t fanout_group, uint32_
     r->map_size = size;
     r->block_size = block_size;
     r->block_nr = block_nr;
+    r->version = 3;
     return 0;
 }
 
@@ -244,6 +246,133 @@ void egressd_rxring_attach(struct egressd_rxring *r, void *memory, uint32_t bloc
     r->map = memory;
     r->block_size = block_size;
     r->block_nr = block_nr;
+    r->version = 3;
+}
+
+// TPACKET_V2 receive: frames the kernel hands over one by one.
+
+uint32_t egressd_rxring_v2_data_offset(uint32_t reserve) {
+    // af_packet.c, tpacket_rcv for SOCK_DGRAM: netoff = TPACKET_ALIGN(tp_hdrlen) + 16 + tp_reserve.
+    return (uint32_t)TPACKET_ALIGN(TPACKET2_HDRLEN) + 16 + reserve;
+}
+
+int egressd_rxring_open_v2(struct egressd_rxring *r, uint16_t fanout_group, uint32_t frame_size, uint32_t frame_nr,
+                           uint32_t reserve) {
+    memset(r, 0, sizeof *r);
+    r->fd = -1;
+    uint32_t block_size = frame_size > (1u << 16) ? frame_size : (1u << 16);
+    if (frame_size < egressd_rxring_v2_data_offset(reserve) + 64 || frame_size % TPACKET_ALIGNMENT != 0
+        || block_size % frame_size != 0 || block_size % (uint32_t)sysconf(_SC_PAGESIZE) != 0) return -EINVAL;
+    uint32_t per_block = block_size / frame_size;
+    frame_nr = (frame_nr + per_block - 1) / per_block * per_block;
+    int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_IP));
+    if (fd < 0) return -errno;
+    int e = attach_gre_filter(fd);
+    if (e < 0) { close(fd); return e; }
+    int version = TPACKET_V2, one = 1;
+    if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &version, sizeof version) < 0) return fail_close(fd);
+    if (setsockopt(fd, SOL_PACKET, PACKET_RESERVE, &reserve, sizeof reserve) < 0) return fail_close(fd);
+    // A packet bigger than a frame: its head in the frame (TP_STATUS_COPY),
+    // the whole of it on the socket's queue for recv().
+    if (setsockopt(fd, SOL_PACKET, PACKET_COPY_THRESH, &one, sizeof one) < 0) return fail_close(fd);
+    int rcvbuf = 4 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    struct tpacket_req req = { .tp_block_size = block_size, .tp_block_nr = frame_nr / per_block,
+                               .tp_frame_size = frame_size, .tp_frame_nr = frame_nr };
+    if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) < 0) return fail_close(fd);
+    size_t size = (size_t)frame_size * frame_nr;
+    void *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+    if (map == MAP_FAILED) return fail_close(fd);
+    if (fanout_group != 0) {
+        int arg = fanout_group | (PACKET_FANOUT_HASH << 16);
+        if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) < 0) {
+            e = errno;
+            munmap(map, size);
+            close(fd);
+            return -e;
+        }
+    }
+    r->fd = fd;
+    r->map = map;
+    r->map_size = size;
+    r->version = 2;
+    r->frame_size = frame_size;
+    r->frame_nr = frame_nr;
+    return 0;
+}
+
+void egressd_rxring_attach_v2(struct egressd_rxring *r, int fd, void *memory, uint32_t frame_size, uint32_t frame_nr) {
+    memset(r, 0, sizeof *r);
+    r->fd = fd;
+    r->map = memory;
+    r->version = 2;
+    r->frame_size = frame_size;
+    r->frame_nr = frame_nr;
+}
+
+void egressd_rxring_set_copy(struct egressd_rxring *r, void *base, uint32_t stride, uint32_t capacity) {
+    r->copy_base = base;
+    r->copy_stride = stride;
+    r->copy_capacity = capacity;
+}
+
+int egressd_max_ether_mtu(void) {
+    struct if_nameindex *names = if_nameindex();
+    if (!names) return -errno;
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) { int e = errno; if_freenameindex(names); return -e; }
+    int best = 0;
+    for (struct if_nameindex *i = names; i->if_index != 0 && i->if_name != NULL; i++) {
+        struct ifreq ifr;
+        memset(&ifr, 0, sizeof ifr);
+        strncpy(ifr.ifr_name, i->if_name, IFNAMSIZ - 1);
+        if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0 || ifr.ifr_hwaddr.sa_family != 1 /* ARPHRD_ETHER */) continue;
+        if (ioctl(fd, SIOCGIFMTU, &ifr) < 0) continue;
+        if (ifr.ifr_mtu > best) best = ifr.ifr_mtu;
+    }
+    close(fd);
+    if_freenameindex(names);
+    return best;
+}
+
+static int rx_batch_v2(struct egressd_rxring *r, void **data, uint32_t *length, int max) {
+    int n = 0;
+    // Never run onto a frame read but not yet handed back (it still says USER).
+    while (n < max && r->release_count < r->frame_nr) {
+        uint8_t *f = r->map + (size_t)r->current * r->frame_size;
+        struct tpacket2_hdr *h = (struct tpacket2_hdr *)f;
+        uint32_t status = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
+        if ((status & TP_STATUS_USER) == 0) break;
+        if (r->release_count == 0) r->release_from = r->current;
+        r->release_count++;
+        r->current = r->current + 1 == r->frame_nr ? 0 : r->current + 1;
+        if (status & TP_STATUS_COPY) {
+            // Bigger than a frame: the whole packet is next on the socket's queue.
+            if (r->copy_base != NULL && r->fd >= 0) {
+                uint8_t *to = r->copy_base + (size_t)n * r->copy_stride;
+                ssize_t got = recv(r->fd, to, r->copy_capacity, MSG_DONTWAIT | MSG_TRUNC);
+                if (got > 0 && (size_t)got <= r->copy_capacity) {
+                    data[n] = to;
+                    length[n] = (uint32_t)got;
+                    r->copied++;
+                    n++;
+                    continue;
+                }
+            }
+            r->truncated++;
+            continue;
+        }
+        if (h->tp_snaplen < h->tp_len) {
+            // Cut to the frame and no copy (the socket's queue was full): a
+            // part of a packet is not forwarded.
+            r->truncated++;
+            continue;
+        }
+        data[n] = f + h->tp_net;
+        length[n] = h->tp_snaplen;
+        n++;
+    }
+    return n;
 }
 
 static inline struct tpacket_block_desc *rx_block(const struct egressd_rxring *r, uint32_t i) {
@@ -258,6 +387,7 @@ static inline void rx_finish_block(struct egressd_rxring *r) {
 }
 
 int egressd_rxring_batch(struct egressd_rxring *r, void **data, uint32_t *length, int max) {
+    if (r->version == 2) return rx_batch_v2(r, data, length, max);
     int n = 0;
     while (n < max) {
         if (r->left == 0) {
@@ -289,6 +419,15 @@ int egressd_rxring_batch(struct egressd_rxring *r, void **data, uint32_t *length
 
 void egressd_rxring_release(struct egressd_rxring *r) {
     uint32_t i = r->release_from;
+    if (r->version == 2) {
+        for (uint32_t k = 0; k < r->release_count; k++) {
+            struct tpacket2_hdr *h = (struct tpacket2_hdr *)(r->map + (size_t)i * r->frame_size);
+            __atomic_store_n(&h->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+            i = i + 1 == r->frame_nr ? 0 : i + 1;
+        }
+        r->release_count = 0;
+        return;
+    }
     for (uint32_t k = 0; k < r->release_count; k++) {
         __atomic_store_n(&rx_block(r, i)->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
         i = i + 1 == r->block_nr ? 0 : i + 1;
@@ -339,6 +478,10 @@ int egressd_txring_open(struct egressd_txring *t, int ifindex, uint32_t frame_si
     // instead of stopping the ring.
     if (qdisc_bypass && setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) < 0) return fail_close(fd);
     if (setsockopt(fd, SOL_PACKET, PACKET_LOSS, &one, sizeof one) < 0) return fail_close(fd);
+    // A virtio_net_hdr before each frame, whose hdr_len makes the kernel copy
+    // the frame into the skb's linear part (see egressd_txring.vnet); kernels
+    // without it for TX rings just send the frames as page fragments.
+    int vnet = setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) == 0;
     uint32_t block_size = 1u << 16;
     if (frame_size > block_size || block_size % frame_size != 0) { close(fd); return -EINVAL; }
     uint32_t per_block = block_size / frame_size;
@@ -367,6 +510,7 @@ int egressd_txring_open(struct egressd_txring *t, int ifindex, uint32_t frame_si
     t->map_size = size;
     t->frame_size = frame_size;
     t->frame_nr = frame_nr;
+    t->vnet = vnet ? (uint32_t)sizeof(struct virtio_net_hdr) : 0;
     return 0;
 }
 
@@ -381,7 +525,7 @@ void egressd_txring_attach(struct egressd_txring *t, void *memory, uint32_t fram
 }
 
 uint32_t egressd_txring_max_packet(const struct egressd_txring *t) {
-    return t->frame_size - (uint32_t)TX_DATA_OFFSET - 14;
+    return t->frame_size - (uint32_t)TX_DATA_OFFSET - t->vnet - 14;
 }
 
 static inline struct tpacket2_hdr *tx_frame(const struct egressd_txring *t, uint32_t i) {
@@ -393,14 +537,23 @@ int egressd_txring_put(struct egressd_txring *t, uint64_t mac, const void *packe
     struct tpacket2_hdr *h = tx_frame(t, t->head);
     if (__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) != TP_STATUS_AVAILABLE) return 0;
     uint8_t *d = (uint8_t *)h + TX_DATA_OFFSET;
+    if (t->vnet) {
+        // No offload asked; hdr_len: the whole frame goes into the linear part.
+        struct virtio_net_hdr v;
+        memset(&v, 0, sizeof v);
+        v.gso_type = VIRTIO_NET_HDR_GSO_NONE;
+        v.hdr_len = (uint16_t)(length + 14);  // little-endian host (virtio 1.0 / vnet_hdr_le on x86 and arm64)
+        memcpy(d, &v, sizeof v);
+        d += t->vnet;
+    }
     for (int k = 0; k < 6; k++) d[k] = (uint8_t)(mac >> (40 - 8 * k));
     memcpy(d + 6, t->source_mac, 6);
     int v6 = (((const uint8_t *)packet)[0] >> 4) == 6;
     d[12] = v6 ? 0x86 : 0x08;
     d[13] = v6 ? 0xDD : 0x00;
     memcpy(d + 14, packet, length);
-    h->tp_len = length + 14;
-    h->tp_snaplen = length + 14;
+    h->tp_len = length + 14 + t->vnet;
+    h->tp_snaplen = length + 14 + t->vnet;
     __atomic_store_n(&h->tp_status, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
     t->head = t->head + 1 == t->frame_nr ? 0 : t->head + 1;
     t->pending++;

@@ -86,7 +86,7 @@ extension Appliance {
     /// The running I/O backend in one word chain (`show dataplane json` "backend").
     var backendSummary: String {
         switch engine.runningBackend {
-        case .tpacket: "tpacket-v3-rx+tpacket-v2-tx+tun"
+        case .tpacket: (engine.settings.receiveRing == .blocks ? "tpacket-v3-rx" : "tpacket-v2-rx") + "+tpacket-v2-tx+tun"
         case .raw: engine.settings.workers == 1 ? "raw+tun" : "af_packet-fanout+raw+tun"
         }
     }
@@ -95,7 +95,7 @@ extension Appliance {
     var backendDescription: String {
         switch engine.runningBackend {
         case .tpacket:
-            "GRE in: TPACKET_V3 ring" + (engine.settings.workers > 1 ? " (fanout hash)" : "")
+            "GRE in: " + (engine.receiveRingDescription ?? "ring") + (engine.settings.workers > 1 ? " (fanout hash)" : "")
                 + ", out: TPACKET_V2 ring to next-hop MACs" + (engine.settings.qdiscBypass ? " (qdisc bypass)" : "") + ", else raw sockets"
         case .raw:
             "GRE in: " + (engine.settings.workers == 1 ? "raw GRE socket" : "AF_PACKET fanout")

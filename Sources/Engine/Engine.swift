@@ -23,19 +23,32 @@ public final class Engine: @unchecked Sendable {
         /// socket): straight to the driver, but tcpdump, tc and netdev egress
         /// hooks on this host no longer see what the engine sends.
         public var qdiscBypass: Bool
+        /// The tpacket backend's receive ring (V2 frames by default; the
+        /// environment's `EGRESSD_RX_RING=v3` picks V3 blocks, for benchmarks).
+        public var receiveRing: ReceiveRingKind
+        /// Tests only (`EGRESSD_TEST_REFUSE_RING=rx|tx`): ring setup fails on purpose.
+        public var refuseRings: RingRefusal
+        /// Empty rounds a worker keeps reading after a packet before it sleeps
+        /// in poll() (200; `EGRESSD_SPIN_ROUNDS` in the environment, for benchmarks).
+        public var spinRounds: Int
         public init(workers: Int = 1, batchSize: Int = 64, cpus: [Int] = [], ioBackend: IOBackend = .tpacket,
-                    qdiscBypass: Bool = false) {
+                    qdiscBypass: Bool = false, receiveRing: ReceiveRingKind? = nil, refuseRings: RingRefusal? = nil) {
             self.workers = workers
             self.batchSize = batchSize
             self.cpus = cpus
             self.ioBackend = ioBackend
             self.qdiscBypass = qdiscBypass
+            self.receiveRing = receiveRing ?? Self.environment("EGRESSD_RX_RING").flatMap(ReceiveRingKind.init(rawValue:)) ?? .frames
+            self.refuseRings = refuseRings ?? Self.environment("EGRESSD_TEST_REFUSE_RING").flatMap(RingRefusal.init(rawValue:)) ?? .none
+            self.spinRounds = max(0, Self.environment("EGRESSD_SPIN_ROUNDS").flatMap { Int($0) } ?? Worker.spinBudget)
         }
+
+        static func environment(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
     }
 
     /// How GRE enters and leaves the engine (IO/PacketRings.swift).
     public enum IOBackend: String, Sendable, CaseIterable {
-        /// TPACKET_V3 RX ring (fanout hash) + TPACKET_V2 TX rings per egress interface.
+        /// TPACKET_V2 (or V3) RX ring (fanout hash) + TPACKET_V2 TX rings per egress interface.
         case tpacket
         /// recvmmsg on a raw GRE socket (AF_PACKET fanout with several workers), sendmmsg out.
         case raw
@@ -45,6 +58,8 @@ public final class Engine: @unchecked Sendable {
     /// one asked for (nil when it is).
     public private(set) var runningBackend: IOBackend = .raw
     public private(set) var fallbackReason: String?
+    /// The receive ring the tpacket workers read, in words (`show dataplane`); nil with `.raw`.
+    public private(set) var receiveRingDescription: String?
 
     /// Next-hop MACs of the underlay (tunnel remote ends, GRE caches).
     let underlay = ManagedAtomic<UnderlayNeighbours>(UnderlayNeighbours.empty)
@@ -52,7 +67,12 @@ public final class Engine: @unchecked Sendable {
     /// Makes `table` the underlay neighbours workers use from their next batch on.
     public func publishUnderlay(_ table: UnderlayNeighbours) {
         underlay.store(table, ordering: .releasing)
+        published.wrappingIncrement(ordering: .releasing)
     }
+
+    /// Bumped after each store of `current`, `underlay` or `captureTap`:
+    /// workers reload those three (retaining them) only when it moved.
+    let published = ManagedAtomic<UInt64>(0)
 
     public var underlayNeighbours: UnderlayNeighbours { underlay.load(ordering: .acquiring) }
 
@@ -74,7 +94,21 @@ public final class Engine: @unchecked Sendable {
     let flowEpoch = ManagedAtomic<UInt64>(0)
 
     /// The capture in progress (Flows/CaptureTap.swift), nil when none.
+    /// Set through attachCaptureTap / detachCaptureTap (workers see it then).
     public let captureTap = ManagedAtomic<CaptureTap?>(nil)
+
+    /// Makes `tap` the capture workers copy packets into from their next round on.
+    public func attachCaptureTap(_ tap: CaptureTap) {
+        captureTap.store(tap, ordering: .releasing)
+        published.wrappingIncrement(ordering: .releasing)
+    }
+
+    /// Detaches `tap` if it is the one attached.
+    public func detachCaptureTap(_ tap: CaptureTap) {
+        if captureTap.compareExchange(expected: tap, desired: nil, ordering: .acquiringAndReleasing).exchanged {
+            published.wrappingIncrement(ordering: .releasing)
+        }
+    }
 
     /// Turns flow accounting on (timeouts in seconds) or off (nil).
     public func setFlowTimeouts(active: Int?, inactive: Int) {
@@ -107,6 +141,7 @@ public final class Engine: @unchecked Sendable {
             do {
                 try makeWorkers(backend: .tpacket, fanoutGroup: settings.workers > 1 ? group : nil)
                 runningBackend = .tpacket
+                receiveRingDescription = workers.first?.rings.receiveDescription
             } catch {
                 // The rings cannot be set up here (old kernel, no memory for
                 // the mapping, a seccomp policy): the portable backend runs.
@@ -122,10 +157,12 @@ public final class Engine: @unchecked Sendable {
     }
 
     private func makeWorkers(backend: IOBackend, fanoutGroup: UInt16?) throws {
+        // V2 receive frames hold the biggest packet the underlay can carry.
+        let mtu = backend == .tpacket ? max(0, Int(egressd_max_ether_mtu())) : 0
         for i in 0..<settings.workers {
             let cpu = settings.cpus.isEmpty ? nil : settings.cpus[i % settings.cpus.count]
             workers.append(try Worker(index: i, batchSize: settings.batchSize, cpu: cpu, engine: self,
-                                      backend: backend, fanoutGroup: fanoutGroup))
+                                      backend: backend, fanoutGroup: fanoutGroup, underlayMTU: mtu))
         }
     }
 
@@ -143,6 +180,7 @@ public final class Engine: @unchecked Sendable {
     /// Makes `snapshot` the one every worker uses from its next batch on.
     public func publish(_ snapshot: ForwardingSnapshot) {
         current.store(snapshot, ordering: .releasing)
+        published.wrappingIncrement(ordering: .releasing)
     }
 
     /// True once every worker has started a batch with `generation` or later

@@ -1,6 +1,8 @@
 // One packet worker: a thread in a tight loop over its own sockets and TUN
-// queues. Per iteration it loads the current snapshot once, polls, reads a
-// batch (the TPACKET_V3 ring, or recvmmsg from the GRE socket; reads from
+// queues. Per iteration it checks whether the control plane published
+// anything (reloading the snapshot, underlay MACs and capture tap only
+// then), polls, reads a batch (the TPACKET_V2/V3 ring, or recvmmsg from the
+// GRE socket; reads from
 // the TUN queues), runs the packet processor over the batch, and flushes the
 // outputs (underlay frames to next-hop MACs through the TPACKET_V2 ring of
 // their interface, or one sendmmsg per socket). All memory is allocated
@@ -17,13 +19,17 @@ final class Worker: @unchecked Sendable {
     static let dataCapacity = 9600
     static let slotSize = PacketProcessor.headroom + dataCapacity + 64
     static let maxPollFDs = 64
-    /// Empty read rounds after the last packet before going back to poll().
+    /// Empty read rounds after the last packet before going back to poll()
+    /// (default; `Engine.Settings.spinRounds`).
     static let spinBudget = 200
 
     let index: Int
     let batchSize: Int
     let cpu: Int?
-    unowned let engine: Engine
+    /// Strong (an `unowned` reference costs a retain/release of the engine
+    /// at every use on the packet path); `Engine.stop()` drops the workers,
+    /// which ends the cycle.
+    let engine: Engine
     let greFD: Int32
     let raw4FD: Int32
     let raw6FD: Int32
@@ -60,21 +66,31 @@ final class Worker: @unchecked Sendable {
     let flowCache = FlowCache()
     let flowRing: FlowRing
     var thread: pthread_t?
+    /// What the loop holds strong references to in `run()`'s locals, seen
+    /// unretained by the batch functions: no retain/release per batch or round.
+    let underlayNow: UnsafeMutablePointer<Unmanaged<UnderlayNeighbours>>
+    let tapNow: UnsafeMutablePointer<Unmanaged<CaptureTap>?>
 
     /// Raw backend, `fanoutGroup` nil: this is the only worker and reads a
     /// raw GRE socket. Tpacket backend: a receive ring (fanout when a group is given).
-    init(index: Int, batchSize: Int, cpu: Int?, engine: Engine, backend: Engine.IOBackend, fanoutGroup: UInt16?) throws {
+    init(index: Int, batchSize: Int, cpu: Int?, engine: Engine, backend: Engine.IOBackend, fanoutGroup: UInt16?,
+         underlayMTU: Int = 1500) throws {
         self.index = index
         self.batchSize = batchSize
         self.cpu = cpu
         self.engine = engine
         self.backend = backend
         let txCapacity = batchSize * 2
-        let rings = RingSet(batchSize: batchSize, txCapacity: txCapacity, qdiscBypass: engine.settings.qdiscBypass)
+        let rings = RingSet(batchSize: batchSize, txCapacity: txCapacity, qdiscBypass: engine.settings.qdiscBypass,
+                            refusal: engine.settings.refuseRings)
+        let slots = UnsafeMutableRawPointer.allocate(byteCount: batchSize * Self.slotSize, alignment: 64)
         var opened: [Int32] = []
         do {
             if backend == .tpacket {
-                try rings.openReceive(fanoutGroup: fanoutGroup)
+                // Packets bigger than a V2 frame are read into the batch slots.
+                try rings.openReceive(fanoutGroup: fanoutGroup, kind: engine.settings.receiveRing, underlayMTU: underlayMTU,
+                                      copyBase: slots + PacketProcessor.headroom, copyStride: Self.slotSize,
+                                      copyCapacity: Self.dataCapacity)
                 greFD = rings.rx.pointee.fd
             } else {
                 greFD = try fanoutGroup.map { try Sockets.greReceive(fanoutGroup: $0) } ?? Sockets.greRaw()
@@ -85,11 +101,11 @@ final class Worker: @unchecked Sendable {
             l2FD = try Sockets.l2Send(qdiscBypass: engine.settings.qdiscBypass)
         } catch {
             for fd in opened { close(fd) }
-            rings.close(); rings.deallocate()
+            rings.close(); rings.deallocate(); slots.deallocate()
             throw error
         }
         self.rings = rings
-        slots = .allocate(byteCount: batchSize * Self.slotSize, alignment: 64)
+        self.slots = slots
         icmpScratch = .allocate(byteCount: batchSize * PacketProcessor.icmpSlotSize, alignment: 64)
         rxMessages = .allocate(capacity: batchSize)
         rxIOVecs = .allocate(capacity: batchSize)
@@ -105,6 +121,10 @@ final class Worker: @unchecked Sendable {
         pollFDs = .allocate(capacity: Self.maxPollFDs)
         pollReady = .allocate(capacity: Self.maxPollFDs)
         pollTunnel = .allocate(capacity: Self.maxPollFDs)
+        underlayNow = .allocate(capacity: 1)
+        underlayNow.initialize(to: .passUnretained(UnderlayNeighbours.empty))
+        tapNow = .allocate(capacity: 1)
+        tapNow.initialize(to: nil)
         initialOut = OutputQueue(capacity: txCapacity)
         engineRow = engine.engineCounters.row(index)
         ioRow = engine.ioCounters.row(index)
@@ -127,6 +147,7 @@ final class Worker: @unchecked Sendable {
         txEntryIndex.deallocate(); pollFDs.deallocate(); pollReady.deallocate(); pollTunnel.deallocate()
         initialOut.deallocate()
         flowCache.deallocate()
+        underlayNow.deallocate(); tapNow.deallocate()
     }
 
     func run() {
@@ -135,13 +156,34 @@ final class Worker: @unchecked Sendable {
         var processor = initialProcessor
         var out = initialOut
         let engine = self.engine
+        let generation = engine.workerGeneration(index)
+        let spinRounds = engine.settings.spinRounds
         var spinsLeft = 0
         var flowCursor = 0
         var flowEpoch: UInt64 = 0
+        // What the control plane published (snapshot, underlay MACs, capture
+        // tap), held here and reloaded only when `engine.published` moves: a
+        // round costs atomic loads of plain integers, no retain/release.
+        var seen = engine.published.load(ordering: .acquiring)
+        var snapshot = engine.current.load(ordering: .acquiring)
+        var underlay = engine.underlay.load(ordering: .acquiring)
+        var tap = engine.captureTap.load(ordering: .acquiring)
+        var view = snapshot.view
+        underlayNow.pointee = .passUnretained(underlay)
+        tapNow.pointee = tap.map { .passUnretained($0) }
+        generation.store(snapshot.generation, ordering: .releasing)
         while !engine.stopping.load(ordering: .relaxed) {
-            let snapshot = engine.current.load(ordering: .acquiring)
-            let view = snapshot.view
-            engine.workerGeneration(index).store(snapshot.generation, ordering: .releasing)
+            let now = engine.published.load(ordering: .acquiring)
+            if now != seen {
+                seen = now
+                snapshot = engine.current.load(ordering: .acquiring)
+                underlay = engine.underlay.load(ordering: .acquiring)
+                tap = engine.captureTap.load(ordering: .acquiring)
+                view = snapshot.view
+                underlayNow.pointee = .passUnretained(underlay)
+                tapNow.pointee = tap.map { .passUnretained($0) }
+                generation.store(snapshot.generation, ordering: .releasing)
+            }
             let flowActive = engine.flowActive.load(ordering: .relaxed)
             let epoch = engine.flowEpoch.load(ordering: .relaxed)
             if epoch != flowEpoch {
@@ -185,10 +227,10 @@ final class Worker: @unchecked Sendable {
             for i in 1..<n where pollReady[i] != 0 {
                 handled += receiveTUN(fd: pollFDs[i], tunnel: pollTunnel[i], view: view, processor: &processor, out: &out)
             }
-            if handled > 0 { spinsLeft = Self.spinBudget }
+            if handled > 0 { spinsLeft = spinRounds }
             counters.add(EngineCounter.busyNanoseconds.rawValue, Self.nanoseconds() &- start)
-            withExtendedLifetime(snapshot) {}
         }
+        withExtendedLifetime((snapshot, underlay, tap)) {}
     }
 
     /// Drains the GRE socket in batches (bounded, so TUNs get their turn).
@@ -208,15 +250,19 @@ final class Worker: @unchecked Sendable {
             engineRow.add(EngineCounter.batches.rawValue)
             let flows = engine.flowActive.load(ordering: .relaxed) > 0
             let now = flows ? Self.nanoseconds() : 0
-            let tap = engine.captureTap.load(ordering: .acquiring)
-            let (sec, usec) = tap != nil ? Self.wallClock() : (0, 0)
+            let tapRef = tapNow.pointee
+            let (sec, usec) = tapRef != nil ? Self.wallClock() : (0, 0)
             for i in 0..<got {
                 let p = slots + i * Self.slotSize + PacketProcessor.headroom
                 let before = out.count
-                if let tap { tap.received(p, Int(rxMessages[i].msg_len), worker: index, seconds: sec, microseconds: usec) }
+                if let tapRef {
+                    tapRef._withUnsafeGuaranteedRef { $0.received(p, Int(rxMessages[i].msg_len), worker: index, seconds: sec, microseconds: usec) }
+                }
                 processor.fromTunnel(p, Int(rxMessages[i].msg_len), view: view, out: &out)
                 if flows { recordFlows(out, from: before, view: view, now: now) }
-                if let tap { tapSent(tap, out, from: before, view: view, seconds: sec, microseconds: usec) }
+                if let tapRef {
+                    tapRef._withUnsafeGuaranteedRef { tapSent($0, out, from: before, view: view, seconds: sec, microseconds: usec) }
+                }
             }
             flush(view: view, processor: &processor, out: &out)
             if got < batchSize { return handled }
@@ -224,8 +270,8 @@ final class Worker: @unchecked Sendable {
         return handled
     }
 
-    /// Drains the TPACKET_V3 ring in batches (bounded, so TUNs get their
-    /// turn). The packets stay in the ring's blocks, which go back to the
+    /// Drains the receive ring in batches (bounded, so TUNs get their
+    /// turn). The packets stay in the ring's frames or blocks, which go back to the
     /// kernel after the batch was flushed. Returns the packets handled.
     @inline(__always)
     func receiveRing(view: ForwardingView, processor: inout PacketProcessor, out: inout OutputQueue) -> Int {
@@ -233,26 +279,40 @@ final class Worker: @unchecked Sendable {
         let ring = rings.rx
         for _ in 0..<4 {
             let got = Int(egressd_rxring_batch(ring, rings.rxData, rings.rxLength, Int32(batchSize)))
-            if got <= 0 { return handled }
+            if got <= 0 {
+                // Frames skipped (cut short) still go back to the kernel.
+                if ring.pointee.release_count != 0 { egressd_rxring_release(ring) }
+                return handled
+            }
             handled += got
             engineRow.add(EngineCounter.batches.rawValue)
             ioRow.add(IOCounter.ringReceived.rawValue, UInt64(got))
             let flows = engine.flowActive.load(ordering: .relaxed) > 0
             let now = flows ? Self.nanoseconds() : 0
-            let tap = engine.captureTap.load(ordering: .acquiring)
-            let (sec, usec) = tap != nil ? Self.wallClock() : (0, 0)
+            let tapRef = tapNow.pointee
+            let (sec, usec) = tapRef != nil ? Self.wallClock() : (0, 0)
+            let data = rings.rxData
+            let lengths = rings.rxLength
             for i in 0..<got {
-                let p = rings.rxData[i].unsafelyUnwrapped
-                let n = Int(rings.rxLength[i])
+                let p = data[i].unsafelyUnwrapped
+                let n = Int(lengths[i])
                 let before = out.count
-                if let tap { tap.received(p, n, worker: index, seconds: sec, microseconds: usec) }
+                if let tapRef { tapRef._withUnsafeGuaranteedRef { $0.received(p, n, worker: index, seconds: sec, microseconds: usec) } }
                 processor.fromTunnel(p, n, view: view, out: &out)
                 if flows { recordFlows(out, from: before, view: view, now: now) }
-                if let tap { tapSent(tap, out, from: before, view: view, seconds: sec, microseconds: usec) }
+                if let tapRef {
+                    tapRef._withUnsafeGuaranteedRef { tapSent($0, out, from: before, view: view, seconds: sec, microseconds: usec) }
+                }
             }
             flush(view: view, processor: &processor, out: &out)
             ioRow.add(IOCounter.ringBlocks.rawValue, UInt64(ring.pointee.release_count))
             egressd_rxring_release(ring)
+            if ring.pointee.copied | ring.pointee.truncated != 0 {
+                ioRow.add(IOCounter.ringCopied.rawValue, ring.pointee.copied)
+                ioRow.add(IOCounter.ringTruncated.rawValue, ring.pointee.truncated)
+                ring.pointee.copied = 0
+                ring.pointee.truncated = 0
+            }
             if got < batchSize { return handled }
         }
         return handled
@@ -324,7 +384,7 @@ final class Worker: @unchecked Sendable {
         var n6 = 0
         var nl2 = 0
         let cap = out.capacity
-        let underlay = engine.underlay.load(ordering: .acquiring)
+        let underlayRef = underlayNow.pointee
         let rings = self.rings
         let useRings = backend == .tpacket
         for i in 0..<out.count {
@@ -338,7 +398,7 @@ final class Worker: @unchecked Sendable {
                 }
                 continue
             case .raw4:
-                let slot = underlay.find(e.destination4)
+                let slot = underlayRef._withUnsafeGuaranteedRef { $0.find(e.destination4) }
                 if slot < 0 {
                     txAddresses4[n4] = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: 0,
                                                    sin_addr: in_addr(s_addr: e.destination4.bigEndian), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
@@ -347,8 +407,8 @@ final class Worker: @unchecked Sendable {
                     n4 += 1
                     continue
                 }
-                ifindex = underlay.interfaceIndex(at: slot)
-                mac = underlay.mac(at: slot)
+                ifindex = underlayRef._withUnsafeGuaranteedRef { $0.interfaceIndex(at: slot) }
+                mac = underlayRef._withUnsafeGuaranteedRef { $0.mac(at: slot) }
                 ioRow.add(IOCounter.macSent.rawValue)
             case .l2:
                 break

@@ -16,6 +16,7 @@ BENCH_LATENCY_SIZE=${BENCH_LATENCY_SIZE:-64}
 BENCH_LATENCY_SECONDS=${BENCH_LATENCY_SECONDS:-6}
 BENCH_LATENCY_SKIP=${BENCH_LATENCY_SKIP:-1}
 BENCH_LATENCY_PROBE=${BENCH_LATENCY_PROBE:-3}
+# BENCH_LATENCY_PPS: a fixed rate for every case instead of half of each one's maximum.
 
 # bench_latency_max_pps CASE: the case's maximum delivered rate at BENCH_LATENCY_SIZE.
 bench_latency_max_pps() {
@@ -49,9 +50,14 @@ bench_suite_latency() {
     declare -A p50=() p99=()
     for case in $BENCH_LATENCY_CASES; do
         bench_case_setup "$case"
-        max=$(bench_latency_max_pps "$case")
-        [[ -n $max ]] && (( max > 0 )) || eg_die "no maximum rate for $case"
-        rate=$(( max / 2 ))
+        if [[ -n ${BENCH_LATENCY_PPS:-} ]]; then
+            # A fixed rate (the same for every case), e.g. a light load on a busy machine.
+            rate=$BENCH_LATENCY_PPS max=$(( 2 * BENCH_LATENCY_PPS ))
+        else
+            max=$(bench_latency_max_pps "$case")
+            [[ -n $max ]] && (( max > 0 )) || eg_die "no maximum rate for $case"
+            rate=$(( max / 2 ))
+        fi
         eg_log "latency of $case at $rate pps (half of $max), ${BENCH_LATENCY_SIZE}-byte packets, ${BENCH_LATENCY_SECONDS}s"
         out=$(bench_latency_run "$case" "$rate")
         bench_case_teardown "$case"

@@ -102,9 +102,47 @@ struct egressd_rxring {
     /// Blocks read to the end but not yet handed back, from `release_from` on.
     uint32_t release_from;
     uint32_t release_count;
-    /// Packets the ring delivered shorter than they were (never with these sizes).
+    /// Packets the ring delivered shorter than they were (V3: handed out as
+    /// they are; V2: skipped unless the socket queue had the whole copy).
     uint64_t truncated;
+    /// 3: TPACKET_V3 blocks (above); 2: TPACKET_V2 frames, each handed to
+    /// user space as soon as it is written (`current` is then the next frame,
+    /// release_from/release_count count frames).
+    uint32_t version;
+    uint32_t frame_size;
+    uint32_t frame_nr;
+    /// V2, packets bigger than a frame (PACKET_COPY_THRESH): the frame holds
+    /// the head only (TP_STATUS_COPY) and the whole packet waits on the
+    /// socket's queue; the batch reads it into copy slot n (n = its place in
+    /// the batch): `copy_base + n * copy_stride`, at most `copy_capacity` bytes.
+    uint8_t *copy_base;
+    uint32_t copy_stride;
+    uint32_t copy_capacity;
+    /// Packets read whole from the socket queue that way.
+    uint64_t copied;
 };
+
+/// TPACKET_V2 receive ring: `frame_nr` frames of `frame_size` bytes (a
+/// multiple of 16; blocks of max(frame_size, 64 KiB)), `reserve` bytes of
+/// headroom before each packet, PACKET_COPY_THRESH for packets bigger than
+/// a frame, fanout as egressd_rxring_open. Each frame is the user's as soon
+/// as the kernel wrote it (no block to fill, no retire timeout). 0 or -errno.
+int egressd_rxring_open_v2(struct egressd_rxring *r, uint16_t fanout_group, uint32_t frame_size, uint32_t frame_nr,
+                           uint32_t reserve);
+
+/// Points a V2 ring at memory laid out as the kernel would (unit tests).
+void egressd_rxring_attach_v2(struct egressd_rxring *r, int fd, void *memory, uint32_t frame_size, uint32_t frame_nr);
+
+/// Where packets too big for a V2 frame are read to (see `copy_base`).
+void egressd_rxring_set_copy(struct egressd_rxring *r, void *base, uint32_t stride, uint32_t capacity);
+
+/// Offset of the network header in a V2 frame for `reserve` bytes of
+/// headroom (SOCK_DGRAM): a frame must hold this plus the packet.
+uint32_t egressd_rxring_v2_data_offset(uint32_t reserve);
+
+/// Largest MTU of this namespace's Ethernet interfaces (the underlay's
+/// biggest possible GRE packet), 0 when there is none; -errno on failure.
+int egressd_max_ether_mtu(void);
 
 /// Opens an AF_PACKET SOCK_DGRAM socket for incoming IPv4 GRE (the BPF
 /// filter of egressd_gre_packet_socket), with a TPACKET_V3 receive ring of
@@ -119,10 +157,11 @@ int egressd_rxring_open(struct egressd_rxring *r, uint16_t fanout_group, uint32_
 void egressd_rxring_attach(struct egressd_rxring *r, void *memory, uint32_t block_size, uint32_t block_nr);
 
 /// Up to `max` packets from the ring: their network headers in `data`,
-/// their lengths in `length`. 0 when the kernel has handed over no block.
+/// their lengths in `length`. 0 when the kernel has handed over nothing.
+/// Either version (by `version`).
 int egressd_rxring_batch(struct egressd_rxring *r, void **data, uint32_t *length, int max);
 
-/// Hands every block read to the end back to the kernel.
+/// Hands every block read to the end (V2: every frame read) back to the kernel.
 void egressd_rxring_release(struct egressd_rxring *r);
 
 /// Unmaps and closes (fd -1: only forgets the memory).
@@ -147,6 +186,12 @@ struct egressd_txring {
     /// The next frame to fill, and frames filled since the last flush.
     uint32_t head;
     uint32_t pending;
+    /// Bytes of virtio_net_hdr before each frame (PACKET_VNET_HDR: 10, else 0).
+    /// Its hdr_len asks the kernel to copy the whole frame into the skb's
+    /// linear part instead of attaching ring pages as fragments, which a veth
+    /// into another namespace would copy again page by page (skb_copy_ubufs)
+    /// and the receiver pull back (__pskb_pull_tail).
+    uint32_t vnet;
 };
 
 /// Opens the ring for `ifindex` (`frame_nr` frames of `frame_size` bytes),

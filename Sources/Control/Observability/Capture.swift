@@ -66,7 +66,7 @@ final class CaptureSession: @unchecked Sendable {
     }
 
     func start() {
-        engine.captureTap.store(tap, ordering: .releasing)
+        engine.attachCaptureTap(tap)
         let t = DispatchSource.makeTimerSource(queue: queue)
         t.schedule(deadline: .now() + .milliseconds(50), repeating: .milliseconds(50))
         t.setEventHandler { [weak self] in self?.drain() }
@@ -101,7 +101,7 @@ final class CaptureSession: @unchecked Sendable {
 
     /// On the capture queue: detach the tap, close the file.
     private func close() {
-        if engine.captureTap.load(ordering: .acquiring) === tap { engine.captureTap.store(nil, ordering: .releasing) }
+        engine.detachCaptureTap(tap)
         timer?.cancel()
         timer = nil
         if let d = dumper { pcap_dump_close(d); dumper = nil }
@@ -115,7 +115,7 @@ final class CaptureSession: @unchecked Sendable {
     func finish() {
         queue.sync {
             guard dumper != nil else { return }
-            if engine.captureTap.load(ordering: .acquiring) === tap { engine.captureTap.store(nil, ordering: .releasing) }
+            engine.detachCaptureTap(tap)
             drain()
             if dumper != nil { close() }
         }

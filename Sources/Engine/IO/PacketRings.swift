@@ -1,6 +1,9 @@
-// The `tpacket` I/O backend's memory: one TPACKET_V3 receive ring per worker
-// (GRE in, PACKET_FANOUT_HASH over workers so a flow stays on one worker)
-// and up to `maxRings` TPACKET_V2 transmit rings per worker, one per egress
+// The `tpacket` I/O backend's memory: one receive ring per worker (GRE in,
+// PACKET_FANOUT_HASH over workers so a flow stays on one worker): TPACKET_V2
+// frames by default (each packet the worker's as soon as the kernel wrote
+// it), or TPACKET_V3 blocks (`EGRESSD_RX_RING=v3`, for comparison: a block
+// is handed over when full or after its 1 ms retire timeout); and up to
+// `maxRings` TPACKET_V2 transmit rings per worker, one per egress
 // interface, opened the first time a packet leaves through it. The ring
 // walking itself is C (CEgressSys: egressd_rxring_*, egressd_txring_*);
 // this type owns the memory and keeps, per transmit ring, which output
@@ -14,12 +17,14 @@ import Glibc
 /// What the rings did, per worker (Engine.ioCounters): `show dataplane`.
 public enum IOCounter: Int, CaseIterable, Sendable {
     case ringReceived = 0   // packets read from the TPACKET_V3 receive ring
-    case ringBlocks         // receive blocks handed back to the kernel
+    case ringBlocks         // receive blocks (V3) or frames (V2) handed back to the kernel
     case ringSent           // frames the kernel took from a TPACKET_V2 transmit ring
     case ringRefused        // frames it refused or did not reach (counted tx-error)
     case ringFallback       // packets to a MAC sent by sendmmsg instead (no ring, ring full, too big)
     case macSent            // IPv4 GRE sent to an underlay neighbour's MAC (not the kernel's IP output)
-    public static let fieldCount = 6
+    case ringCopied         // V2: packets bigger than a receive frame, read whole from the socket queue
+    case ringTruncated      // packets the receive ring cut short (V2: not forwarded)
+    public static let fieldCount = 8
     public var name: String {
         switch self {
         case .ringReceived: "ringReceived"
@@ -28,17 +33,55 @@ public enum IOCounter: Int, CaseIterable, Sendable {
         case .ringRefused: "ringRefused"
         case .ringFallback: "ringFallback"
         case .macSent: "underlayToMAC"
+        case .ringCopied: "ringCopied"
+        case .ringTruncated: "ringTruncated"
         }
     }
 }
 
+/// Which receive ring a worker of the `tpacket` backend reads.
+public enum ReceiveRingKind: String, Sendable {
+    /// TPACKET_V2: per-frame status, a packet is readable as soon as it is written.
+    case frames = "v2"
+    /// TPACKET_V3: blocks handed over when full or after the retire timeout.
+    case blocks = "v3"
+}
+
+/// Fault injection for tests (`EGRESSD_TEST_REFUSE_RING`): make the ring
+/// setup fail as a kernel that refuses it would, to exercise the fallbacks.
+public enum RingRefusal: String, Sendable {
+    case none
+    /// The receive ring's setup fails: the engine runs the raw backend.
+    case rx
+    /// Every transmit ring's setup fails: frames to MACs go by sendmmsg.
+    case tx
+}
+
 struct RingSet {
-    /// Receive ring geometry: 32 blocks of 128 KiB (4 MiB), a block handed
-    /// over when full or after 1 ms; 64 bytes of headroom before each packet
-    /// (encapsulation writes outer headers in place).
+    /// V3 receive geometry: 32 blocks of 128 KiB (4 MiB), a block handed
+    /// over when full or after 1 ms.
     static let rxBlockSize: UInt32 = 1 << 17
     static let rxBlockCount: UInt32 = 32
     static let rxTimeoutMs: UInt32 = 1
+    /// V2 receive geometry: frames sized for the biggest Ethernet MTU of the
+    /// namespace (a power of two from 2 KiB to 16 KiB: 8500-byte TGW Connect
+    /// GRE and 9001-byte AWS jumbo frames fit), at least 4 MiB and 512 frames
+    /// in all. Bigger packets arrive whole through PACKET_COPY_THRESH (read
+    /// from the socket queue into the worker's slot, counted ringCopied).
+    static let rxMinFrameSize: UInt32 = 2048
+    static let rxMaxFrameSize: UInt32 = 16384
+    static let rxRingBytes: UInt32 = 4 << 20
+    static let rxMinFrames: UInt32 = 512
+
+    /// The V2 frame size for an underlay MTU.
+    static func rxFrameSize(mtu: Int) -> UInt32 {
+        let need = Int(egressd_rxring_v2_data_offset(UInt32(PacketProcessor.headroom))) + max(0, mtu)
+        var size = rxMinFrameSize
+        while Int(size) < need && size < rxMaxFrameSize { size <<= 1 }
+        return size
+    }
+
+    static func rxFrameCount(frameSize: UInt32) -> UInt32 { max(rxMinFrames, rxRingBytes / frameSize) }
     /// Transmit ring geometry: 512 frames of 2 KiB per interface (1 MiB);
     /// bigger packets go by sendmmsg.
     static let txFrameSize: UInt32 = 2048
@@ -59,9 +102,11 @@ struct RingSet {
     var txCount: Int { txCountBox.pointee }
 
     let qdiscBypass: Int32
+    let refusal: RingRefusal
 
-    init(batchSize: Int, txCapacity: Int, qdiscBypass: Bool) {
+    init(batchSize: Int, txCapacity: Int, qdiscBypass: Bool, refusal: RingRefusal = .none) {
         self.qdiscBypass = qdiscBypass ? 1 : 0
+        self.refusal = refusal
         rx = .allocate(capacity: 1)
         rx.initialize(to: egressd_rxring())
         rx.pointee.fd = -1
@@ -79,11 +124,33 @@ struct RingSet {
         txCountBox.initialize(to: 0)
     }
 
-    /// Opens the receive ring (throws when the kernel refuses it).
-    func openReceive(fanoutGroup: UInt16?) throws {
-        let r = egressd_rxring_open(rx, fanoutGroup ?? 0, Self.rxBlockSize, Self.rxBlockCount, Self.rxTimeoutMs,
-                                    UInt32(PacketProcessor.headroom))
-        if r < 0 { throw EngineError("set up the TPACKET_V3 receive ring", errno: -r, hint: EngineError.hint(for: -r)) }
+    /// Opens the receive ring (throws when the kernel refuses it). V2:
+    /// packets bigger than a frame are read into `copyBase + n * copyStride`
+    /// (n: the packet's place in its batch), at most `copyCapacity` bytes.
+    func openReceive(fanoutGroup: UInt16?, kind: ReceiveRingKind, underlayMTU: Int,
+                     copyBase: UnsafeMutableRawPointer, copyStride: Int, copyCapacity: Int) throws {
+        if refusal == .rx {
+            throw EngineError("set up the receive ring", errno: ENOMEM, hint: "refused on purpose (EGRESSD_TEST_REFUSE_RING=rx)")
+        }
+        switch kind {
+        case .blocks:
+            let r = egressd_rxring_open(rx, fanoutGroup ?? 0, Self.rxBlockSize, Self.rxBlockCount, Self.rxTimeoutMs,
+                                        UInt32(PacketProcessor.headroom))
+            if r < 0 { throw EngineError("set up the TPACKET_V3 receive ring", errno: -r, hint: EngineError.hint(for: -r)) }
+        case .frames:
+            let size = Self.rxFrameSize(mtu: underlayMTU)
+            let r = egressd_rxring_open_v2(rx, fanoutGroup ?? 0, size, Self.rxFrameCount(frameSize: size),
+                                           UInt32(PacketProcessor.headroom))
+            if r < 0 { throw EngineError("set up the TPACKET_V2 receive ring", errno: -r, hint: EngineError.hint(for: -r)) }
+            egressd_rxring_set_copy(rx, copyBase, UInt32(copyStride), UInt32(copyCapacity))
+        }
+    }
+
+    /// What the receive ring is, for `show dataplane`.
+    var receiveDescription: String {
+        let r = rx.pointee
+        return r.version == 2 ? "TPACKET_V2 ring (\(r.frame_nr) frames of \(r.frame_size) bytes)"
+                              : "TPACKET_V3 ring (\(r.block_nr) blocks of \(r.block_size / 1024) KiB, \(Self.rxTimeoutMs) ms retire)"
     }
 
     /// The transmit ring for `ifindex`, opened on first use; -1 when it has
@@ -98,6 +165,11 @@ struct RingSet {
         guard txCount < Self.maxRings else { return -1 }
         let slot = txCount
         txCountBox.pointee += 1
+        if refusal == .tx {
+            tx[slot].fd = -1
+            tx[slot].ifindex = ifindex
+            return -1
+        }
         if egressd_txring_open(tx + slot, ifindex, Self.txFrameSize, Self.txFrameCount, qdiscBypass) < 0 {
             tx[slot].fd = -1
             tx[slot].ifindex = ifindex
