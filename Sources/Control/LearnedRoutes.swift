@@ -23,6 +23,10 @@ final class LearnedRoutes: @unchecked Sendable {
     private(set) var v4 = PrefixMap<IPv4Prefix, UInt32>()
     private(set) var v6 = PrefixMap<IPv6Prefix, UInt32>()
     var count: Int { v4.count + v6.count }
+    /// The same prefixes -> group id, as the engine's master prefix tables: a snapshot
+    /// copies them (no per-prefix work per publication; PrefixTableBuilder.swift).
+    let engine4 = PrefixTableBuilder<UInt32>()
+    let engine6 = PrefixTableBuilder<IPv6Address>()
 
     // Engine side: a snapshot is built when the changes pause for `quietInterval`, and during
     // a long stream at most every `maximumInterval` (or `rebuildSpacing` times the last build's time), so
@@ -52,20 +56,32 @@ final class LearnedRoutes: @unchecked Sendable {
         out.reserveCapacity(delta.count)
         for c in delta.v4 {
             if c.group < 0 {
-                if v4.removeValue(forKey: c.prefix) != nil { out.append(KernelChange(prefix: .v4(c.prefix), group: -1, countDelta: -1)) }
+                if v4.removeValue(forKey: c.prefix) != nil {
+                    engine4.remove(c.prefix.address.value, length: c.prefix.length)
+                    out.append(KernelChange(prefix: .v4(c.prefix), group: -1, countDelta: -1))
+                }
             } else {
                 let g = UInt32(local[Int(c.group)])
                 let old = v4.updateValue(g, forKey: c.prefix)
-                if old != g { out.append(KernelChange(prefix: .v4(c.prefix), group: Int32(g), countDelta: old == nil ? 1 : 0)) }
+                if old != g {
+                    engine4.update(c.prefix.address.value, length: c.prefix.length, value: g)
+                    out.append(KernelChange(prefix: .v4(c.prefix), group: Int32(g), countDelta: old == nil ? 1 : 0))
+                }
             }
         }
         for c in delta.v6 {
             if c.group < 0 {
-                if v6.removeValue(forKey: c.prefix) != nil { out.append(KernelChange(prefix: .v6(c.prefix), group: -1, countDelta: -1)) }
+                if v6.removeValue(forKey: c.prefix) != nil {
+                    engine6.remove(c.prefix.address, length: c.prefix.length)
+                    out.append(KernelChange(prefix: .v6(c.prefix), group: -1, countDelta: -1))
+                }
             } else {
                 let g = UInt32(local[Int(c.group)])
                 let old = v6.updateValue(g, forKey: c.prefix)
-                if old != g { out.append(KernelChange(prefix: .v6(c.prefix), group: Int32(g), countDelta: old == nil ? 1 : 0)) }
+                if old != g {
+                    engine6.update(c.prefix.address, length: c.prefix.length, value: g)
+                    out.append(KernelChange(prefix: .v6(c.prefix), group: Int32(g), countDelta: old == nil ? 1 : 0))
+                }
             }
         }
         return out
@@ -294,6 +310,21 @@ extension Appliance {
             table.lastPublish = .now
             table.lastRebuild = table.lastPublish - now
         }
+    }
+
+    /// The learned routes as the snapshot takes them when publishing: every group's target and
+    /// the master prefix tables (a copy per snapshot, no per-prefix work). A group without a
+    /// target (no next hop) leaves its prefixes out of the engine: then they are listed.
+    func learnedTables() -> BulkRoutes {
+        guard let table = learned else { return BulkRoutes() }
+        var targets: [BulkRoutes.Target] = []
+        targets.reserveCapacity(table.groups.count)
+        for hops in table.groups {
+            guard let t = learnedTarget(hops) else { return learnedBulk() }
+            targets.append(t)
+        }
+        table.publishedTargets = targets
+        return BulkRoutes(targets: targets, v4Table: table.engine4, v6Table: table.engine6)
     }
 
     /// The learned routes in the engine's form (empty without BGP). `publish`
