@@ -29,9 +29,10 @@ public final class PrefixTableBuilder<Key: PrefixKey>: @unchecked Sendable {
     /// By prefix length (0...255).
     @usableFromInline let segments: UnsafeMutablePointer<Segment>
     /// Prefixes held.
-    public private(set) var count = 0
+    @inlinable public var count: Int { storedCount }
+    @usableFromInline var storedCount = 0
     /// Smallest table of a length in use.
-    static var minimumCapacity: Int { 16 }
+    @inlinable static var minimumCapacity: Int { 16 }
 
     public init() {
         segments = .allocate(capacity: 256)
@@ -47,7 +48,11 @@ public final class PrefixTableBuilder<Key: PrefixKey>: @unchecked Sendable {
         segments.deallocate()
     }
 
+    // Inlinable: the control plane (another module) changes the master per learned prefix,
+    // and unspecialized generic code would call the key's witnesses per probe.
+
     /// The value of exactly this prefix, or nil.
+    @inlinable
     public func value(_ key: Key, length: UInt8) -> UInt32? {
         let seg = segments[Int(length)]
         guard let keys = seg.keys, let values = seg.values else { return nil }
@@ -61,7 +66,7 @@ public final class PrefixTableBuilder<Key: PrefixKey>: @unchecked Sendable {
     }
 
     /// Sets the value of a prefix (`value` must not be `noRouteIndex`); returns the previous one.
-    @discardableResult
+    @inlinable @discardableResult
     public func update(_ key: Key, length: UInt8, value: UInt32) -> UInt32? {
         precondition(value != noRouteIndex, "noRouteIndex marks an empty slot")
         let l = Int(length)
@@ -83,12 +88,12 @@ public final class PrefixTableBuilder<Key: PrefixKey>: @unchecked Sendable {
         keys[slot] = key
         values[slot] = value
         segments[l].count += 1
-        count += 1
+        storedCount += 1
         return nil
     }
 
     /// Removes a prefix; returns its value, or nil when it was not there.
-    @discardableResult
+    @inlinable @discardableResult
     public func remove(_ key: Key, length: UInt8) -> UInt32? {
         let l = Int(length)
         let seg = segments[l]
@@ -117,7 +122,7 @@ public final class PrefixTableBuilder<Key: PrefixKey>: @unchecked Sendable {
         keys[hole] = .zero
         values[hole] = noRouteIndex
         segments[l].count -= 1
-        count -= 1
+        storedCount -= 1
         // A withdrawn table gives its memory back.
         let left = segments[l].count
         if left == 0 {
@@ -129,6 +134,7 @@ public final class PrefixTableBuilder<Key: PrefixKey>: @unchecked Sendable {
     }
 
     /// Every prefix with its value (unordered).
+    @inlinable
     public func forEach(_ body: (_ key: Key, _ length: UInt8, _ value: UInt32) -> Void) {
         for l in 0..<256 {
             let seg = segments[l]
@@ -138,7 +144,8 @@ public final class PrefixTableBuilder<Key: PrefixKey>: @unchecked Sendable {
     }
 
     /// Rehashes length `l`'s table into `capacity` slots (0: drop it).
-    private func resize(_ l: Int, to capacity: Int) {
+    @inlinable
+    func resize(_ l: Int, to capacity: Int) {
         let old = segments[l]
         var seg = Segment()
         if capacity > 0 {
@@ -161,7 +168,8 @@ public final class PrefixTableBuilder<Key: PrefixKey>: @unchecked Sendable {
     }
 
     /// Inserts every entry of one table into another (of another size), adding `offset` to the values.
-    private static func insertAll(from keys: UnsafeMutablePointer<Key>, _ values: UnsafeMutablePointer<UInt32>, capacity: Int,
+    @inlinable
+    static func insertAll(from keys: UnsafeMutablePointer<Key>, _ values: UnsafeMutablePointer<UInt32>, capacity: Int,
                                   length: UInt8, into newKeys: UnsafeMutablePointer<Key>, _ newValues: UnsafeMutablePointer<UInt32>,
                                   mask: Int, adding offset: UInt32) {
         for s in 0..<capacity where values[s] != noRouteIndex {
