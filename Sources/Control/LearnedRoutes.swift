@@ -196,7 +196,7 @@ final class KernelRouteWriter: @unchecked Sendable {
             // The kernel's copy may lag; BGP and the engine must not: this thread yields the CPU.
             KernelRouteWriter.lowerPriority()
             return deleting ? try netlink.deleteRoutes(batch) : try netlink.replaceRoutes(batch)
-        }.whenComplete { [self] result in
+        }.whenComplete { [self, deltas] result in
             busy = false
             switch result {
             case .success(let results):
