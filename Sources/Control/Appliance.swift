@@ -292,7 +292,7 @@ public final class Appliance: @unchecked Sendable {
             generation: generation, tunnels: specs, routes: routes,
             counters: tunnels.mapValues(\.counters), tunFDs: tunnels.mapValues(\.device.queues),
             workers: engine.settings.workers, redirect: redirectServices, redirectCounters: redirectCounters,
-            retain: tunnels.values.map(\.device), bulk: learnedBulk())
+            retain: tunnels.values.map(\.device), bulk: learnedTables())
         engine.publish(snapshot)
     }
 

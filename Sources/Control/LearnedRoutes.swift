@@ -19,9 +19,10 @@ final class LearnedRoutes: @unchecked Sendable {
     /// Interned next-hop sets; `groups[i]` for group id i.
     private(set) var groups: [[IPAddress]] = []
     private var groupIndex: [[IPAddress]: UInt32] = [:]
-    /// Learned prefix -> group id.
-    private(set) var v4 = PrefixMap<IPv4Prefix, UInt32>()
-    private(set) var v6 = PrefixMap<IPv6Prefix, UInt32>()
+    /// Learned prefix -> group id, kept as the engine's master prefix tables: a snapshot
+    /// copies them (no per-prefix work per publication; PrefixTableBuilder.swift).
+    let v4 = PrefixTableBuilder<UInt32>()
+    let v6 = PrefixTableBuilder<IPv6Address>()
     var count: Int { v4.count + v6.count }
 
     // Engine side: a snapshot is built when the changes pause for `quietInterval`, and during
@@ -55,20 +56,22 @@ final class LearnedRoutes: @unchecked Sendable {
         var out: [KernelChange] = []
         out.reserveCapacity(delta.count)
         for c in delta.v4 {
+            let (key, length) = (c.prefix.address.value, c.prefix.length)
             if c.group < 0 {
-                if v4.removeValue(forKey: c.prefix) != nil { out.append(KernelChange(prefix: .v4(c.prefix), group: -1, countDelta: -1)) }
+                if v4.remove(key, length: length) != nil { out.append(KernelChange(prefix: .v4(c.prefix), group: -1, countDelta: -1)) }
             } else {
                 let g = UInt32(local[Int(c.group)])
-                let old = v4.updateValue(g, forKey: c.prefix)
+                let old = v4.update(key, length: length, value: g)
                 if old != g { out.append(KernelChange(prefix: .v4(c.prefix), group: Int32(g), countDelta: old == nil ? 1 : 0)) }
             }
         }
         for c in delta.v6 {
+            let (key, length) = (c.prefix.address, c.prefix.length)
             if c.group < 0 {
-                if v6.removeValue(forKey: c.prefix) != nil { out.append(KernelChange(prefix: .v6(c.prefix), group: -1, countDelta: -1)) }
+                if v6.remove(key, length: length) != nil { out.append(KernelChange(prefix: .v6(c.prefix), group: -1, countDelta: -1)) }
             } else {
                 let g = UInt32(local[Int(c.group)])
-                let old = v6.updateValue(g, forKey: c.prefix)
+                let old = v6.update(key, length: length, value: g)
                 if old != g { out.append(KernelChange(prefix: .v6(c.prefix), group: Int32(g), countDelta: old == nil ? 1 : 0)) }
             }
         }
@@ -94,9 +97,17 @@ final class LearnedRoutes: @unchecked Sendable {
         }
         var out = BulkRoutes(targets: targets)
         out.v4.reserveCapacity(v4.count)
-        for (p, g) in v4 where map[Int(g)] != UInt32.max { out.v4.append(.init(prefix: p, target: map[Int(g)])) }
-        for (p, g) in v6 where map[Int(g)] != UInt32.max { out.v6.append(.init(prefix: p, target: map[Int(g)])) }
+        out.v6.reserveCapacity(v6.count)
+        forEach(v4: { r in if map[Int(r.group)] != UInt32.max { out.v4.append(.init(prefix: r.prefix, target: map[Int(r.group)])) } },
+                v6: { r in if map[Int(r.group)] != UInt32.max { out.v6.append(.init(prefix: r.prefix, target: map[Int(r.group)])) } })
         return out
+    }
+
+    /// Every learned prefix with its group (unordered).
+    func forEach(v4 body4: (_ route: (prefix: IPv4Prefix, group: UInt32)) -> Void,
+                 v6 body6: (_ route: (prefix: IPv6Prefix, group: UInt32)) -> Void) {
+        v4.forEach { key, length, g in body4((IPv4Prefix(IPv4Address(key), length: Int(length))!, g)) }
+        v6.forEach { key, length, g in body6((IPv6Prefix(key, length: Int(length))!, g)) }
     }
 }
 
@@ -201,7 +212,7 @@ final class KernelRouteWriter: @unchecked Sendable {
             // The kernel's copy may lag; BGP and the engine must not: this thread yields the CPU.
             KernelRouteWriter.lowerPriority()
             return deleting ? try netlink.deleteRoutes(batch) : try netlink.replaceRoutes(batch)
-        }.whenComplete { [self] result in
+        }.whenComplete { [self, deltas] result in
             busy = false
             completed += taken
             switch result {
@@ -286,8 +297,11 @@ extension Appliance {
         let statics = Set(config.staticRoutes.map(\.prefix))
         var changes: [KernelChange] = []
         changes.reserveCapacity(table.v4.count + table.v6.count)
-        for (p, g) in table.v4 where !statics.contains(.v4(p)) { changes.append(KernelChange(prefix: .v4(p), group: Int32(g), countDelta: 0)) }
-        for (p, g) in table.v6 where !statics.contains(.v6(p)) { changes.append(KernelChange(prefix: .v6(p), group: Int32(g), countDelta: 0)) }
+        table.forEach(v4: { r in
+            if !statics.contains(.v4(r.prefix)) { changes.append(KernelChange(prefix: .v4(r.prefix), group: Int32(r.group), countDelta: 0)) }
+        }, v6: { r in
+            if !statics.contains(.v6(r.prefix)) { changes.append(KernelChange(prefix: .v6(r.prefix), group: Int32(r.group), countDelta: 0)) }
+        })
         writer.enqueue(changes)
     }
 
@@ -317,6 +331,21 @@ extension Appliance {
             table.lastRebuild = table.lastPublish - now
             self.updateDelayInputChanged()
         }
+    }
+
+    /// The learned routes as the snapshot takes them when publishing: every group's target and
+    /// the master prefix tables (a copy per snapshot, no per-prefix work). A group without a
+    /// target (no next hop) leaves its prefixes out of the engine: then they are listed.
+    func learnedTables() -> BulkRoutes {
+        guard let table = learned else { return BulkRoutes() }
+        var targets: [BulkRoutes.Target] = []
+        targets.reserveCapacity(table.groups.count)
+        for hops in table.groups {
+            guard let t = learnedTarget(hops) else { return learnedBulk() }
+            targets.append(t)
+        }
+        table.publishedTargets = targets
+        return BulkRoutes(targets: targets, v4Table: table.v4, v6Table: table.v6)
     }
 
     /// The learned routes in the engine's form (empty without BGP). `publish`
@@ -387,12 +416,15 @@ extension Appliance {
             return text.isEmpty ? nil : text
         }
         var rows: [(prefix: String, kind: String, via: [String])] = []
+        var routes4: [(prefix: IPv4Prefix, group: UInt32)] = []
+        var routes6: [(prefix: IPv6Prefix, group: UInt32)] = []
+        table.forEach(v4: { if !ipv6 { routes4.append($0) } }, v6: { if ipv6 { routes6.append($0) } })
         if ipv6 {
-            for (p, g) in table.v6.sorted(by: { $0.key < $1.key }) where !statics.contains(.v6(p)) {
+            for (p, g) in routes6.sorted(by: { $0.prefix < $1.prefix }) where !statics.contains(.v6(p)) {
                 if let v = describe(g) { rows.append((p.description, "bgp", v)) }
             }
         } else {
-            for (p, g) in table.v4.sorted(by: { $0.key < $1.key }) where !statics.contains(.v4(p)) {
+            for (p, g) in routes4.sorted(by: { $0.prefix < $1.prefix }) where !statics.contains(.v4(p)) {
                 if let v = describe(g) { rows.append((p.description, "bgp", v)) }
             }
         }

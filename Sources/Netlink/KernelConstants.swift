@@ -108,6 +108,9 @@ enum ExtendedAck {
     static let solNetlink: Int32 = 270
     static let capAckOption: Int32 = 10
     static let extAckOption: Int32 = 11
+    /// NETLINK_GET_STRICT_CHK (Linux 4.20): dump requests' headers are checked and their
+    /// filters (a route dump's table, protocol, type) applied by the kernel.
+    static let strictCheckOption: Int32 = 12
 }
 
 /// Address families as rtnetlink carries them in one byte.

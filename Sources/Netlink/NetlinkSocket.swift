@@ -54,6 +54,14 @@ final class NetlinkSocket {
         _ = mnl_socket_setsockopt(opened, ExtendedAck.extAckOption, &on, socklen_t(MemoryLayout<Int32>.size))
     }
 
+    /// Turns the kernel's strict checking of dump requests on or off (NETLINK_GET_STRICT_CHK);
+    /// false when the kernel does not have it.
+    @discardableResult
+    func setStrictDumpCheck(_ on: Bool) -> Bool {
+        var value: Int32 = on ? 1 : 0
+        return mnl_socket_setsockopt(socket, ExtendedAck.strictCheckOption, &value, socklen_t(MemoryLayout<Int32>.size)) == 0
+    }
+
     deinit {
         mnl_socket_close(socket)
         receiveBuffer.deallocate()

@@ -1,3 +1,4 @@
+import CMNL
 import Glibc
 import Packet
 import NIOConcurrencyHelpers
@@ -166,17 +167,36 @@ public final class RTNetlink: @unchecked Sendable {
 
     /// The routes of one table, both families, optionally only those of one protocol. Cache
     /// entries (RTM_F_CLONED) are left out.
+    /// The kernel filters the dump itself where it can (strict checking: table and protocol in
+    /// the request), so reading the few connected routes next to a million learned ones does
+    /// not copy the million out; the same filter is applied here in any case.
     public func routes(table: UInt32 = RouteTable.main, protocol routeProtocol: UInt8? = nil) throws(NetlinkError) -> [KernelRoute] {
         try withSocket { (s) throws(NetlinkError) in
+            var filtered = s.setStrictDumpCheck(true)
+            defer { if filtered { s.setStrictDumpCheck(false) } }
+            if filtered {
+                do throws(NetlinkError) {
+                    return try dumpRoutes(s, header: rtmsgForDump(table: table, protocol: routeProtocol),
+                                          table: table, protocol: routeProtocol)
+                } catch where error.errno == EINVAL || error.errno == EOPNOTSUPP || error.errno == ENOENT {
+                    // A kernel (or a family's dumper) that refuses the filter: dump all, filter here.
+                    s.setStrictDumpCheck(false)
+                    filtered = false
+                }
+            }
+            return try dumpRoutes(s, header: rtmsgForDump(), table: table, protocol: routeProtocol)
+        }
+    }
+
+    private func dumpRoutes(_ s: NetlinkSocket, header: rtmsg, table: UInt32, protocol routeProtocol: UInt8?) throws(NetlinkError) -> [KernelRoute] {
             try s.dump(type: MessageType.getRoute, operation: "RTM_GETROUTE dump", { w in
-                w.putFamilyHeader(rtmsgForDump())
+                w.putFamilyHeader(header)
             }, decode: { message -> KernelRoute? in
                 guard message.type == MessageType.newRoute, let decoded = RouteMessage.decode(message.payload),
                       decoded.flags & RouteAttribute.flagCloned == 0, decoded.route.table == table else { return nil }
                 if let routeProtocol, decoded.route.protocol != routeProtocol { return nil }
                 return decoded.route
             })
-        }
     }
 
     /// How the kernel would route a packet to `destination` (`ip route get`): nil when it has no

@@ -19,7 +19,9 @@ enum RouteMessage {
 
     /// Checks what the kernel could never accept, so the error names the route and the reason.
     static func validate(_ route: KernelRoute, type: UInt16) throws(NetlinkError) {
-        let op = operation(type, route)
+        // The operation's text names the route: formatted only for an error (a table load
+        // validates a million routes).
+        var op: String { operation(type, route) }
         if route.type == .unicast {
             if route.nextHops.isEmpty && type != MessageType.deleteRoute {
                 throw NetlinkError(operation: op, errno: EINVAL, detail: "a unicast route needs a next hop")
@@ -182,3 +184,12 @@ enum RouteMessage {
 
 /// The header of a route dump: all families, all tables (filtered on our side).
 func rtmsgForDump() -> rtmsg { rtmsg() }
+
+/// The header of a route dump that the kernel filters (with strict checking): all families,
+/// one table (tables past 255 are not filtered by the header), one protocol when given.
+func rtmsgForDump(table: UInt32, protocol routeProtocol: UInt8?) -> rtmsg {
+    var header = rtmsg()
+    header.rtm_table = table < 256 ? UInt8(table) : 0
+    header.rtm_protocol = routeProtocol ?? 0
+    return header
+}

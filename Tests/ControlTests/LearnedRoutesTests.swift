@@ -34,6 +34,11 @@ import Testing
         #expect(k.map(\.prefix) == [IPPrefix("10.1.0.0/16")!, IPPrefix("10.2.0.0/16")!])
         #expect(k[0].group == 2 && k[1].group == -1)
         #expect(table.count == 2)
+        // The engine's master tables follow: the same prefixes, the same group ids.
+        #expect(table.v4.count == 1 && table.v6.count == 1)
+        #expect(table.v4.value(IPv4Address("10.1.0.0")!.value, length: 16) == 2)
+        #expect(table.v4.value(IPv4Address("10.2.0.0")!.value, length: 16) == nil)
+        #expect(table.v6.value(IPv6Address("2001:db8::")!, length: 32) == 1)
         // The engine's form: groups resolved once, prefixes pointing at them.
         let bulk = table.bulk { hops in hops == [self.b] ? BulkRoutes.Target(target: .blackhole) : nil }
         #expect(bulk.targets.count == 1)

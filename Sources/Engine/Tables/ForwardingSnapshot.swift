@@ -97,9 +97,33 @@ public struct BulkRoutes: Sendable {
     /// Prefixes with an index into `targets`.
     public var v4: [IPv4Route]
     public var v6: [IPv6Route]
+    /// Or, at table scale, the prefixes as master tables the control plane keeps up to date
+    /// (values: indexes into `targets`), which a snapshot copies instead of inserting each
+    /// prefix. When set, `v4`/`v6` are not used for that family.
+    public var v4Table: PrefixTableBuilder<UInt32>?
+    public var v6Table: PrefixTableBuilder<IPv6Address>?
 
     public init(targets: [Target] = [], v4: [IPv4Route] = [], v6: [IPv6Route] = []) {
         self.targets = targets; self.v4 = v4; self.v6 = v6
+    }
+
+    public init(targets: [Target], v4Table: PrefixTableBuilder<UInt32>, v6Table: PrefixTableBuilder<IPv6Address>) {
+        self.targets = targets; v4 = []; v6 = []
+        self.v4Table = v4Table; self.v6Table = v6Table
+    }
+
+    /// The same routes with the master tables' prefixes listed in `v4`/`v6`.
+    public func materialized() -> BulkRoutes {
+        var out = BulkRoutes(targets: targets, v4: v4, v6: v6)
+        if let t = v4Table {
+            out.v4.reserveCapacity(out.v4.count + t.count)
+            t.forEach { key, length, value in out.v4.append(IPv4Route(prefix: IPv4Prefix(IPv4Address(key), length: Int(length))!, target: value)) }
+        }
+        if let t = v6Table {
+            out.v6.reserveCapacity(out.v6.count + t.count)
+            t.forEach { key, length, value in out.v6.append(IPv6Route(prefix: IPv6Prefix(key, length: Int(length))!, target: value)) }
+        }
+        return out
     }
 }
 
@@ -284,6 +308,16 @@ public final class ForwardingSnapshot: @unchecked Sendable {
             }
         }
         // Learned routes: one entry per distinct target, shared by its prefixes.
+        // Master tables are copied with their values shifted to the targets' entries, which
+        // needs every target to have one (consecutive); else their prefixes are listed.
+        var bulk = bulk
+        if bulk.v4Table != nil || bulk.v6Table != nil, !bulk.targets.allSatisfy({ t in
+            if case .tunnels(let names) = t.target { return names.contains { index[$0] != nil } }
+            return true
+        }) {
+            bulk = bulk.materialized()
+        }
+        let bulkBase = UInt32(entries.count)
         var bulkEntry = [UInt32](repeating: noRouteIndex, count: bulk.targets.count)
         for (i, t) in bulk.targets.enumerated() {
             var e = RouteEntry(kind: .blackhole, index: 0, mtu: 0, nextHopV4: 0, nextHopV6: .any)
@@ -355,6 +389,14 @@ public final class ForwardingSnapshot: @unchecked Sendable {
         }
         bulkCount += keys4.count
         for (p, i) in v4 { keys4.append((p.address.value, p.length, i)) }
+        if let master = bulk.v4Table {
+            // keys4 holds the listed learned prefixes (none, normally) and the configured ones.
+            let (table, replaced) = master.table(offsetBy: bulkBase, adding: keys4)
+            fib4 = table
+            bulkCount += master.count - replaced
+        } else {
+            fib4 = IPv4PrefixTable(keys4)
+        }
         var keys6: [(key: IPv6Address, length: UInt8, value: UInt32)] = []
         keys6.reserveCapacity(bulk.v6.count + v6.count)
         for r in bulk.v6 {
@@ -364,8 +406,13 @@ public final class ForwardingSnapshot: @unchecked Sendable {
         }
         bulkCount += keys6.count
         for (p, i) in v6 { keys6.append((p.address, p.length, i)) }
-        fib4 = IPv4PrefixTable(keys4)
-        fib6 = IPv6PrefixTable(keys6)
+        if let master = bulk.v6Table {
+            let (table, replaced) = master.table(offsetBy: bulkBase, adding: keys6)
+            fib6 = table
+            bulkCount += master.count - replaced
+        } else {
+            fib6 = IPv6PrefixTable(keys6)
+        }
         bulkRouteCount = bulkCount
         retained = Array(counters.values) + Array(redirectCounters.values) + retain
         routeCount = entries.count

@@ -69,8 +69,11 @@ public final class PrefixTable<Key: PrefixKey>: @unchecked Sendable {
         }
     }
 
+    /// Takes ownership of a view's arrays (built by `PrefixTableBuilder`).
+    init(owning view: View) { self.view = view }
+
     /// `entries`: masked addresses with their prefix length and route index.
-    public init(_ entries: [(key: Key, length: UInt8, value: UInt32)]) {
+    public convenience init(_ entries: [(key: Key, length: UInt8, value: UInt32)]) {
         // Two passes over the entries, no per-length lists: count each length, size the
         // tables, then insert each entry straight into its length's table (a learned full
         // table is a million entries, and this runs on every snapshot build).
@@ -115,7 +118,7 @@ public final class PrefixTable<Key: PrefixKey>: @unchecked Sendable {
             keys[base + slot] = key
             values[base + slot] = e.value
         }
-        view = View(lengthCount: lengths.count, lengths: lengthsP, offsets: offsets, masks: masks, keys: keys, values: values)
+        self.init(owning: View(lengthCount: lengths.count, lengths: lengthsP, offsets: offsets, masks: masks, keys: keys, values: values))
     }
 
     deinit {
