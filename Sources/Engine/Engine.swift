@@ -39,7 +39,20 @@ public final class Engine: @unchecked Sendable {
         case tpacket
         /// recvmmsg on a raw GRE socket (AF_PACKET fanout with several workers), sendmmsg out.
         case raw
+        /// An XDP program steers our GRE to AF_XDP sockets per worker and queue (IO/XDPSockets.swift),
+        /// which also transmit to next-hop MACs; the tpacket rings stay open beside them. Falls back to tpacket.
+        case afxdp
     }
+
+    /// The XDP attachment while `.afxdp` runs (nil otherwise).
+    private(set) var xdp: XDPAttachment?
+
+    /// The interfaces the XDP program is attached to (name, native or generic mode, queues), and those left out.
+    public var xdpInterfaces: [XDPInterface] { xdp?.interfaces ?? [] }
+    public var xdpSkipped: [String] { xdp?.skipped ?? [] }
+
+    /// Whether the kernel's steering map has `key` (`.afxdp` running).
+    public func xdpSteers(_ key: XDPSteeringKey) -> Bool { xdp?.isSteered(key) ?? false }
 
     /// The backend the workers run (set by `start()`), and why it is not the
     /// one asked for (nil when it is).
@@ -100,10 +113,31 @@ public final class Engine: @unchecked Sendable {
         // GRE over the workers' AF_PACKET sockets by flow hash. AF_PACKET
         // receive (rings, or several workers) also needs the GRE "sink".
         let group = UInt16(truncatingIfNeeded: getpid() & 0xFFFF) | 1
-        if settings.ioBackend == .tpacket || settings.workers > 1 {
+        if settings.ioBackend != .raw || settings.workers > 1 {
             sinkFD = try Sockets.greSink()
         }
-        if settings.ioBackend == .tpacket {
+        if settings.ioBackend == .afxdp {
+            // The program, then the workers' sockets; any refusal (no XDP or
+            // AF_XDP, not permitted): log why and run tpacket.
+            do {
+                let attachment = try XDPAttachment()
+                xdp = attachment
+                do {
+                    try makeWorkers(backend: .afxdp, fanoutGroup: settings.workers > 1 ? group : nil)
+                    runningBackend = .afxdp
+                    let s = snapshot
+                    attachment.steer(XDPSteeringKey.keys(tunnels: s.tunnelSpecs, redirect: s.redirectSpecs))
+                } catch {
+                    workers.removeAll()
+                    attachment.detach()
+                    xdp = nil
+                    throw error
+                }
+            } catch {
+                fallbackReason = "\(error)"
+            }
+        }
+        if workers.isEmpty && settings.ioBackend != .raw {
             do {
                 try makeWorkers(backend: .tpacket, fanoutGroup: settings.workers > 1 ? group : nil)
                 runningBackend = .tpacket
@@ -111,7 +145,7 @@ public final class Engine: @unchecked Sendable {
                 // The rings cannot be set up here (old kernel, no memory for
                 // the mapping, a seccomp policy): the portable backend runs.
                 workers.removeAll()
-                fallbackReason = "\(error)"
+                fallbackReason = fallbackReason.map { "\($0); tpacket: \(error)" } ?? "\(error)"
             }
         }
         if workers.isEmpty {
@@ -134,6 +168,8 @@ public final class Engine: @unchecked Sendable {
         stopping.store(true, ordering: .relaxed)
         for w in workers { if let t = w.thread { pthread_join(t, nil) } }
         workers.removeAll()
+        xdp?.detach()
+        xdp = nil
         if sinkFD >= 0 { close(sinkFD); sinkFD = -1 }
     }
 
@@ -143,6 +179,7 @@ public final class Engine: @unchecked Sendable {
     /// Makes `snapshot` the one every worker uses from its next batch on.
     public func publish(_ snapshot: ForwardingSnapshot) {
         current.store(snapshot, ordering: .releasing)
+        xdp?.steer(XDPSteeringKey.keys(tunnels: snapshot.tunnelSpecs, redirect: snapshot.redirectSpecs))
     }
 
     /// True once every worker has started a batch with `generation` or later

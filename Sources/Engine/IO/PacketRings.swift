@@ -19,7 +19,10 @@ public enum IOCounter: Int, CaseIterable, Sendable {
     case ringRefused        // frames it refused or did not reach (counted tx-error)
     case ringFallback       // packets to a MAC sent by sendmmsg instead (no ring, ring full, too big)
     case macSent            // IPv4 GRE sent to an underlay neighbour's MAC (not the kernel's IP output)
-    public static let fieldCount = 6
+    case xskReceived        // packets read from AF_XDP RX rings (`afxdp`)
+    case xskSent            // frames handed to AF_XDP TX rings
+    case xskFallback        // frames for an AF_XDP socket sent another way (no free frame or ring slot, too big)
+    public static let fieldCount = 9
     public var name: String {
         switch self {
         case .ringReceived: "ringReceived"
@@ -28,6 +31,9 @@ public enum IOCounter: Int, CaseIterable, Sendable {
         case .ringRefused: "ringRefused"
         case .ringFallback: "ringFallback"
         case .macSent: "underlayToMAC"
+        case .xskReceived: "xskReceived"
+        case .xskSent: "xskSent"
+        case .xskFallback: "xskFallback"
         }
     }
 }
