@@ -429,3 +429,34 @@ void egressd_xsk_attach_memory(struct egressd_xsk *x, void *umem, uint32_t frame
 size_t egressd_xsk_test_rings_size(uint32_t ring_size) {
     return 4 * 64 + 2 * ring_size * sizeof(uint64_t) + 2 * ring_size * sizeof(struct xdp_desc);
 }
+
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <net/if_arp.h>
+
+int egressd_xdp_interface_info(const char *name, int *ether_up, uint32_t *rx_queues) {
+    // ioctls on a socket of the calling thread's network namespace (/sys may
+    // show another one when egressd was started by nsenter).
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return -errno;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+    int e = 0;
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) { e = -errno; close(s); return e; }
+    int flags = ifr.ifr_flags;
+    if (ioctl(s, SIOCGIFHWADDR, &ifr) < 0) { e = -errno; close(s); return e; }
+    *ether_up = (flags & IFF_UP) && !(flags & IFF_LOOPBACK) && ifr.ifr_hwaddr.sa_family == ARPHRD_ETHER;
+    struct ethtool_channels ch;
+    memset(&ch, 0, sizeof ch);
+    ch.cmd = ETHTOOL_GCHANNELS;
+    ifr.ifr_data = (void *)&ch;
+    uint32_t q = 1;
+    if (ioctl(s, SIOCETHTOOL, &ifr) == 0) {
+        uint32_t n = ch.rx_count + ch.combined_count;
+        if (n > q) q = n;
+    }
+    *rx_queues = q;
+    close(s);
+    return 0;
+}

@@ -215,6 +215,11 @@ int egressd_xdp_load(const struct bpf_insn *insns, int count, char *log, uint32_
 /// process ending) detaches it. fd or -errno (-EBUSY: another program is attached).
 int egressd_xdp_attach(int ifindex, int prog_fd, int native_first, int *native);
 
+/// Whether the interface is up, Ethernet and not loopback, and how many
+/// receive queues it has (ethtool channels, rx + combined; 1 when unknown),
+/// in the calling thread's network namespace. 0 or -errno.
+int egressd_xdp_interface_info(const char *name, int *ether_up, uint32_t *rx_queues);
+
 /// One ring shared with the kernel: producer/consumer indexes and descriptors.
 /// `cached` is our own index (producer of fill/tx, consumer of rx/comp).
 struct egressd_xring {

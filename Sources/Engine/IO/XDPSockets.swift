@@ -56,49 +56,22 @@ public struct XDPInterface: Sendable, Equatable {
         return out
     }
 
-    /// The Ethernet interfaces that are up (from /sys/class/net), lowest index first.
+    /// The Ethernet interfaces that are up, lowest index first.
     static func candidates() -> [XDPInterface] {
         var out: [XDPInterface] = []
         guard let list = if_nameindex() else { return out }
         defer { if_freenameindex(list) }
         var p = list
         while p.pointee.if_index != 0 {
-            let name = String(cString: p.pointee.if_name)
-            let index = Int32(p.pointee.if_index)
-            p += 1
-            let base = "/sys/class/net/\(name)"
-            guard name != "lo", readSys("\(base)/type") == "1",
-                  let flags = readSys("\(base)/flags").flatMap({ Int($0.dropFirst(2), radix: 16) }), flags & 1 != 0 else { continue }
-            var queues = 0
-            if let d = opendir("\(base)/queues") {
-                while let e = readdir(d) {
-                    let n = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                    if n.hasPrefix("rx-") { queues += 1 }
-                }
-                closedir(d)
+            var up: Int32 = 0
+            var queues: UInt32 = 1
+            if egressd_xdp_interface_info(p.pointee.if_name, &up, &queues) == 0, up != 0 {
+                out.append(XDPInterface(name: String(cString: p.pointee.if_name), index: Int32(p.pointee.if_index),
+                                        rxQueues: Int(max(1, queues))))
             }
-            out.append(XDPInterface(name: name, index: index, rxQueues: max(1, queues)))
+            p += 1
         }
         return out.sorted { $0.index < $1.index }
-    }
-
-    static func readSys(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buf = [UInt8](repeating: 0, count: 64)
-        let n = read(fd, &buf, 63)
-        guard n > 0 else { return nil }
-        return String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: "\n ")
-    }
-}
-
-extension String {
-    fileprivate func trimmingCharacters(in set: String) -> String {
-        var s = Substring(self)
-        while let c = s.last, set.contains(c) { s = s.dropLast() }
-        while let c = s.first, set.contains(c) { s = s.dropFirst() }
-        return String(s)
     }
 }
 
