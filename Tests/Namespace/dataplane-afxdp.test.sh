@@ -7,6 +7,7 @@
 # reaches the TPACKET ring, not the sockets); app1's program is gone after egressd stops; and an
 # egressd without CAP_BPF/CAP_SYS_ADMIN asked for afxdp says why and runs tpacket.
 TEST_NAME="dataplane-afxdp"  # used by lib.sh
+# shellcheck disable=SC2317  # backend_checks and fallback_check are called from dataplane_backend.sh
 BACKEND=afxdp
 
 io() { json_get "$(dataplane "$1")" "d['io']['$2']"; }
