@@ -52,7 +52,7 @@
 #   LAB_DAEMONS  0 = build the topology only, start no egressd (for working on the lab itself)
 #   LAB_LOG_LEVEL  egressd --log-level (default info)
 #   LAB_WORKERS  dataplane workers of each egressd (default 1)
-#   LAB_IO_BACKEND  dataplane io-backend of each egressd: tpacket or raw (default: the config's, tpacket)
+#   LAB_IO_BACKEND  dataplane io-backend of each egressd: tpacket, raw or afxdp (default: the config's, tpacket)
 #   LAB_BGP      the stand-in's BGP daemon: frr (default; bgpd + zebra) or bird (BIRD 2)
 #   LAB_BGP_GR   1 = the stand-in's daemon announces graceful restart (restart time 15 s)
 #   LAB_APPLIANCES  2 (default: the full lab, app1 and app2) or 1 (app1 only, the lighter lab)
@@ -242,7 +242,7 @@ render_config() {
     sed -e "s/@PREFIX@/$P/g" -e "s/@WORKERS@/$workers/g" "${full[@]}" \
         "$REPO_DIR/configs/lab/$1.conf" >"$STATE/$1.conf"
     if [[ -n ${LAB_IO_BACKEND:-} ]]; then
-        [[ $LAB_IO_BACKEND =~ ^(tpacket|raw)$ ]] || eg_die "LAB_IO_BACKEND must be tpacket or raw, got '$LAB_IO_BACKEND'"
+        [[ $LAB_IO_BACKEND =~ ^(tpacket|raw|afxdp)$ ]] || eg_die "LAB_IO_BACKEND must be tpacket, raw or afxdp, got '$LAB_IO_BACKEND'"
         echo "dataplane io-backend $LAB_IO_BACKEND" >>"$STATE/$1.conf"
     fi
 }

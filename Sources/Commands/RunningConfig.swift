@@ -127,7 +127,7 @@ public struct DataplaneSettings: Equatable, Sendable {
     public var workers: Int = 1
     /// `dataplane batch-size <1-1024>`: packets per I/O batch.
     public var batchSize: Int = 64
-    /// `dataplane io-backend tpacket|raw`: how GRE enters and leaves the engine.
+    /// `dataplane io-backend tpacket|raw|afxdp`: how GRE enters and leaves the engine.
     public var ioBackend: DataplaneIOBackend = .tpacket
     /// `dataplane qdisc-bypass`: the engine's AF_PACKET output skips the qdisc
     /// layer (faster; tcpdump/tc on the appliance no longer see it). Off by default.
@@ -150,11 +150,15 @@ public enum DataplaneIOBackend: String, CaseIterable, Sendable {
     /// recvmmsg from a raw GRE socket (AF_PACKET fanout with several workers),
     /// sendmmsg on raw IP and AF_PACKET sockets: the portable one.
     case raw
+    /// An XDP program steers our GRE to AF_XDP sockets (per worker and queue),
+    /// which also send to next-hop MACs; falls back to tpacket where refused.
+    case afxdp
 
     public var help: String {
         switch self {
         case .tpacket: "AF_PACKET TPACKET_V3 receive ring and TPACKET_V2 transmit rings (default)"
         case .raw: "Raw and AF_PACKET sockets with recvmmsg/sendmmsg (portable)"
+        case .afxdp: "XDP program and AF_XDP sockets (falls back to tpacket where the kernel or driver refuses)"
         }
     }
 }

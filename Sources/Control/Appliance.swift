@@ -60,7 +60,7 @@ public final class Appliance: @unchecked Sendable {
         self.config = RunningConfig()
         self.logger = logger
         engine = Engine(settings: Engine.Settings(workers: config.dataplane.workers, batchSize: config.dataplane.batchSize,
-                                                  ioBackend: config.dataplane.ioBackend == .raw ? .raw : .tpacket,
+                                                  ioBackend: Engine.IOBackend(rawValue: config.dataplane.ioBackend.rawValue) ?? .tpacket,
                                                   qdiscBypass: config.dataplane.qdiscBypass))
         netlink = try RTNetlink()
         try engine.start()

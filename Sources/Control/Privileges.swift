@@ -16,8 +16,16 @@ public struct PrivilegeDrop {
     public static let kept: UInt64 = 1 << UInt64(EGRESSD_CAP_NET_ADMIN) | 1 << UInt64(EGRESSD_CAP_NET_RAW)
         | 1 << UInt64(EGRESSD_CAP_NET_BIND_SERVICE)
 
+    /// CAP_BPF (39) and CAP_IPC_LOCK (14): kept as well with `dataplane
+    /// io-backend afxdp`, when the process has them: the engine loads its XDP
+    /// program and registers AF_XDP UMEMs (locked memory, 8 MiB per socket,
+    /// beyond RLIMIT_MEMLOCK) after the drop.
+    public static let xdpCapabilities: UInt64 = 1 << 39 | 1 << 14
+
     var user: (uid: uid_t, gid: gid_t)?
     var groups: [gid_t] = []
+    /// Capabilities kept beyond `kept` when held (xdpCapabilities).
+    public var extra: UInt64 = 0
 
     /// Resolves --user/--group (names or numbers); the group defaults to the user's primary group.
     public init(user: String?, group: String?, socketGroup: gid_t?) throws(StartupError) {
@@ -55,13 +63,15 @@ public struct PrivilegeDrop {
             throw StartupError("internal error: privileges must be dropped before threads start (\(threads) running); report this bug")
         }
         var e: UInt64 = 0, p: UInt64 = 0, i: UInt64 = 0, b: UInt64 = 0
-        if egressd_capabilities(&e, &p, &i, &b) == 0, p & Self.kept != Self.kept {
+        let known = egressd_capabilities(&e, &p, &i, &b) == 0
+        let permitted = known ? p : 0
+        if known, p & Self.kept != Self.kept {
             throw StartupError("not enough privileges (needs CAP_NET_ADMIN, CAP_NET_RAW, CAP_NET_BIND_SERVICE): run it as root "
                                + "(it drops the rest itself, and --user switches user) or grant them, e.g. systemd AmbientCapabilities=")
         }
         var message = [CChar](repeating: 0, count: 256)
         let rc = groups.withUnsafeBufferPointer { g in
-            egressd_drop_privileges(Self.kept, user == nil ? 0 : 1, user?.uid ?? 0, user?.gid ?? 0,
+            egressd_drop_privileges(Self.kept | (extra & permitted), user == nil ? 0 : 1, user?.uid ?? 0, user?.gid ?? 0,
                                     g.baseAddress, g.count, &message, message.count)
         }
         guard rc == 0 else {

@@ -88,6 +88,7 @@ extension Appliance {
         switch engine.runningBackend {
         case .tpacket: (engine.settings.receiveRing == .blocks ? "tpacket-v3-rx" : "tpacket-v2-rx") + "+tpacket-v2-tx+tun"
         case .raw: engine.settings.workers == 1 ? "raw+tun" : "af_packet-fanout+raw+tun"
+        case .afxdp: "xdp-" + (engine.xdpInterfaces.allSatisfy(\.native) ? "native" : "generic") + "+af_xdp+tpacket-v3-rx+tun"
         }
     }
 
@@ -100,6 +101,11 @@ extension Appliance {
         case .raw:
             "GRE in: " + (engine.settings.workers == 1 ? "raw GRE socket" : "AF_PACKET fanout")
                 + ", out: AF_PACKET sendmmsg to next-hop MACs" + (engine.settings.qdiscBypass ? " (qdisc bypass)" : "") + ", else raw sockets"
+        case .afxdp:
+            "GRE in: AF_XDP sockets steered by XDP on "
+                + engine.xdpInterfaces.map { "\($0.name) (\($0.native ? "native" : "generic") mode, \($0.rxQueues) queue(s))" }.joined(separator: ", ")
+                + ", else TPACKET_V3 ring; out: AF_XDP TX to next-hop MACs, else TPACKET_V2 ring, else raw sockets"
+                + (engine.xdpSkipped.isEmpty ? "" : "; XDP not on " + engine.xdpSkipped.joined(separator: "; "))
         }
     }
 
@@ -125,6 +131,10 @@ extension Appliance {
                 ("ioBackendConfigured", .string(engine.settings.ioBackend.rawValue)),
                 ("ioBackendFallback", engine.fallbackReason.map { .string($0) } ?? .null),
                 ("qdiscBypass", .bool(engine.settings.qdiscBypass)),
+                ("xdp", .array(engine.xdpInterfaces.map {
+                    .object([("interface", .string($0.name)), ("mode", .string($0.native ? "native" : "generic")),
+                             ("queues", .int(Int64($0.rxQueues)))])
+                })),
                 ("underlayNeighbours", .int(Int64(engine.underlayNeighbours.entries.count))),
                 ("workerBatches", .array(e.perWorker(EngineCounter.batches.rawValue).map { .uint($0) })),
                 ("io", .object(IOCounter.allCases.map { ($0.name, .uint(engine.ioCounters.total($0.rawValue))) })),

@@ -52,7 +52,20 @@ public final class Engine: @unchecked Sendable {
         case tpacket
         /// recvmmsg on a raw GRE socket (AF_PACKET fanout with several workers), sendmmsg out.
         case raw
+        /// An XDP program steers our GRE to AF_XDP sockets per worker and queue (IO/XDPSockets.swift),
+        /// which also transmit to next-hop MACs; the tpacket rings stay open beside them. Falls back to tpacket.
+        case afxdp
     }
+
+    /// The XDP attachment while `.afxdp` runs (nil otherwise).
+    private(set) var xdp: XDPAttachment?
+
+    /// The interfaces the XDP program is attached to (name, native or generic mode, queues), and those left out.
+    public var xdpInterfaces: [XDPInterface] { xdp?.interfaces ?? [] }
+    public var xdpSkipped: [String] { xdp?.skipped ?? [] }
+
+    /// Whether the kernel's steering map has `key` (`.afxdp` running).
+    public func xdpSteers(_ key: XDPSteeringKey) -> Bool { xdp?.isSteered(key) ?? false }
 
     /// The backend the workers run (set by `start()`), and why it is not the
     /// one asked for (nil when it is).
@@ -134,10 +147,32 @@ public final class Engine: @unchecked Sendable {
         // GRE over the workers' AF_PACKET sockets by flow hash. AF_PACKET
         // receive (rings, or several workers) also needs the GRE "sink".
         let group = UInt16(truncatingIfNeeded: getpid() & 0xFFFF) | 1
-        if settings.ioBackend == .tpacket || settings.workers > 1 {
+        if settings.ioBackend != .raw || settings.workers > 1 {
             sinkFD = try Sockets.greSink()
         }
-        if settings.ioBackend == .tpacket {
+        if settings.ioBackend == .afxdp {
+            // The program, then the workers' sockets; any refusal (no XDP or
+            // AF_XDP, not permitted): log why and run tpacket.
+            do {
+                let attachment = try XDPAttachment()
+                xdp = attachment
+                do {
+                    try makeWorkers(backend: .afxdp, fanoutGroup: settings.workers > 1 ? group : nil)
+                    runningBackend = .afxdp
+                    receiveRingDescription = workers.first?.rings.receiveDescription
+                    let s = snapshot
+                    attachment.steer(XDPSteeringKey.keys(tunnels: s.tunnelSpecs, redirect: s.redirectSpecs))
+                } catch {
+                    workers.removeAll()
+                    attachment.detach()
+                    xdp = nil
+                    throw error
+                }
+            } catch {
+                fallbackReason = "\(error)"
+            }
+        }
+        if workers.isEmpty && settings.ioBackend != .raw {
             do {
                 try makeWorkers(backend: .tpacket, fanoutGroup: settings.workers > 1 ? group : nil)
                 runningBackend = .tpacket
@@ -146,7 +181,7 @@ public final class Engine: @unchecked Sendable {
                 // The rings cannot be set up here (old kernel, no memory for
                 // the mapping, a seccomp policy): the portable backend runs.
                 workers.removeAll()
-                fallbackReason = "\(error)"
+                fallbackReason = fallbackReason.map { "\($0); tpacket: \(error)" } ?? "\(error)"
             }
         }
         if workers.isEmpty {
@@ -158,7 +193,7 @@ public final class Engine: @unchecked Sendable {
 
     private func makeWorkers(backend: IOBackend, fanoutGroup: UInt16?) throws {
         // V2 receive frames hold the biggest packet the underlay can carry.
-        let mtu = backend == .tpacket ? max(0, Int(egressd_max_ether_mtu())) : 0
+        let mtu = backend != .raw ? max(0, Int(egressd_max_ether_mtu())) : 0
         for i in 0..<settings.workers {
             let cpu = settings.cpus.isEmpty ? nil : settings.cpus[i % settings.cpus.count]
             workers.append(try Worker(index: i, batchSize: settings.batchSize, cpu: cpu, engine: self,
@@ -171,6 +206,8 @@ public final class Engine: @unchecked Sendable {
         stopping.store(true, ordering: .relaxed)
         for w in workers { if let t = w.thread { pthread_join(t, nil) } }
         workers.removeAll()
+        xdp?.detach()
+        xdp = nil
         if sinkFD >= 0 { close(sinkFD); sinkFD = -1 }
     }
 
@@ -181,6 +218,7 @@ public final class Engine: @unchecked Sendable {
     public func publish(_ snapshot: ForwardingSnapshot) {
         current.store(snapshot, ordering: .releasing)
         published.wrappingIncrement(ordering: .releasing)
+        xdp?.steer(XDPSteeringKey.keys(tunnels: snapshot.tunnelSpecs, redirect: snapshot.redirectSpecs))
     }
 
     /// True once every worker has started a batch with `generation` or later

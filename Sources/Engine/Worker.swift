@@ -37,6 +37,8 @@ final class Worker: @unchecked Sendable {
     /// The backend this worker runs, and its rings (unused with `.raw`).
     let backend: Engine.IOBackend
     let rings: RingSet
+    /// AF_XDP sockets of the queues this worker owns (`.afxdp`; none otherwise).
+    let xsks: XDPSocketSet
 
     // Preallocated batch memory.
     let slots: UnsafeMutableRawPointer
@@ -86,7 +88,7 @@ final class Worker: @unchecked Sendable {
         let slots = UnsafeMutableRawPointer.allocate(byteCount: batchSize * Self.slotSize, alignment: 64)
         var opened: [Int32] = []
         do {
-            if backend == .tpacket {
+            if backend != .raw {
                 // Packets bigger than a V2 frame are read into the batch slots.
                 try rings.openReceive(fanoutGroup: fanoutGroup, kind: engine.settings.receiveRing, underlayMTU: underlayMTU,
                                       copyBase: slots + PacketProcessor.headroom, copyStride: Self.slotSize,
@@ -98,7 +100,8 @@ final class Worker: @unchecked Sendable {
             }
             raw4FD = try Sockets.rawSend(family: AF_INET); opened.append(raw4FD)
             raw6FD = try Sockets.rawSend(family: AF_INET6); opened.append(raw6FD)
-            l2FD = try Sockets.l2Send(qdiscBypass: engine.settings.qdiscBypass)
+            l2FD = try Sockets.l2Send(qdiscBypass: engine.settings.qdiscBypass); opened.append(l2FD)
+            xsks = try XDPSocketSet(attachment: backend == .afxdp ? engine.xdp : nil, worker: index, workers: engine.settings.workers)
         } catch {
             for fd in opened { close(fd) }
             rings.close(); rings.deallocate(); slots.deallocate()
@@ -137,8 +140,9 @@ final class Worker: @unchecked Sendable {
     }
 
     deinit {
-        if backend == .tpacket { rings.close() } else { close(greFD) }
+        if backend != .raw { rings.close() } else { close(greFD) }
         rings.deallocate()
+        xsks.close(); xsks.deallocate()
         close(raw4FD); close(raw6FD); close(l2FD)
         l2Messages.deallocate(); l2IOVecs.deallocate(); l2Addresses.deallocate(); l2EntryIndex.deallocate()
         slots.deallocate(); icmpScratch.deallocate()
@@ -205,6 +209,8 @@ final class Worker: @unchecked Sendable {
                 if fd >= 0 { pollFDs[n] = fd; pollTunnel[n] = t; n += 1 }
                 t += 1
             }
+            let tunEnd = n
+            n = addXDPPollFDs(n)
             // Under load, keep reading without sleeping in poll(): each
             // sleep costs the sender a wake-up of this thread per packet.
             if spinsLeft > 0 {
@@ -221,10 +227,11 @@ final class Worker: @unchecked Sendable {
             let start = Self.nanoseconds()
             var handled = 0
             if pollReady[0] != 0 {
-                handled += backend == .tpacket ? receiveRing(view: view, processor: &processor, out: &out)
+                handled += backend != .raw ? receiveRing(view: view, processor: &processor, out: &out)
                                                : receiveGRE(view: view, processor: &processor, out: &out)
             }
-            for i in 1..<n where pollReady[i] != 0 {
+            if xsks.count > 0 { handled += receiveXDP(view: view, processor: &processor, out: &out) }
+            for i in 1..<tunEnd where pollReady[i] != 0 {
                 handled += receiveTUN(fd: pollFDs[i], tunnel: pollTunnel[i], view: view, processor: &processor, out: &out)
             }
             if handled > 0 { spinsLeft = spinRounds }
@@ -386,7 +393,8 @@ final class Worker: @unchecked Sendable {
         let cap = out.capacity
         let underlayRef = underlayNow.pointee
         let rings = self.rings
-        let useRings = backend == .tpacket
+        let useRings = backend != .raw
+        let useXSK = xsks.count > 0
         for i in 0..<out.count {
             let e = out[i]
             var ifindex = e.interfaceIndex
@@ -427,6 +435,7 @@ final class Worker: @unchecked Sendable {
                 n6 += 1
                 continue
             }
+            if useXSK, xdpTransmit(e, ifindex: ifindex, mac: mac, view: view) { continue }
             // To a MAC: the interface's TX ring, else (no ring, ring full,
             // packet bigger than a frame) AF_PACKET sendmmsg.
             if useRings {
@@ -460,6 +469,7 @@ final class Worker: @unchecked Sendable {
                 r += 1
             }
         }
+        if useXSK { xdpFlush() }
         if n4 > 0 { send(fd: raw4FD, messages: txMessages, count: n4, entries: txEntryIndex, out: out, view: view) }
         if n6 > 0 {
             send(fd: raw6FD, messages: txMessages + (cap - n6), count: n6, entries: txEntryIndex + (cap - n6), out: out, view: view)

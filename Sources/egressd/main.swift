@@ -79,7 +79,9 @@ struct EgressDaemon: ParsableCommand {
         let logger = Logger(label: "egressd")
         if !keepCapabilities {
             do {
-                try PrivilegeDrop(user: user, group: group, socketGroup: socketGroup.map(Self.groupID)).apply()
+                var drop = try PrivilegeDrop(user: user, group: group, socketGroup: socketGroup.map(Self.groupID))
+                if parsed.dataplane.ioBackend == .afxdp { drop.extra = PrivilegeDrop.xdpCapabilities }
+                try drop.apply()
             } catch {
                 printError("egressd: \(error)")
                 throw ExitCode(1)

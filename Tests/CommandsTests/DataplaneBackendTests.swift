@@ -31,3 +31,12 @@ import Testing
 @Test func unknownIOBackendIsRejectedWithItsLine() {
     expectConfigError("hostname a\ndataplane io-backend dpdk\n", line: 2, column: 22, "Invalid input detected")
 }
+
+@Test func afxdpBackendParsesAndRoundTrips() throws {
+    let x = try ConfigParser.parse(text: "dataplane io-backend afxdp\n")
+    #expect(x.dataplane.ioBackend == .afxdp)
+    #expect(x.render().contains("dataplane io-backend afxdp\n"))
+    #expect(try ConfigParser.parse(text: x.render()) == x)
+    #expect(try ConfigParser.parse(text: "data io af\n").dataplane.ioBackend == .afxdp)
+    expectConfigError("dataplane io-backend afxdp extra\n", line: 1, column: 28, "Invalid input detected")
+}

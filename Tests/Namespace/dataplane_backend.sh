@@ -4,8 +4,9 @@
 # spokes, 200 UDP echo flows answered: spoke -> tgw encap -> app1 decap -> fw -> inet and back
 # through app1's TUN -> encap -> tgw decap), each daemon reports the backend it was asked for
 # with no fallback, both workers handled batches, and the backend's own counters show it
-# carried the packets (tpacket: ring receive and ring transmit to next-hop MACs; raw: none).
-# Expects TEST_NAME and BACKEND; sources lib.sh itself.
+# carried the packets (tpacket: ring receive and ring transmit to next-hop MACs; raw: none;
+# afxdp: AF_XDP receive and transmit). Expects TEST_NAME and BACKEND; sources lib.sh itself;
+# runs backend_checks (when the test defines it) before passing.
 # shellcheck source=Tests/Namespace/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 export LAB_WORKERS=2 LAB_IO_BACKEND=$BACKEND
@@ -32,21 +33,28 @@ import json, sys
 d = json.load(sys.stdin)
 io = d["io"]
 print(d["ioBackend"], d["ioBackendConfigured"], d["ioBackendFallback"] is None, d["workers"],
-      " ".join(str(b) for b in d["workerBatches"]), io["ringReceived"], io["ringSent"], io["ringRefused"], io["underlayToMAC"])') \
+      " ".join(str(b) for b in d["workerBatches"]), io["ringReceived"], io["ringSent"], io["ringRefused"], io["underlayToMAC"], io.get("xskReceived", 0), io.get("xskSent", 0))') \
         || fail "$node: show dataplane json unreadable"
-    read -r running configured clean workers b0 b1 rx tx refused tomac <<<"$report"
+    read -r running configured clean workers b0 b1 rx tx refused tomac xrx xtx <<<"$report"
     [[ $running == "$BACKEND" && $configured == "$BACKEND" && $clean == True ]] \
         || fail "$node runs '$running' (configured '$configured', no fallback: $clean), want $BACKEND"
     [[ $workers == 2 ]] || fail "$node reports $workers workers, want 2"
     (( b0 > 0 && b1 > 0 )) || fail "$node: not both workers handled packets (batches per worker: $b0 $b1)"
     (( tomac > 0 )) || fail "$node: no GRE went to an underlay MAC (underlayToMAC $tomac)"
-    if [[ $BACKEND == tpacket ]]; then
+    if [[ $BACKEND == afxdp ]]; then
+        # Worker 0 owns the veth's one queue: GRE arrives by AF_XDP, and worker 0 sends by it;
+        # worker 1 (TUN queues only) sends through its TPACKET transmit rings: together >= 200.
+        (( xrx >= 200 )) || fail "$node: only $xrx packets from the AF_XDP sockets"
+        (( xtx >= 20 && xtx + tx >= 200 )) || fail "$node: only $xtx frames through the AF_XDP transmit rings (+ $tx through the TPACKET rings)"
+        (( refused == 0 )) || fail "$node: the kernel refused $refused ring frames"
+    elif [[ $BACKEND == tpacket ]]; then
         (( rx >= 200 )) || fail "$node: only $rx packets from the receive ring"
         (( tx >= 200 )) || fail "$node: only $tx frames through the transmit rings"
         (( refused == 0 )) || fail "$node: the kernel refused $refused ring frames"
     else
         (( rx == 0 && tx == 0 )) || fail "$node: raw backend used rings (rx $rx, tx $tx)"
     fi
-    echo "    $node: $BACKEND, batches per worker $b0 $b1, ring rx $rx, ring tx $tx, GRE to MACs $tomac"
+    echo "    $node: $BACKEND, batches per worker $b0 $b1, ring rx $rx, ring tx $tx, xsk rx $xrx, xsk tx $xtx, GRE to MACs $tomac"
 done
+if declare -F backend_checks >/dev/null; then backend_checks; fi
 pass

@@ -226,4 +226,124 @@ void egressd_txring_set_frame_status(struct egressd_txring *t, uint32_t i, uint3
 /// Byte offset of the Ethernet frame inside each TX frame.
 uint32_t egressd_txring_data_offset(void);
 
+// MARK: XDP and AF_XDP (the `afxdp` I/O backend, xdp.c)
+
+struct bpf_insn;
+
+/// bpf(BPF_MAP_CREATE / UPDATE / DELETE / LOOKUP). fd or 0, else -errno.
+int egressd_bpf_map_create(uint32_t type, uint32_t key_size, uint32_t value_size, uint32_t max_entries, const char *name);
+int egressd_bpf_map_update(int map_fd, const void *key, const void *value);
+int egressd_bpf_map_delete(int map_fd, const void *key);
+int egressd_bpf_map_lookup(int map_fd, const void *key, void *value);
+
+/// Map types used (BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_XSKMAP), so Swift needs no <linux/bpf.h>.
+enum { EGRESSD_BPF_MAP_HASH = 1, EGRESSD_BPF_MAP_XSKMAP = 17 };
+/// Size of one BPF instruction (struct bpf_insn).
+enum { EGRESSD_BPF_INSN_SIZE = 8 };
+
+/// Writes the steering program into `out` (room for `capacity` instructions;
+/// 8 bytes each): IPv4 GRE frames of at most `max_frame` bytes whose
+/// destination is a kind-0 key or whose source is a kind-1 key of the hash
+/// map `steer_map_fd` (key: 4 address bytes as on the wire, then a host-order
+/// uint32 kind; value: uint32) go to the XSK of their receive queue in
+/// `xsk_map_fd` (XDP_PASS when that queue has none); everything else
+/// XDP_PASS. Returns the instruction count or -ENOSPC.
+int egressd_xdp_program(struct bpf_insn *out, int capacity, int xsk_map_fd, int steer_map_fd, uint32_t max_frame);
+
+/// BPF_PROG_LOAD of an XDP program; the verifier's log goes to `log`
+/// (may be NULL). fd or -errno.
+int egressd_xdp_load(const struct bpf_insn *insns, int count, char *log, uint32_t log_size);
+
+/// Attaches the program to the interface by a bpf_link (BPF_LINK_CREATE):
+/// native (driver) mode when native_first and the driver has it, else
+/// generic (SKB) mode; `native` says which. Closing the returned fd (or the
+/// process ending) detaches it. fd or -errno (-EBUSY: another program is attached).
+int egressd_xdp_attach(int ifindex, int prog_fd, int native_first, int *native);
+
+/// Whether the interface is up, Ethernet and not loopback, and how many
+/// receive queues it has (ethtool channels, rx + combined; 1 when unknown),
+/// in the calling thread's network namespace. 0 or -errno.
+int egressd_xdp_interface_info(const char *name, int *ether_up, uint32_t *rx_queues);
+
+/// One ring shared with the kernel: producer/consumer indexes and descriptors.
+/// `cached` is our own index (producer of fill/tx, consumer of rx/comp).
+struct egressd_xring {
+    uint32_t *producer;
+    uint32_t *consumer;
+    uint32_t *flags;
+    void *ring;
+    uint32_t mask;
+    uint32_t size;
+    uint32_t cached;
+    void *map;
+    size_t map_size;
+};
+
+/// One AF_XDP socket bound to (ifindex, queue), copy mode, with its own UMEM
+/// of `frame_nr` frames: the first half receive (fill ring), the second half
+/// transmit (free stack, refilled from the completion ring).
+struct egressd_xsk {
+    int fd;
+    int ifindex;
+    uint32_t queue;
+    uint8_t source_mac[6];
+    uint8_t *umem;
+    size_t umem_size;
+    uint32_t frame_size;
+    uint32_t frame_nr;
+    uint32_t headroom;
+    struct egressd_xring fill, comp, rx, tx;
+    uint64_t *free_frames;
+    uint32_t free_count;
+    /// Receive frames read in the current batch, back to the fill ring on release.
+    uint64_t *held;
+    uint32_t held_count;
+    uint32_t tx_pending;
+    uint64_t rx_packets;
+    uint64_t short_frames;
+    uint64_t kicks;
+    uint64_t kick_errors;
+    uint64_t wakeups;
+};
+
+/// Opens the socket, registers and maps the UMEM and rings (`ring_size`
+/// entries each, a power of two, at least frame_nr / 2), binds it to
+/// (ifindex, queue) in copy mode with need-wakeup, and enters it in
+/// `xsk_map_fd` at `queue`. `headroom` bytes are kept free before every
+/// received frame. 0 or -errno (then nothing is left open).
+int egressd_xsk_open(struct egressd_xsk *x, int ifindex, uint32_t queue, uint32_t frame_size, uint32_t frame_nr,
+                     uint32_t ring_size, uint32_t headroom, int xsk_map_fd);
+
+/// Up to `max` received frames: their IPv4 headers (after Ethernet) in
+/// `data`, lengths in `length`. The frames stay ours until egressd_xsk_rx_release.
+int egressd_xsk_rx_batch(struct egressd_xsk *x, void **data, uint32_t *length, int max);
+
+/// Returns the frames of the last batches to the fill ring (and wakes the
+/// kernel when it asks for it).
+void egressd_xsk_rx_release(struct egressd_xsk *x);
+
+/// Copies one IPv4/IPv6 packet into a free transmit frame for `mac` and queues
+/// it on the TX ring. 1 queued; 0 when no frame or ring slot is free or it does not fit.
+int egressd_xsk_tx_put(struct egressd_xsk *x, uint64_t mac, const void *packet, uint32_t length);
+
+/// Publishes the queued frames to the kernel, kicks it (sendto) while it has
+/// some left, and takes completed frames back. Returns the frames published.
+int egressd_xsk_tx_flush(struct egressd_xsk *x);
+
+/// XDP_STATISTICS: rx_dropped, rx_invalid_descs, tx_invalid_descs,
+/// rx_ring_full, rx_fill_ring_empty_descs, tx_ring_empty_descs. 0 or -errno.
+int egressd_xsk_stats(const struct egressd_xsk *x, uint64_t out[6]);
+
+/// Unmaps, closes and frees (the XSK map entry goes with the socket).
+void egressd_xsk_close(struct egressd_xsk *x);
+
+/// Unit tests: points a socket at plain memory (fd -1): `rings` holds the
+/// fill, completion, RX and TX rings in that order, each 64 bytes of
+/// [producer, consumer, flags] then its descriptors
+/// (egressd_xsk_test_rings_size bytes). Nothing is put on the fill ring.
+void egressd_xsk_attach_memory(struct egressd_xsk *x, void *umem, uint32_t frame_size, uint32_t frame_nr,
+                               void *rings, uint32_t ring_size, uint64_t *free_frames, uint64_t *held,
+                               const uint8_t source_mac[6]);
+size_t egressd_xsk_test_rings_size(uint32_t ring_size);
+
 #endif

@@ -1,4 +1,4 @@
-// `dataplane workers N`, `dataplane batch-size N`, `dataplane io-backend tpacket|raw`,
+// `dataplane workers N`, `dataplane batch-size N`, `dataplane io-backend tpacket|raw|afxdp`,
 // `dataplane qdisc-bypass`.
 
 /// Packet engine settings.

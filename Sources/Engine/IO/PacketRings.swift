@@ -24,7 +24,10 @@ public enum IOCounter: Int, CaseIterable, Sendable {
     case macSent            // IPv4 GRE sent to an underlay neighbour's MAC (not the kernel's IP output)
     case ringCopied         // V2: packets bigger than a receive frame, read whole from the socket queue
     case ringTruncated      // packets the receive ring cut short (V2: not forwarded)
-    public static let fieldCount = 8
+    case xskReceived        // packets read from AF_XDP RX rings (`afxdp`)
+    case xskSent            // frames handed to AF_XDP TX rings
+    case xskFallback        // frames for an AF_XDP socket sent another way (no free frame or ring slot, too big)
+    public static let fieldCount = 11
     public var name: String {
         switch self {
         case .ringReceived: "ringReceived"
@@ -35,6 +38,9 @@ public enum IOCounter: Int, CaseIterable, Sendable {
         case .macSent: "underlayToMAC"
         case .ringCopied: "ringCopied"
         case .ringTruncated: "ringTruncated"
+        case .xskReceived: "xskReceived"
+        case .xskSent: "xskSent"
+        case .xskFallback: "xskFallback"
         }
     }
 }
