@@ -42,16 +42,19 @@ extension Worker {
                 ioRow.add(IOCounter.xskReceived.rawValue, UInt64(got))
                 let flows = engine.flowActive.load(ordering: .relaxed) > 0
                 let now = flows ? Self.nanoseconds() : 0
-                let tap = engine.captureTap.load(ordering: .acquiring)
-                let (sec, usec) = tap != nil ? Self.wallClock() : (0, 0)
+                // The tap as run() keeps it (unretained: no ARC per batch).
+                let tapRef = tapNow.pointee
+                let (sec, usec) = tapRef != nil ? Self.wallClock() : (0, 0)
                 for i in 0..<got {
                     let p = rings.rxData[i].unsafelyUnwrapped
                     let n = Int(rings.rxLength[i])
                     let before = out.count
-                    if let tap { tap.received(p, n, worker: index, seconds: sec, microseconds: usec) }
+                    if let tapRef { tapRef._withUnsafeGuaranteedRef { $0.received(p, n, worker: index, seconds: sec, microseconds: usec) } }
                     processor.fromTunnel(p, n, view: view, out: &out)
                     if flows { recordFlows(out, from: before, view: view, now: now) }
-                    if let tap { tapSent(tap, out, from: before, view: view, seconds: sec, microseconds: usec) }
+                    if let tapRef {
+                        tapRef._withUnsafeGuaranteedRef { tapSent($0, out, from: before, view: view, seconds: sec, microseconds: usec) }
+                    }
                 }
                 flush(view: view, processor: &processor, out: &out)
                 egressd_xsk_rx_release(x)
