@@ -19,7 +19,12 @@ public enum IOCounter: Int, CaseIterable, Sendable {
     case ringRefused        // frames it refused or did not reach (counted tx-error)
     case ringFallback       // packets to a MAC sent by sendmmsg instead (no ring, ring full, too big)
     case macSent            // IPv4 GRE sent to an underlay neighbour's MAC (not the kernel's IP output)
-    public static let fieldCount = 6
+    // TUN offloads (IO/TunOffload.swift).
+    case tunSuperRead       // GSO super-packets read from TUNs
+    case tunSegments        // segments cut from them
+    case tunSuperWritten    // coalesced super-packets written to TUNs
+    case tunCoalesced       // segments coalesced into them
+    public static let fieldCount = 10
     public var name: String {
         switch self {
         case .ringReceived: "ringReceived"
@@ -28,6 +33,10 @@ public enum IOCounter: Int, CaseIterable, Sendable {
         case .ringRefused: "ringRefused"
         case .ringFallback: "ringFallback"
         case .macSent: "underlayToMAC"
+        case .tunSuperRead: "tunSuperRead"
+        case .tunSegments: "tunSegments"
+        case .tunSuperWritten: "tunSuperWritten"
+        case .tunCoalesced: "tunCoalesced"
         }
     }
 }
