@@ -275,7 +275,7 @@ final class Worker: @unchecked Sendable {
         return handled
     }
 
-    /// Reads from one TUN queue (IFF_VNET_HDR): up to 4 batches of reads.
+    /// Reads from one TUN queue (IFF_VNET_HDR): up to 4 batches.
     /// Each read lands in the next free slot, its virtio header just before
     /// the packet (in the headroom); a GSO super-packet too big for a slot
     /// continues in `tunSuper` and is moved there whole. Plain packets are
@@ -292,7 +292,8 @@ final class Worker: @unchecked Sendable {
         var reads = 0
         var now = flows ? Self.nanoseconds() : 0
         let hdrSize = VirtioNetHeader.size
-        while reads < 4 * batchSize {
+        // Bounded (4 batches of reads or of packets, segments included) so GRE and the other TUNs get their turn.
+        while reads < 4 * batchSize && handled + got < 4 * batchSize {
             let p = slots + got * Self.slotSize + PacketProcessor.headroom
             let r = egressd_readv2(fd, p - hdrSize, hdrSize + Self.dataCapacity,
                                    tunSuper + hdrSize + Self.dataCapacity, Self.tunSuperCapacity - hdrSize - Self.dataCapacity)
