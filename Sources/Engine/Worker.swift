@@ -326,6 +326,10 @@ final class Worker: @unchecked Sendable {
                 case .failure:
                     engineRow.add(EngineCounter.dropBase + DropReason.badInner.rawValue); continue
                 }
+                // A segment must fit a slot (the kernel's gso_size follows the TUN's MTU).
+                if plan.headersLength + min(plan.segmentSize, plan.payloadLength) > Self.dataCapacity {
+                    engineRow.add(EngineCounter.dropBase + DropReason.badInner.rawValue); continue
+                }
                 ioRow.add(IOCounter.tunSuperRead.rawValue)
                 ioRow.add(IOCounter.tunSegments.rawValue, UInt64(plan.count))
                 for k in 0..<plan.count {
