@@ -167,7 +167,7 @@ public final class Appliance: @unchecked Sendable {
         tunnels[spec.name] = TunnelState(spec: spec, device: device,
                                          counters: CounterBlock(workers: engine.settings.workers, fields: TunnelCounter.fieldCount),
                                          interfaceIndex: link.index)
-        record("interface \(spec.name) up: GRE \(spec.localOuter) -> \(spec.remoteOuter), inner MTU \(spec.innerMTU)",
+        record("interface \(spec.name) up: GRE \(spec.localOuter) -> \(spec.remoteOuter), inner MTU \(spec.innerMTU), TUN offloads \(device.offloadDescription)",
                ["interface": "\(spec.name)", "state": "up"])
     }
 

@@ -67,6 +67,14 @@ final class Worker: @unchecked Sendable {
     /// Flow accounting for IPFIX (used while the engine's flow export is on).
     let flowCache = FlowCache()
     let flowRing: FlowRing
+    /// TUN offload memory (TunOffload.swift): a super-packet read, the
+    /// coalescing state and its buffer, which outputs it holds, and an empty
+    /// virtio header for packets written as they are.
+    static let tunSuperCapacity = VirtioNetHeader.size + 65535 + 64
+    let tunSuper: UnsafeMutableRawPointer
+    let tunWrite: UnsafeMutablePointer<TUNWriteState>
+    let coalescedEntries: UnsafeMutablePointer<Int>
+    let zeroHeader: UnsafeMutableRawPointer
     var thread: pthread_t?
     /// What the loop holds strong references to in `run()`'s locals, seen
     /// unretained by the batch functions: no retain/release per batch or round.
@@ -129,6 +137,13 @@ final class Worker: @unchecked Sendable {
         tapNow = .allocate(capacity: 1)
         tapNow.initialize(to: nil)
         initialOut = OutputQueue(capacity: txCapacity)
+        tunSuper = .allocate(byteCount: Self.tunSuperCapacity, alignment: 64)
+        tunWrite = .allocate(capacity: 1)
+        tunWrite.initialize(to: TUNWriteState(coalescer: TCPCoalescer(
+            buffer: .allocate(byteCount: Self.tunSuperCapacity, alignment: 64), capacity: Self.tunSuperCapacity)))
+        coalescedEntries = .allocate(capacity: txCapacity)
+        zeroHeader = .allocate(byteCount: VirtioNetHeader.size, alignment: 8)
+        zeroHeader.initializeMemory(as: UInt8.self, repeating: 0, count: VirtioNetHeader.size)
         engineRow = engine.engineCounters.row(index)
         ioRow = engine.ioCounters.row(index)
         flowRing = engine.flowRings[index]
@@ -150,6 +165,8 @@ final class Worker: @unchecked Sendable {
         txMessages.deallocate(); txIOVecs.deallocate(); txAddresses4.deallocate(); txAddresses6.deallocate()
         txEntryIndex.deallocate(); pollFDs.deallocate(); pollReady.deallocate(); pollTunnel.deallocate()
         initialOut.deallocate()
+        tunSuper.deallocate(); tunWrite.pointee.coalescer.buffer.deallocate(); tunWrite.deallocate()
+        coalescedEntries.deallocate(); zeroHeader.deallocate()
         flowCache.deallocate()
         underlayNow.deallocate(); tapNow.deallocate()
     }
@@ -325,33 +342,145 @@ final class Worker: @unchecked Sendable {
         return handled
     }
 
-    /// Reads up to a batch from one TUN queue; returns the packets handled.
+    /// Reads from one TUN queue (IFF_VNET_HDR): up to 4 batches.
+    /// Each read lands in the next free slot, its virtio header just before
+    /// the packet (in the headroom); a GSO super-packet too big for a slot
+    /// continues in `tunSuper` and is moved there whole. Plain packets are
+    /// processed in their slot (NEEDS_CSUM completed first); super-packets
+    /// are cut into segments, one per slot (TunOffload.swift), and each
+    /// segment is processed as a packet of its own. Returns the packets handled.
     @inline(__always)
     func receiveTUN(fd: Int32, tunnel: Int, view: ForwardingView, processor: inout PacketProcessor, out: inout OutputQueue) -> Int {
         var handled = 0
         let flows = engine.flowActive.load(ordering: .relaxed) > 0
-        let tap = engine.captureTap.load(ordering: .acquiring)
-        let (sec, usec) = tap != nil ? Self.wallClock() : (0, 0)
-        for _ in 0..<4 {
-            var got = 0
-            let now = flows ? Self.nanoseconds() : 0
-            while got < batchSize {
-                let p = slots + got * Self.slotSize + PacketProcessor.headroom
-                let r = egressd_read(fd, p, Self.dataCapacity)
-                if r <= 0 { break }
+        // The tap as run() keeps it (unretained: no ARC per call).
+        let tapRef = tapNow.pointee
+        let (sec, usec) = tapRef != nil ? Self.wallClock() : (0, 0)
+        var got = 0
+        var reads = 0
+        var now = flows ? Self.nanoseconds() : 0
+        let hdrSize = VirtioNetHeader.size
+        // Bounded (4 batches of reads or of packets, segments included) so GRE and the other TUNs get their turn.
+        while reads < 4 * batchSize && handled + got < 4 * batchSize {
+            let p = slots + got * Self.slotSize + PacketProcessor.headroom
+            let r = egressd_readv2(fd, p - hdrSize, hdrSize + Self.dataCapacity,
+                                   tunSuper + hdrSize + Self.dataCapacity, Self.tunSuperCapacity - hdrSize - Self.dataCapacity)
+            if r <= 0 { break }
+            reads += 1
+            let n = r - hdrSize
+            guard n > 0 else { engineRow.add(EngineCounter.dropBase + DropReason.badInner.rawValue); continue }
+            let h = VirtioNetHeader(reading: UnsafeRawPointer(p - hdrSize))
+            if h.gsoType == VirtioNetHeader.gsoNone {
+                if n > Self.dataCapacity {
+                    engineRow.add(EngineCounter.dropBase + DropReason.badInner.rawValue); continue
+                }
+                if h.flags & VirtioNetHeader.needsChecksum != 0 {
+                    guard case .success = Offload.completeChecksum(p, n, header: h) else {
+                        engineRow.add(EngineCounter.dropBase + DropReason.badInner.rawValue); continue
+                    }
+                }
                 let before = out.count
-                processor.fromKernel(p, r, tunnelIndex: tunnel, view: view, out: &out)
+                processor.fromKernel(p, n, tunnelIndex: tunnel, view: view, out: &out)
                 if flows { recordFlows(out, from: before, view: view, now: now) }
-                if let tap { tapSent(tap, out, from: before, view: view, seconds: sec, microseconds: usec) }
+                if let tapRef { tapRef._withUnsafeGuaranteedRef { tapSent($0, out, from: before, view: view, seconds: sec, microseconds: usec) } }
                 got += 1
+            } else {
+                // The whole super-packet into tunSuper (after its header's room).
+                let source = tunSuper + hdrSize
+                source.copyMemory(from: p, byteCount: min(n, Self.dataCapacity))
+                let plan: GSOPlan
+                switch Offload.plan(UnsafeRawPointer(source), n, header: h) {
+                case .success(let pl): plan = pl
+                case .failure:
+                    engineRow.add(EngineCounter.dropBase + DropReason.badInner.rawValue); continue
+                }
+                // A segment must fit a slot (the kernel's gso_size follows the TUN's MTU).
+                if plan.headersLength + min(plan.segmentSize, plan.payloadLength) > Self.dataCapacity {
+                    engineRow.add(EngineCounter.dropBase + DropReason.badInner.rawValue); continue
+                }
+                ioRow.add(IOCounter.tunSuperRead.rawValue)
+                ioRow.add(IOCounter.tunSegments.rawValue, UInt64(plan.count))
+                for k in 0..<plan.count {
+                    if got == batchSize {
+                        handled += got
+                        engineRow.add(EngineCounter.batches.rawValue)
+                        flush(view: view, processor: &processor, out: &out)
+                        got = 0
+                        if flows { now = Self.nanoseconds() }
+                    }
+                    let q = slots + got * Self.slotSize + PacketProcessor.headroom
+                    let len = Offload.segment(k, of: UnsafeRawPointer(source), plan: plan, into: q)
+                    let before = out.count
+                    processor.fromKernel(q, len, tunnelIndex: tunnel, view: view, out: &out)
+                    if flows { recordFlows(out, from: before, view: view, now: now) }
+                    if let tapRef { tapRef._withUnsafeGuaranteedRef { tapSent($0, out, from: before, view: view, seconds: sec, microseconds: usec) } }
+                    got += 1
+                }
             }
-            if got == 0 { return handled }
+            if got == batchSize {
+                handled += got
+                engineRow.add(EngineCounter.batches.rawValue)
+                flush(view: view, processor: &processor, out: &out)
+                got = 0
+                if flows { now = Self.nanoseconds() }
+            }
+        }
+        if got > 0 {
             handled += got
             engineRow.add(EngineCounter.batches.rawValue)
             flush(view: view, processor: &processor, out: &out)
-            if got < batchSize { return handled }
         }
         return handled
+    }
+
+    /// Writes one output into its TUN: TCP segments of one flow that follow
+    /// each other in the batch are coalesced into one super-packet (the
+    /// kernel takes up to 64 KiB per write); anything else goes as it is
+    /// behind an empty virtio header. `flushTUNPending` writes what is held.
+    @inline(__always)
+    func writeTUN(_ e: OutputEntry, entry i: Int, out: OutputQueue, view: ForwardingView) {
+        let st = tunWrite
+        if st.pointee.coalescer.segments > 0 {
+            if e.fd == st.pointee.fd, st.pointee.coalescer.append(UnsafeRawPointer(e.data), e.length) {
+                coalescedEntries[st.pointee.count] = i
+                st.pointee.count += 1
+                return
+            }
+            flushTUNPending(out: out, view: view)
+        }
+        if st.pointee.coalescer.start(UnsafeRawPointer(e.data), e.length) {
+            st.pointee.fd = e.fd
+            coalescedEntries[0] = i
+            st.pointee.count = 1
+            st.pointee.first = i
+            return
+        }
+        if egressd_writev2(e.fd, zeroHeader, VirtioNetHeader.size, e.data, e.length) < 0 {
+            countFailed(e, view: view, reason: .tunError)
+        }
+    }
+
+    /// Writes the super-packet being built (or its only segment as it was).
+    @inline(__always)
+    func flushTUNPending(out: OutputQueue, view: ForwardingView) {
+        let st = tunWrite
+        let segments = st.pointee.coalescer.segments
+        guard segments > 0 else { return }
+        let r: Int
+        if segments == 1 {
+            let e = out[st.pointee.first]
+            r = egressd_writev2(st.pointee.fd, zeroHeader, VirtioNetHeader.size, e.data, e.length)
+        } else {
+            ioRow.add(IOCounter.tunSuperWritten.rawValue)
+            ioRow.add(IOCounter.tunCoalesced.rawValue, UInt64(segments))
+            let n = st.pointee.coalescer.finish()
+            r = egressd_writev2(st.pointee.fd, st.pointee.coalescer.buffer, n, st.pointee.coalescer.buffer, 0)
+        }
+        if r < 0 {
+            for k in 0..<st.pointee.count { countFailed(out[coalescedEntries[k]], view: view, reason: .tunError) }
+        }
+        st.pointee.coalescer.reset()
+        st.pointee.count = 0
     }
 
     /// Accounts the packet's queued output (the entries from `start` on) to its flow.
@@ -401,9 +530,7 @@ final class Worker: @unchecked Sendable {
             var mac = e.mac
             switch e.kind {
             case .tun:
-                if egressd_write(e.fd, e.data, e.length) < 0 {
-                    countFailed(e, view: view, reason: .tunError)
-                }
+                writeTUN(e, entry: i, out: out, view: view)
                 continue
             case .raw4:
                 let slot = underlayRef._withUnsafeGuaranteedRef { $0.find(e.destination4) }
@@ -453,6 +580,7 @@ final class Worker: @unchecked Sendable {
             l2EntryIndex[nl2] = i
             nl2 += 1
         }
+        flushTUNPending(out: out, view: view)
         if useRings {
             var r = 0
             while r < rings.txCount {

@@ -200,8 +200,9 @@ bench_suite_tcp() {
 #   encapsulates (USER SPACE) -> GRE -> appliance egressd decapsulates and forwards by AF_PACKET
 #   (USER SPACE) -> server. ACKs: server -> appliance's kernel into its TUN -> appliance egressd
 #   encapsulates (USER SPACE) -> stand-in egressd decapsulates into its TUN (USER SPACE) -> spoke.
-#   Four user-space hops per round trip; the TUNs carry 1500-byte packets (segmented by the
-#   kernel at the TUN unless the TUN has offloads).
+#   Four user-space hops per round trip. The TUNs have offloads (IFF_VNET_HDR, TSO): the
+#   stand-in reads up to 64 KB super-packets and segments them itself, and writes the returning
+#   segments it coalesced; the appliance reads the ACKs (and, for a download, super-packets).
 # tcp_gbps_kernel: the same namespaces forwarding plain IP in the kernel (no tunnel, no user
 #   space; veth keeps 64 KB GSO segments whole end to end).
 NOTES

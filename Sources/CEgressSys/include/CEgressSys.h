@@ -16,6 +16,13 @@
 /// multi_queue != 0), non-blocking. Creates the device if it does not exist.
 /// Returns the fd, or -errno.
 int egressd_tun_open(const char *name, int multi_queue);
+/// Opens a TUN queue with IFF_VNET_HDR (10-byte virtio_net_hdr before every
+/// packet) and the richest TUNSETOFFLOAD set the kernel accepts, stored in
+/// *offloads (TUN_F_* bits; 0 when none). Returns the fd or -errno.
+int egressd_tun_open_offload(const char *name, int multi_queue, unsigned *offloads);
+/// readv/writev of two buffers (writev: one when blen is 0); length or -errno.
+ssize_t egressd_readv2(int fd, void *a, size_t alen, void *b, size_t blen);
+ssize_t egressd_writev2(int fd, const void *a, size_t alen, const void *b, size_t blen);
 
 /// Sets an interface's transmit queue length (SIOCSIFTXQLEN). For a TUN
 /// this is how many packets the kernel queues for the reader.

@@ -27,7 +27,12 @@ public enum IOCounter: Int, CaseIterable, Sendable {
     case xskReceived        // packets read from AF_XDP RX rings (`afxdp`)
     case xskSent            // frames handed to AF_XDP TX rings
     case xskFallback        // frames for an AF_XDP socket sent another way (no free frame or ring slot, too big)
-    public static let fieldCount = 11
+    // TUN offloads (IO/TunOffload.swift).
+    case tunSuperRead       // GSO super-packets read from TUNs
+    case tunSegments        // segments cut from them
+    case tunSuperWritten    // coalesced super-packets written to TUNs
+    case tunCoalesced       // segments coalesced into them
+    public static let fieldCount = 15
     public var name: String {
         switch self {
         case .ringReceived: "ringReceived"
@@ -41,6 +46,10 @@ public enum IOCounter: Int, CaseIterable, Sendable {
         case .xskReceived: "xskReceived"
         case .xskSent: "xskSent"
         case .xskFallback: "xskFallback"
+        case .tunSuperRead: "tunSuperRead"
+        case .tunSegments: "tunSegments"
+        case .tunSuperWritten: "tunSuperWritten"
+        case .tunCoalesced: "tunCoalesced"
         }
     }
 }
