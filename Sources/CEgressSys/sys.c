@@ -246,6 +246,24 @@ static int fail_close(int fd) {
     return -e;
 }
 
+// Maps a receive ring set up on `fd` and joins the fanout group (0: none).
+// On failure the socket is closed and -errno returned.
+static int map_rx_ring_and_join(int fd, size_t size, uint16_t fanout_group, void **map_out) {
+    void *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+    if (map == MAP_FAILED) return fail_close(fd);
+    if (fanout_group != 0) {
+        int arg = fanout_group | (PACKET_FANOUT_HASH << 16);
+        if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) < 0) {
+            int e = errno;
+            munmap(map, size);
+            close(fd);
+            return -e;
+        }
+    }
+    *map_out = map;
+    return 0;
+}
+
 int egressd_rxring_open(struct egressd_rxring *r, uint16_t fanout_group, uint32_t block_size, uint32_t block_nr,
                         uint32_t timeout_ms, uint32_t reserve) {
     memset(r, 0, sizeof *r);
@@ -266,17 +284,8 @@ int egressd_rxring_open(struct egressd_rxring *r, uint16_t fanout_group, uint32_
     req.tp_retire_blk_tov = timeout_ms;
     if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) < 0) return fail_close(fd);
     size_t size = (size_t)block_size * block_nr;
-    void *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
-    if (map == MAP_FAILED) return fail_close(fd);
-    if (fanout_group != 0) {
-        int arg = fanout_group | (PACKET_FANOUT_HASH << 16);
-        if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) < 0) {
-            e = errno;
-            munmap(map, size);
-            close(fd);
-            return -e;
-        }
-    }
+    void *map;
+    if ((e = map_rx_ring_and_join(fd, size, fanout_group, &map)) < 0) return e;
     r->fd = fd;
     r->map = map;
     r->map_size = size;
@@ -327,17 +336,8 @@ int egressd_rxring_open_v2(struct egressd_rxring *r, uint16_t fanout_group, uint
                                .tp_frame_size = frame_size, .tp_frame_nr = frame_nr };
     if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) < 0) return fail_close(fd);
     size_t size = (size_t)frame_size * frame_nr;
-    void *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
-    if (map == MAP_FAILED) return fail_close(fd);
-    if (fanout_group != 0) {
-        int arg = fanout_group | (PACKET_FANOUT_HASH << 16);
-        if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) < 0) {
-            e = errno;
-            munmap(map, size);
-            close(fd);
-            return -e;
-        }
-    }
+    void *map;
+    if ((e = map_rx_ring_and_join(fd, size, fanout_group, &map)) < 0) return e;
     r->fd = fd;
     r->map = map;
     r->map_size = size;

@@ -272,26 +272,40 @@ final class Worker: @unchecked Sendable {
             if got <= 0 { return handled }
             handled += got
             engineRow.add(EngineCounter.batches.rawValue)
-            let flows = engine.flowActive.load(ordering: .relaxed) > 0
-            let now = flows ? Self.nanoseconds() : 0
-            let tapRef = tapNow.pointee
-            let (sec, usec) = tapRef != nil ? Self.wallClock() : (0, 0)
             for i in 0..<got {
-                let p = slots + i * Self.slotSize + PacketProcessor.headroom
-                let before = out.count
-                if let tapRef {
-                    tapRef._withUnsafeGuaranteedRef { $0.received(p, Int(rxMessages[i].msg_len), worker: index, seconds: sec, microseconds: usec) }
-                }
-                processor.fromTunnel(p, Int(rxMessages[i].msg_len), view: view, out: &out)
-                if flows { recordFlows(out, from: before, view: view, now: now) }
-                if let tapRef {
-                    tapRef._withUnsafeGuaranteedRef { tapSent($0, out, from: before, view: view, seconds: sec, microseconds: usec) }
-                }
+                rings.rxData[i] = slots + i * Self.slotSize + PacketProcessor.headroom
+                rings.rxLength[i] = rxMessages[i].msg_len
             }
+            fromTunnel(batch: got, view: view, processor: &processor, out: &out)
             flush(view: view, processor: &processor, out: &out)
             if got < batchSize { return handled }
         }
         return handled
+    }
+
+    /// Runs the packet processor over a batch of GRE packets from the
+    /// underlay (`rings.rxData` / `rxLength`, filled by whichever backend
+    /// read them), with flow accounting and the capture tap when they are on.
+    @inline(__always)
+    func fromTunnel(batch got: Int, view: ForwardingView, processor: inout PacketProcessor, out: inout OutputQueue) {
+        let flows = engine.flowActive.load(ordering: .relaxed) > 0
+        let now = flows ? Self.nanoseconds() : 0
+        // The tap as run() keeps it (unretained: no ARC per batch).
+        let tapRef = tapNow.pointee
+        let (sec, usec) = tapRef != nil ? Self.wallClock() : (0, 0)
+        let data = rings.rxData
+        let lengths = rings.rxLength
+        for i in 0..<got {
+            let p = data[i].unsafelyUnwrapped
+            let n = Int(lengths[i])
+            let before = out.count
+            if let tapRef { tapRef._withUnsafeGuaranteedRef { $0.received(p, n, worker: index, seconds: sec, microseconds: usec) } }
+            processor.fromTunnel(p, n, view: view, out: &out)
+            if flows { recordFlows(out, from: before, view: view, now: now) }
+            if let tapRef {
+                tapRef._withUnsafeGuaranteedRef { tapSent($0, out, from: before, view: view, seconds: sec, microseconds: usec) }
+            }
+        }
     }
 
     /// Drains the receive ring in batches (bounded, so TUNs get their
@@ -311,23 +325,7 @@ final class Worker: @unchecked Sendable {
             handled += got
             engineRow.add(EngineCounter.batches.rawValue)
             ioRow.add(IOCounter.ringReceived.rawValue, UInt64(got))
-            let flows = engine.flowActive.load(ordering: .relaxed) > 0
-            let now = flows ? Self.nanoseconds() : 0
-            let tapRef = tapNow.pointee
-            let (sec, usec) = tapRef != nil ? Self.wallClock() : (0, 0)
-            let data = rings.rxData
-            let lengths = rings.rxLength
-            for i in 0..<got {
-                let p = data[i].unsafelyUnwrapped
-                let n = Int(lengths[i])
-                let before = out.count
-                if let tapRef { tapRef._withUnsafeGuaranteedRef { $0.received(p, n, worker: index, seconds: sec, microseconds: usec) } }
-                processor.fromTunnel(p, n, view: view, out: &out)
-                if flows { recordFlows(out, from: before, view: view, now: now) }
-                if let tapRef {
-                    tapRef._withUnsafeGuaranteedRef { tapSent($0, out, from: before, view: view, seconds: sec, microseconds: usec) }
-                }
-            }
+            fromTunnel(batch: got, view: view, processor: &processor, out: &out)
             flush(view: view, processor: &processor, out: &out)
             ioRow.add(IOCounter.ringBlocks.rawValue, UInt64(ring.pointee.release_count))
             egressd_rxring_release(ring)

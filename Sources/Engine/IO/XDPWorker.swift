@@ -40,22 +40,7 @@ extension Worker {
                 handled += got
                 engineRow.add(EngineCounter.batches.rawValue)
                 ioRow.add(IOCounter.xskReceived.rawValue, UInt64(got))
-                let flows = engine.flowActive.load(ordering: .relaxed) > 0
-                let now = flows ? Self.nanoseconds() : 0
-                // The tap as run() keeps it (unretained: no ARC per batch).
-                let tapRef = tapNow.pointee
-                let (sec, usec) = tapRef != nil ? Self.wallClock() : (0, 0)
-                for i in 0..<got {
-                    let p = rings.rxData[i].unsafelyUnwrapped
-                    let n = Int(rings.rxLength[i])
-                    let before = out.count
-                    if let tapRef { tapRef._withUnsafeGuaranteedRef { $0.received(p, n, worker: index, seconds: sec, microseconds: usec) } }
-                    processor.fromTunnel(p, n, view: view, out: &out)
-                    if flows { recordFlows(out, from: before, view: view, now: now) }
-                    if let tapRef {
-                        tapRef._withUnsafeGuaranteedRef { tapSent($0, out, from: before, view: view, seconds: sec, microseconds: usec) }
-                    }
-                }
+                fromTunnel(batch: got, view: view, processor: &processor, out: &out)
                 flush(view: view, processor: &processor, out: &out)
                 egressd_xsk_rx_release(x)
                 if got < batchSize { break }
