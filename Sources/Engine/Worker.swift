@@ -249,7 +249,8 @@ final class Worker: @unchecked Sendable {
             }
             if xsks.count > 0 { handled += receiveXDP(view: view, processor: &processor, out: &out) }
             for i in 1..<tunEnd where pollReady[i] != 0 {
-                handled += receiveTUN(fd: pollFDs[i], tunnel: pollTunnel[i], view: view, processor: &processor, out: &out)
+                handled += receiveTUN(fd: pollFDs[i], tunnel: pollTunnel[i], flows: flowActive > 0, view: view,
+                                      processor: &processor, out: &out)
             }
             if handled > 0 { spinsLeft = spinRounds }
             counters.add(EngineCounter.busyNanoseconds.rawValue, Self.nanoseconds() &- start)
@@ -347,10 +348,12 @@ final class Worker: @unchecked Sendable {
     /// processed in their slot (NEEDS_CSUM completed first); super-packets
     /// are cut into segments, one per slot (TunOffload.swift), and each
     /// segment is processed as a packet of its own. Returns the packets handled.
+    /// `flows`: flow export is on (run() loaded it this round: called per TUN
+    /// per round, also when empty, this function touches no class reference).
     @inline(__always)
-    func receiveTUN(fd: Int32, tunnel: Int, view: ForwardingView, processor: inout PacketProcessor, out: inout OutputQueue) -> Int {
+    func receiveTUN(fd: Int32, tunnel: Int, flows: Bool, view: ForwardingView, processor: inout PacketProcessor,
+                    out: inout OutputQueue) -> Int {
         var handled = 0
-        let flows = engine.flowActive.load(ordering: .relaxed) > 0
         // The tap as run() keeps it (unretained: no ARC per call).
         let tapRef = tapNow.pointee
         let (sec, usec) = tapRef != nil ? Self.wallClock() : (0, 0)
