@@ -107,8 +107,9 @@ public final class Engine: @unchecked Sendable {
     let flowEpoch = ManagedAtomic<UInt64>(0)
 
     /// The capture in progress (Flows/CaptureTap.swift), nil when none.
-    /// Set through attachCaptureTap / detachCaptureTap (workers see it then).
-    public let captureTap = ManagedAtomic<CaptureTap?>(nil)
+    /// Set only through attachCaptureTap / detachCaptureTap, which bump
+    /// `published` (a store elsewhere would not reach the workers).
+    let captureTap = ManagedAtomic<CaptureTap?>(nil)
 
     /// Makes `tap` the capture workers copy packets into from their next round on.
     public func attachCaptureTap(_ tap: CaptureTap) {
@@ -160,8 +161,7 @@ public final class Engine: @unchecked Sendable {
                     try makeWorkers(backend: .afxdp, fanoutGroup: settings.workers > 1 ? group : nil)
                     runningBackend = .afxdp
                     receiveRingDescription = workers.first?.rings.receiveDescription
-                    let s = snapshot
-                    attachment.steer(XDPSteeringKey.keys(tunnels: s.tunnelSpecs, redirect: s.redirectSpecs))
+                    steerXDP(to: snapshot)
                 } catch {
                     workers.removeAll()
                     attachment.detach()
@@ -218,6 +218,11 @@ public final class Engine: @unchecked Sendable {
     public func publish(_ snapshot: ForwardingSnapshot) {
         current.store(snapshot, ordering: .releasing)
         published.wrappingIncrement(ordering: .releasing)
+        steerXDP(to: snapshot)
+    }
+
+    /// The XDP program's steering keys follow the snapshot's tunnels and GRE caches (`.afxdp`).
+    private func steerXDP(to snapshot: ForwardingSnapshot) {
         xdp?.steer(XDPSteeringKey.keys(tunnels: snapshot.tunnelSpecs, redirect: snapshot.redirectSpecs))
     }
 
