@@ -119,11 +119,12 @@ if (( run_ns )); then
             eg_log "warning: scripts/squid-build.sh failed: wccp-squid, lab-up-down and drill-proxy-* will fail"
         fi
         echo "== namespace tests (Tests/Namespace, $EGRESSD_BIN)"
-        "$REPO_DIR/Tests/Namespace/run.sh" \
-            | tee /tmp/egressd-ns-tests.$$.log
+        ns_log_dir=$(mktemp -d /tmp/egressd-ns-logs.XXXXXX)
+        NS_LOG_DIR=$ns_log_dir "$REPO_DIR/Tests/Namespace/run.sh" \
+            | tee "$ns_log_dir/run.log"
         if (( PIPESTATUS[0] == 0 )); then ns_result=passed; else ns_result=FAILED; fi
-        ns_line=$(tail -n 1 /tmp/egressd-ns-tests.$$.log)
-        rm -f /tmp/egressd-ns-tests.$$.log
+        ns_line=$(tail -n 1 "$ns_log_dir/run.log")
+        ns_failed=$(sed -n 's/^failed namespace tests: //p' "$ns_log_dir/run.log")
     else
         ns_result="FAILED (build)"
         ns_tests=("$REPO_DIR"/Tests/Namespace/*.test.sh)
@@ -148,5 +149,12 @@ echo "fuzzing:         $fuzz_result"
 echo "sanitizers:      $sanitizer_result"
 echo "namespace tests: $ns_result"
 [[ -n ${ns_line:-} ]] && echo "$ns_line"
+# The failed namespace tests' own output, last, so that the tail of a CI log shows why.
+for name in ${ns_failed:-}; do
+    echo "== failed namespace test $name: last 60 lines of its output"
+    tail -n 60 "$ns_log_dir/$name.log" 2>/dev/null
+done
+[[ -n ${ns_failed:-} ]] && echo "namespace tests failed: $ns_failed"
+[[ -n ${ns_log_dir:-} ]] && rm -rf "$ns_log_dir"
 [[ $unit_result != FAILED* && $ns_result != FAILED* && $fuzz_result != FAILED* && $sanitizer_result != FAILED*
    && $build_ok == 1 ]]

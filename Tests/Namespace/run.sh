@@ -3,6 +3,8 @@
 # Usage: Tests/Namespace/run.sh [NAME...]   (NAME: e.g. spoke-internet; default: all)
 # Uses the debug binaries (EGRESSD_BIN/EGSH_BIN, default: `swift build --show-bin-path`).
 # Prints PASS/FAIL per test and the closing line "N passed, N failed"; exit 1 if any failed.
+# With NS_LOG_DIR set, each test's output is also kept there as NAME.log (scripts/test.sh
+# prints the tails of the failed ones after its summary, where a CI log's tail shows them).
 set -uo pipefail
 NS_TEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$NS_TEST_DIR/../.." && pwd)
@@ -29,8 +31,13 @@ for test in "${tests[@]}"; do
     else
         start=$(date +%s)
         # A test that hangs is cut off; its EXIT trap still tears its lab down.
-        timeout --signal=TERM --kill-after=30 300 bash "$test"
-        rc=$?
+        if [[ -n ${NS_LOG_DIR:-} ]]; then
+            timeout --signal=TERM --kill-after=30 300 bash "$test" 2>&1 | tee "$NS_LOG_DIR/$name.log"
+            rc=${PIPESTATUS[0]}
+        else
+            timeout --signal=TERM --kill-after=30 300 bash "$test"
+            rc=$?
+        fi
         echo "    ($name: $(( $(date +%s) - start )) s, exit $rc)"
         if (( rc == 0 )); then passed=$((passed + 1)); continue; fi
         (( rc == 124 )) && echo "FAIL $name: timed out after 300 s"
