@@ -196,6 +196,29 @@ int egressd_sendmmsg(int fd, struct egressd_mmsghdr *msgs, unsigned int n) {
     return r < 0 ? -errno : r;
 }
 
+int egressd_enable_receive_timestamps(int fd) {
+    int on = 1;
+    return setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) < 0 ? -errno : 0;
+}
+
+ssize_t egressd_recv_timestamped(int fd, void *buf, size_t len, uint64_t *realtime_ns) {
+    struct iovec iov = { .iov_base = buf, .iov_len = len };
+    union { char bytes[CMSG_SPACE(sizeof(struct timespec))]; struct cmsghdr align; } control;
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+                          .msg_control = control.bytes, .msg_controllen = sizeof control.bytes };
+    ssize_t r = recvmsg(fd, &msg, 0);
+    if (r < 0) return -errno;
+    *realtime_ns = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+            struct timespec t;
+            memcpy(&t, CMSG_DATA(c), sizeof t);
+            *realtime_ns = (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+        }
+    }
+    return r;
+}
+
 ssize_t egressd_read(int fd, void *buf, size_t len) {
     ssize_t r = read(fd, buf, len);
     return r < 0 ? -errno : r;

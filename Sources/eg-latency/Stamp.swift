@@ -39,3 +39,11 @@ enum LatencyStamp {
 func latencyNanoseconds(stamp: UInt64, received: UInt64) -> UInt64? {
     received >= stamp ? received - stamp : nil
 }
+
+/// The kernel's receive timestamp (CLOCK_REALTIME: SO_TIMESTAMPNS has no monotonic form) on
+/// the stamp's clock (CLOCK_MONOTONIC), through the offset between the two clocks read now:
+/// read per frame, so a slewing or stepped wall clock costs nothing.
+func monotonicArrival(kernelRealtime: UInt64, realtimeNow: UInt64, monotonicNow: UInt64) -> UInt64 {
+    let age = realtimeNow >= kernelRealtime ? realtimeNow - kernelRealtime : 0
+    return monotonicNow >= age ? monotonicNow - age : 0
+}

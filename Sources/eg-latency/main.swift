@@ -1,8 +1,11 @@
 // eg-latency: the receiving half of the latency probe of `scripts/bench.sh latency`.
 // eg-trafgen --timestamps sends stamped frames at a fixed rate on one side of the rig; this
 // reads them on the other side (same machine, same CLOCK_MONOTONIC) and prints percentiles.
-// The figure includes this receiver's own wake-up, the same for every case measured: the
-// bench reports egressd's *added* latency as the difference to the kernel's forwarding.
+// The receive time is the kernel's (SO_TIMESTAMPNS: when the frame reached the receiving
+// interface), so this receiver's own wake-up is not in the figure: on a small machine it
+// shares a core with the sender and its wake-ups cost milliseconds. The wake-up is printed
+// apart (receiver_wakeup_*). The bench still reports egressd's *added* latency as the
+// difference to the kernel's forwarding.
 import CEgressSys
 import Glibc
 import Histogram
@@ -17,6 +20,26 @@ func monotonicNanoseconds() -> UInt64 {
     var time = timespec()
     clock_gettime(CLOCK_MONOTONIC, &time)
     return UInt64(time.tv_sec) &* 1_000_000_000 &+ UInt64(time.tv_nsec)
+}
+
+func realtimeNanoseconds() -> UInt64 {
+    var time = timespec()
+    clock_gettime(CLOCK_REALTIME, &time)
+    return UInt64(time.tv_sec) &* 1_000_000_000 &+ UInt64(time.tv_nsec)
+}
+
+/// The wall clock and the monotonic clock read as one instant: the monotonic reads bracket the
+/// wall-clock read, retried while a preemption stretches the bracket past 2 us.
+func clockPair() -> (realtime: UInt64, monotonic: UInt64) {
+    var pair = (realtime: UInt64(0), monotonic: UInt64(0))
+    for _ in 0..<4 {
+        let before = monotonicNanoseconds()
+        let realtime = realtimeNanoseconds()
+        let after = monotonicNanoseconds()
+        pair = (realtime, before + (after - before) / 2)
+        if after - before <= 2_000 { break }
+    }
+    return pair
 }
 
 func fail(_ call: String) -> Never {
@@ -52,10 +75,14 @@ let bound = withUnsafePointer(to: &address) { pointer in
     pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_ll>.size)) }
 }
 guard bound == 0 else { fail("bind(\(options.interface))") }
+let kernelTimestamps = egressd_enable_receive_timestamps(fd) == 0
 
 // Up to 10 s in nanoseconds at 3 significant digits: 1 us resolution up to 1 ms.
 var histogram = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 10_000_000_000,
                                   numberOfSignificantValueDigits: .three)
+var wakeups = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 10_000_000_000,
+                                numberOfSignificantValueDigits: .three)
+var untimestamped: UInt64 = 0
 let start = monotonicNanoseconds()
 let countFrom = start + UInt64(options.skip * 1e9)
 let end = start + UInt64(options.duration * 1e9)
@@ -67,16 +94,25 @@ let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: LatencyStamp.sear
 defer { buffer.deallocate() }
 while true {
     // Only the head of each frame is copied: the stamp is near the front.
-    let length = recv(fd, buffer.baseAddress, buffer.count, 0)
+    var kernelRealtime: UInt64 = 0
+    let length = egressd_recv_timestamped(fd, buffer.baseAddress, buffer.count, &kernelRealtime)
     let now = monotonicNanoseconds()
     if length < 0 {
-        if errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR { fail("recv") }
+        if -length != EAGAIN && -length != EWOULDBLOCK && -length != EINTR { errno = Int32(-length); fail("recv") }
     } else {
         received += 1
+        var arrival = now
+        if kernelRealtime != 0 {
+            let clocks = clockPair()
+            arrival = monotonicArrival(kernelRealtime: kernelRealtime, realtimeNow: clocks.realtime, monotonicNow: clocks.monotonic)
+            _ = wakeups.record(max(now &- min(arrival, now), 1))
+        } else {
+            untimestamped += 1
+        }
         if let stamp = LatencyStamp.find(in: UnsafeRawBufferPointer(rebasing: buffer[0..<length])) {
             if stamp < countFrom {
                 early += 1
-            } else if let latency = latencyNanoseconds(stamp: stamp, received: now) {
+            } else if let latency = latencyNanoseconds(stamp: stamp, received: arrival) {
                 stamped += 1
                 _ = histogram.record(max(latency, 1))
             } else {
@@ -100,6 +136,12 @@ print("stamped_frames: \(stamped)")
 print("warmup_frames: \(early)")
 print("foreign_stamps: \(foreign)")
 print("receiver_drops: \(drops)")
+print("kernel_timestamps: \(kernelTimestamps ? "on" : "off")")
+print("untimestamped_frames: \(untimestamped)")
+if wakeups.totalCount > 0 {
+    print("receiver_wakeup_p50_us: \(microseconds(wakeups.valueAtPercentile(50)))")
+    print("receiver_wakeup_p99_us: \(microseconds(wakeups.valueAtPercentile(99)))")
+}
 if stamped > 0 {
     print("latency_p50_us: \(microseconds(histogram.valueAtPercentile(50)))")
     print("latency_p90_us: \(microseconds(histogram.valueAtPercentile(90)))")

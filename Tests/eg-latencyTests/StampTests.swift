@@ -33,6 +33,16 @@ private func frame(prefix: Int, nanoseconds: UInt64, suffix: Int = 20) -> [UInt8
     #expect(latencyNanoseconds(stamp: 2_000, received: 1_000) == nil)
 }
 
+@Test func kernelReceiveTimeMovesToTheMonotonicClock() {
+    // Received 40 us ago on the wall clock: 40 us before "now" on the monotonic clock,
+    // whatever the two clocks' offset.
+    #expect(monotonicArrival(kernelRealtime: 1_700_000_000_000_000_000, realtimeNow: 1_700_000_000_000_040_000,
+                             monotonicNow: 5_000_000) == 4_960_000)
+    // A receive time after "now" (the wall clock stepped back) counts as now, not the future.
+    #expect(monotonicArrival(kernelRealtime: 2_000, realtimeNow: 1_000, monotonicNow: 9_000) == 9_000)
+    #expect(monotonicArrival(kernelRealtime: 0, realtimeNow: 10_000, monotonicNow: 5_000) == 0)
+}
+
 @Test func parsesOptions() throws {
     let options = try Options(arguments: ["--interface", "d0", "--duration", "3", "--skip", "0.5"])
     #expect(options.interface == "d0" && options.duration == 3 && options.skip == 0.5)

@@ -4,9 +4,10 @@
 # eg-trafgen --timestamps (gen, cpu0) sends 64-byte packets at half the case's maximum rate,
 # each stamped with CLOCK_MONOTONIC just before it is handed to the kernel; eg-latency (sink,
 # cpu0) reads every frame on d0 with an AF_PACKET socket, finds the stamp (inner UDP payload,
-# or inside GRE for encap) and records receive time - stamp in an HDR histogram. Both ends on
-# one machine, one clock. The receiver's own wake-up is in every figure alike: egressd's
-# added latency is its figure minus the kernel's.
+# or inside GRE for encap) and records the kernel's receive time on d0 (SO_TIMESTAMPNS) -
+# stamp in an HDR histogram. Both ends on one machine, one clock. The receiver's own wake-up
+# (it shares cpu0 with the sender) is not in the figure; it is printed apart. egressd's added
+# latency is its figure minus the kernel's.
 # The maximum rate is the dataplane suite's figure when it ran in the same invocation,
 # otherwise one short measurement (BENCH_LATENCY_PROBE seconds) here.
 # Expects rig.sh, measure.sh and dataplane.sh sourced, the rig up, EG_LATENCY_BIN.
@@ -72,6 +73,7 @@ bench_suite_latency() {
         echo "latency_max_us_$case: $(bench_latency_value latency_max_us) us"
         echo "latency_samples_$case: $(bench_latency_value stamped_frames) packets"
         echo "latency_receiver_drops_$case: $(bench_latency_value receiver_drops) packets"
+        echo "latency_receiver_wakeup_p99_us_$case: $(bench_latency_value receiver_wakeup_p99_us) us"
     done
     for case in $BENCH_LATENCY_CASES; do
         [[ $case != kernel && -n ${p50[kernel]:-} && -n ${p50[$case]:-} ]] || continue

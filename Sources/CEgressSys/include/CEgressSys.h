@@ -71,6 +71,12 @@ struct egressd_mmsghdr {
 int egressd_recvmmsg(int fd, struct egressd_mmsghdr *msgs, unsigned int n);
 int egressd_sendmmsg(int fd, struct egressd_mmsghdr *msgs, unsigned int n);
 
+/// Turns on kernel receive timestamps (SO_TIMESTAMPNS) on a socket; 0 or -errno.
+int egressd_enable_receive_timestamps(int fd);
+/// recv one packet (up to len bytes, MSG_TRUNC not set) with the kernel's receive time in
+/// CLOCK_REALTIME nanoseconds (0 when the kernel attached none); length or -errno.
+ssize_t egressd_recv_timestamped(int fd, void *buf, size_t len, uint64_t *realtime_ns);
+
 /// read/write one packet; return length or -errno.
 ssize_t egressd_read(int fd, void *buf, size_t len);
 ssize_t egressd_write(int fd, const void *buf, size_t len);
