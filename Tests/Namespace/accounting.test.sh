@@ -60,7 +60,9 @@ in_node tgw ip addr add 10.0.9.9/16 dev u0 || fail "cannot add 10.0.9.9/16 to tg
 for i in 1 2 3; do
     in_node spoke1 curl -s -m 5 -o /dev/null http://198.51.100.80/ || fail "spoke1 HTTP failed"
 done
-sleep 1
+# Then no BGP: its keepalives and their ACKs (two sessions per tunnel) would move rx and
+# to-kernel while scapy sends; on a loaded CI machine the window grew long enough for 8 per tunnel.
+lab_bgp_silence
 before=$(snapshot)
 sent=$(in_node tgw "$PY" "$NS_TEST_DIR/send_mix.py" "$N" 2>"$WORK/scapy.log") \
     || fail "scapy failed: $(tail -n 5 "$WORK/scapy.log")"
