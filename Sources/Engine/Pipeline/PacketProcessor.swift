@@ -247,6 +247,37 @@ public struct PacketProcessor {
         } else {
             engineDrop(.badInner); return
         }
+        toTunnels(p, length, version: version, ethertype: ethertype, routeIndex: routeIndex, tunnelIndex: tunnelIndex,
+                  view: view, out: &out)
+    }
+
+    /// A spoke-bound IPv4 packet that the XDP program steered to an AF_XDP
+    /// socket instead of the kernel (IO/XDPSockets.swift; it checked IHL 5,
+    /// not a fragment, TTL > 1, a tunnel route's prefix, the tunnel's MTU).
+    /// Does what the kernel's forwarding into the TUN did (TTL decrement with
+    /// the RFC 1624 checksum update), then the TUN path's own per-packet tail
+    /// (`toTunnels`: ECMP, counters, MTU, encapsulation). Returns false, with
+    /// the packet untouched, when it is not one to encapsulate after all (the
+    /// steering map and the snapshot this worker holds disagree for a moment
+    /// around a publication): the caller counts it.
+    @inline(__always)
+    public mutating func fromSteered(_ p: UnsafeMutableRawPointer, _ n: Int, view: ForwardingView, out: inout OutputQueue) -> Bool {
+        guard case .success(let length) = IPv4Header.validate(UnsafeRawPointer(p), available: n) else {
+            engineDrop(.badInner); return true
+        }
+        let ip = IPv4Header(p)
+        let routeIndex = view.fib4.lookup(ip.destination.value)
+        guard routeIndex != noRouteIndex, view.routes[Int(routeIndex)].kind == .tunnels, ip.ttl > 1, !ip.isFragment else { return false }
+        ip.decrementTTL()
+        toTunnels(p, length, version: 4, ethertype: EtherType.ipv4, routeIndex: routeIndex, tunnelIndex: 0, view: view, out: &out)
+        return true
+    }
+
+    /// The kernel-side path's per-packet tail: the route's tunnel by flow
+    /// hash (else `tunnelIndex`), counters, the MTU check, encapsulation.
+    @inline(__always)
+    mutating func toTunnels(_ p: UnsafeMutableRawPointer, _ length: Int, version: UInt8, ethertype: UInt16, routeIndex: UInt32,
+                            tunnelIndex: Int, view: ForwardingView, out: inout OutputQueue) {
         var egress = tunnelIndex
         if routeIndex != noRouteIndex {
             let route = view.routes[Int(routeIndex)]
