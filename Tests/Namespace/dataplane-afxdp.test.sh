@@ -6,8 +6,8 @@
 # so ARP and ICMP; BGP over the tunnels Established; GRE to an address that is no tunnel's end
 # reaches the TPACKET ring, not the sockets); encapsulation steering: the spoke-bound return
 # traffic (fw -> app1) came through the AF_XDP sockets, not app1's TUNs (xskSteered), with the
-# TTL decremented on that path (a ping with TTL 2 expires at the stand-in, TTL 3 is answered),
-# a TTL-1 packet still gets app1's kernel's ICMP time-exceeded, and a prefix learned from BGP
+# TTL decremented on that path (a ping reaching app1 with TTL 2 expires at the stand-in, TTL 3
+# is answered), a TTL-1 packet still gets app1's kernel's ICMP time-exceeded, and a prefix learned from BGP
 # enters the XDP trie and leaves it when withdrawn; app1's program is gone after egressd stops;
 # and an egressd without CAP_BPF/CAP_SYS_ADMIN asked for afxdp says why and runs tpacket.
 TEST_NAME="dataplane-afxdp"  # used by lib.sh
@@ -86,20 +86,23 @@ for i in range(100): s.sendto(b"x" * 32, ("10.1.0.10", 9))' || fail "sending UDP
     (( x1 - x0 >= 100 )) || fail "app1: 100 UDP packets fw -> spoke1: only $((x1 - x0)) through the sockets"
     (( kin1 - kin0 < 50 )) || fail "app1: fw -> spoke1 UDP went through the TUN ($((kin1 - kin0)) TUN reads)"
     echo "    encap steering: $steering; xskSteered $steered, +$((x1 - x0)) for 100 UDP (TUN reads +$((kin1 - kin0)))"
-    # TTL on the sockets' path: app1 decrements it (TTL 2 leaves app1 as 1 and expires at the
-    # stand-in, which answers time-exceeded); TTL 3 reaches spoke1.
-    in_node fw ping -n -c 1 -W 3 -t 3 10.1.0.10 >/dev/null || fail "fw: ping spoke1 with TTL 3 through the sockets' path failed"
+    # TTL on the sockets' path, pinging spoke1 from inet (a route to 10.1/16 through fw, which
+    # answers to spokes directly; fw's own 10.0.2.1 is inside the stand-in's underlay /16): inet's
+    # TTL 4 reaches app1 as 3 and is answered; 3 reaches app1 as 2, which app1 decrements (else
+    # spoke1 would answer it) and the stand-in's kernel expires.
+    in_node inet ip route replace 10.1.0.0/16 via 198.51.100.1 || fail "inet: cannot add a route to spoke1"
+    in_node inet ping -n -c 1 -W 3 -t 4 10.1.0.10 >/dev/null || fail "inet: ping spoke1 with TTL 4 through the sockets' path failed"
     local out
-    out=$(in_node fw ping -n -c 1 -W 3 -t 2 10.1.0.10 2>&1)
-    [[ $out == *"Time to live exceeded"* ]] || fail "fw: ping spoke1 with TTL 2: no time-exceeded (TTL not decremented?): $out"
-    [[ $out != *"From 10.0.2.10 "* ]] || fail "fw: TTL 2 expired at app1, not beyond it: $out"
-    # TTL 1: the program passes it to app1's kernel, which answers time-exceeded itself.
+    out=$(in_node inet ping -n -c 1 -W 3 -t 3 10.1.0.10 2>&1)
+    [[ $out == *"Time to live exceeded"* && $out != *"From 10.0.2.10 "* ]] \
+        || fail "inet: ping spoke1 with TTL 3 (2 at app1): no time-exceeded beyond app1 (TTL not decremented?): $out"
+    # TTL 1 at app1: the program passes it to app1's kernel, which answers time-exceeded itself.
     x0=$(io app1 xskSteered)
-    out=$(in_node fw ping -n -c 1 -W 3 -t 1 10.1.0.10 2>&1)
-    [[ $out == *"From 10.0.2.10 "*"Time to live exceeded"* ]] || fail "fw: TTL 1 to spoke1: no time-exceeded from app1's kernel: $out"
+    out=$(in_node inet ping -n -c 1 -W 3 -t 2 10.1.0.10 2>&1)
+    [[ $out == *"From 10.0.2.10 "*"Time to live exceeded"* ]] || fail "inet: TTL 1 at app1: no time-exceeded from app1's kernel: $out"
     x1=$(io app1 xskSteered)
     (( x1 == x0 )) || fail "app1: a TTL-1 packet went to the sockets"
-    echo "    TTL: 3 answered, 2 expired beyond app1, 1 answered by app1's kernel"
+    echo "    TTL at app1: 3 answered, 2 expired beyond app1, 1 answered by app1's kernel"
     # A prefix learned from BGP enters the trie; withdrawn, it leaves it.
     local vty=(vtysh --vty_socket "$LAB_STATE/frr-a")
     [[ -d $LAB_STATE/frr-a ]] || fail "no FRR stand-in (LAB_BGP=frr expected)"

@@ -269,8 +269,39 @@ public struct PacketProcessor {
         let routeIndex = view.fib4.lookup(ip.destination.value)
         guard routeIndex != noRouteIndex, view.routes[Int(routeIndex)].kind == .tunnels, ip.ttl > 1, !ip.isFragment else { return false }
         ip.decrementTTL()
+        Self.completePartialChecksum(p, length)
         toTunnels(p, length, version: 4, ethertype: EtherType.ipv4, routeIndex: routeIndex, tunnelIndex: 0, view: view, out: &out)
         return true
+    }
+
+    /// A packet that another network namespace's stack sent over veth comes
+    /// with its TCP/UDP checksum still partial (CHECKSUM_PARTIAL: the field
+    /// holds the folded pseudo-header sum, and the device was to finish the
+    /// rest). On its way into a TUN the kernel finishes it (or says
+    /// NEEDS_CSUM, which receiveTUN completes); XDP only sees the bytes.
+    /// When the field holds exactly the pseudo-header sum, finish it: one sum
+    /// over the transport bytes. A complete checksum that happens to equal
+    /// that value is rewritten to itself (completing it gives the same
+    /// field), and any other packet costs a pseudo-header sum and a compare.
+    @inline(__always)
+    static func completePartialChecksum(_ p: UnsafeMutableRawPointer, _ length: Int) {
+        let ip = IPv4Header(p)
+        let hl = ip.headerLength
+        let proto = ip.proto
+        let at: Int
+        if proto == IPProtocolNumber.tcp, length >= hl + 20 {
+            at = hl + 16
+        } else if proto == IPProtocolNumber.udp, length >= hl + 8 {
+            at = hl + 6
+        } else {
+            return
+        }
+        let l4 = length - hl
+        let pseudo = InternetChecksum.pseudoHeaderSum(source: ip.source, destination: ip.destination, protocol: proto, length: l4)
+        guard UnsafeRawPointer(p).u16(at) == ~InternetChecksum.finish(pseudo) else { return }
+        var c = InternetChecksum.finish(InternetChecksum.partialSum(UnsafeRawPointer(p + hl), l4))
+        if c == 0 { c = 0xFFFF }   // as the kernel's skb_checksum_help (CSUM_MANGLED_0)
+        p.setU16(c, at)
     }
 
     /// The kernel-side path's per-packet tail: the route's tunnel by flow
