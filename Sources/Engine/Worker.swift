@@ -248,7 +248,7 @@ final class Worker: @unchecked Sendable {
                 handled += backend != .raw ? receiveRing(view: view, processor: &processor, out: &out)
                                                : receiveGRE(view: view, processor: &processor, out: &out)
             }
-            if xsks.count > 0 { handled += receiveXDP(view: view, processor: &processor, out: &out) }
+            if xsks.count > 0 { handled += receiveXDP(flows: flowActive > 0, view: view, processor: &processor, out: &out) }
             for i in 1..<tunEnd where pollReady[i] != 0 {
                 handled += receiveTUN(fd: pollFDs[i], tunnel: pollTunnel[i], flows: flowActive > 0, view: view,
                                       processor: &processor, out: &out)

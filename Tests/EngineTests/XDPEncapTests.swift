@@ -220,3 +220,21 @@ private func referenceL4Checksum(_ pkt: [UInt8]) -> UInt16 {
         }
     }
 }
+
+@Test func aTableAboveTheCapTurnsSteeringOff() {
+    let t = Rig.tgw0
+    var routes: [BulkRoutes.IPv4Route] = []
+    routes.reserveCapacity(E.cap + 1)
+    for i in 0...E.cap { routes.append(.init(prefix: IPv4Prefix(IPv4Address(0x0B00_0000 | UInt32(i) << 8), length: 24)!, target: 0)) }
+    let bulk = BulkRoutes(targets: [.init(target: .tunnels(["tgw0"]))], v4: routes)
+    let snap = ForwardingSnapshot(generation: 1, tunnels: [t], routes: [], counters: [t.name: CounterBlock(workers: 1, fields: TunnelCounter.fieldCount)],
+                                  tunFDs: [t.name: [100]], workers: 1, bulk: bulk)
+    #expect(E.overCap(snap))
+    #expect(E.routeCount(snap) > E.cap)
+    // One fewer learned prefix and no other route entry than the tunnel's own: under it.
+    let under = ForwardingSnapshot(generation: 2, tunnels: [t], routes: [], counters: [t.name: CounterBlock(workers: 1, fields: TunnelCounter.fieldCount)],
+                                   tunFDs: [t.name: [100]], workers: 1,
+                                   bulk: BulkRoutes(targets: bulk.targets, v4: Array(routes.prefix(E.cap - 10))))
+    #expect(!E.overCap(under))
+    #expect(E.entries(of: under, frameLimit: 3762).count >= E.cap - 10)
+}

@@ -27,7 +27,8 @@ extension Worker {
     /// Drains every socket's RX ring in batches (at most 4 per socket per
     /// round, so TUNs get their turn). Returns the packets handled.
     @inline(__always)
-    func receiveXDP(view: ForwardingView, processor: inout PacketProcessor, out: inout OutputQueue) -> Int {
+    /// `flows`: flow export is on (run() loaded it this round; no class reference touched here).
+    func receiveXDP(flows: Bool, view: ForwardingView, processor: inout PacketProcessor, out: inout OutputQueue) -> Int {
         var handled = 0
         var s = 0
         while s < xsks.count {
@@ -55,7 +56,7 @@ extension Worker {
                     }
                 }
                 if gre > 0 { fromTunnel(batch: gre, view: view, processor: &processor, out: &out) }
-                if spoke > 0 { fromSteered(batch: spoke, view: view, processor: &processor, out: &out) }
+                if spoke > 0 { fromSteered(batch: spoke, flows: flows, view: view, processor: &processor, out: &out) }
                 flush(view: view, processor: &processor, out: &out)
                 egressd_xsk_rx_release(x)
                 if got < batchSize { break }
@@ -68,8 +69,7 @@ extension Worker {
     /// IPv4 packets from the AF_XDP sockets (`xsks.steerData` / `steerLength`),
     /// with flow accounting and the capture tap as receiveTUN does them.
     @inline(__always)
-    func fromSteered(batch n: Int, view: ForwardingView, processor: inout PacketProcessor, out: inout OutputQueue) {
-        let flows = engine.flowActive.load(ordering: .relaxed) > 0
+    func fromSteered(batch n: Int, flows: Bool, view: ForwardingView, processor: inout PacketProcessor, out: inout OutputQueue) {
         let now = flows ? Self.nanoseconds() : 0
         let tapRef = tapNow.pointee
         let (sec, usec) = tapRef != nil ? Self.wallClock() : (0, 0)
