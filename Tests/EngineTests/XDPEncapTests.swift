@@ -95,6 +95,9 @@ private func e(_ prefix: String, _ limit: UInt16) -> E.Entry {
     #expect(entries == entries.sorted())
     #expect(entries.count == byPrefix.count)    // IPv6 is not in it
     #expect(!E.overCap(rig.snapshot))
+    // Without a tunnel route the trie is empty (nothing to steer).
+    let noTunnelRoutes = Rig(routes: [RouteSpec(prefix: IPPrefix("0.0.0.0/0")!, target: .nextHop(.v4(IPv4Address("10.0.2.1")!), mtu: 1500))])
+    #expect(E.entries(of: noTunnelRoutes.snapshot, frameLimit: 3762).isEmpty)
 }
 
 @Test func learnedPrefixesAreInTheTrieAndCountTowardTheCap() {

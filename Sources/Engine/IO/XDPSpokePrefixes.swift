@@ -96,6 +96,8 @@ public enum XDPSpokePrefixes {
             groupLimit[g] = l
             limits[r] = l
         }
+        // No tunnel route: nothing is steered, and a table of next-hop routes is not walked.
+        if groupLimit.isEmpty { return [] }
         var out: [Entry] = []
         let t = view.fib4
         for i in 0..<t.lengthCount {
