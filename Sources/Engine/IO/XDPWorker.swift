@@ -26,8 +26,8 @@ extension Worker {
 
     /// Drains every socket's RX ring in batches (at most 4 per socket per
     /// round, so TUNs get their turn). Returns the packets handled.
-    @inline(__always)
     /// `flows`: flow export is on (run() loaded it this round; no class reference touched here).
+    @inline(__always)
     func receiveXDP(flows: Bool, view: ForwardingView, processor: inout PacketProcessor, out: inout OutputQueue) -> Int {
         var handled = 0
         var s = 0
