@@ -18,6 +18,7 @@
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
 #include <linux/if_xdp.h>
+#include <sys/socket.h>
 
 #ifndef SOL_XDP
 #define SOL_XDP 283
@@ -70,60 +71,187 @@ int egressd_bpf_map_lookup(int map_fd, const void *key, void *value) {
 }
 
 #define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
-#define LD_MAP_FD(d, fd) INSN(BPF_LD | BPF_DW | BPF_IMM, d, BPF_PSEUDO_MAP_FD, 0, fd), INSN(0, 0, 0, 0, 0)
 
-int egressd_xdp_program(struct bpf_insn *out, int capacity, int xsk_map_fd, int steer_map_fd, uint32_t max_frame) {
-    // r6 = ctx; r2 = data; r3 = data_end. Everything that is not IPv4 GRE,
-    // is shorter than Ethernet + IPv4 or longer than a UMEM frame holds
-    // (all fragments counted: a multi-buffer frame would not fit a frame),
-    // or matches no steering key goes to the kernel (XDP_PASS). Keys: the
-    // destination (kind 0: a tunnel's local end) or the source (kind 1: a
-    // cache returning GRE). A match goes to the XSK of the receiving queue,
-    // or to the kernel when that queue has none (bpf_redirect_map's
-    // fallback action).
-    struct bpf_insn p[] = {
-        /*  0 */ INSN(BPF_ALU64 | BPF_MOV | BPF_X, 6, 1, 0, 0),
-        /*  1 */ INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_xdp_get_buff_len),  // whole frame, all fragments
-        /*  2 */ INSN(BPF_JMP | BPF_JGT | BPF_K, 0, 0, 33 - 3, (int32_t)max_frame), // too long: pass
-        /*  3 */ INSN(BPF_LDX | BPF_MEM | BPF_W, 2, 6, offsetof(struct xdp_md, data), 0),
-        /*  4 */ INSN(BPF_LDX | BPF_MEM | BPF_W, 3, 6, offsetof(struct xdp_md, data_end), 0),
-        /*  5 */ INSN(BPF_ALU64 | BPF_MOV | BPF_X, 4, 2, 0, 0),
-        /*  6 */ INSN(BPF_ALU64 | BPF_ADD | BPF_K, 4, 0, 0, 34),
-        /*  7 */ INSN(BPF_JMP | BPF_JGT | BPF_X, 4, 3, 33 - 8, 0),          // short: pass
-        /*  8 */ INSN(BPF_LDX | BPF_MEM | BPF_H, 5, 2, 12, 0),
-        /*  9 */ INSN(BPF_JMP | BPF_JNE | BPF_K, 5, 0, 33 - 10, 0x0008),    // ethertype 0x0800 (LE load)
-        /* 10 */ INSN(BPF_LDX | BPF_MEM | BPF_B, 5, 2, 23, 0),
-        /* 11 */ INSN(BPF_JMP | BPF_JNE | BPF_K, 5, 0, 33 - 12, 47),        // IPPROTO_GRE
-        /* 12 */ INSN(BPF_LDX | BPF_MEM | BPF_W, 5, 2, 30, 0),              // destination
-        /* 13 */ INSN(BPF_LDX | BPF_MEM | BPF_W, 7, 2, 26, 0),              // source (kept across the call)
-        /* 14 */ INSN(BPF_STX | BPF_MEM | BPF_W, 10, 5, -8, 0),
-        /* 15 */ INSN(BPF_ST | BPF_MEM | BPF_W, 10, 0, -4, 0),
-        /* 16 */ INSN(BPF_ALU64 | BPF_MOV | BPF_X, 2, 10, 0, 0),
-        /* 17 */ INSN(BPF_ALU64 | BPF_ADD | BPF_K, 2, 0, 0, -8),
-        /* 18 */ LD_MAP_FD(1, steer_map_fd),
-        /* 20 */ INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem),
-        /* 21 */ INSN(BPF_JMP | BPF_JNE | BPF_K, 0, 0, 27 - 22, 0),         // tunnel end: redirect
-        /* 22 */ INSN(BPF_STX | BPF_MEM | BPF_W, 10, 7, -8, 0),
-        /* 23 */ INSN(BPF_ST | BPF_MEM | BPF_W, 10, 0, -4, 1),
-        /* 24 */ INSN(BPF_ALU64 | BPF_MOV | BPF_X, 2, 10, 0, 0),
-        /* 25 */ INSN(BPF_ALU64 | BPF_ADD | BPF_K, 2, 0, 0, -8),
-        /* 26 */ INSN(BPF_JMP | BPF_JA, 0, 0, 35 - 27, 0),                  // to the second lookup
-        /* 27 */ INSN(BPF_LDX | BPF_MEM | BPF_W, 2, 6, offsetof(struct xdp_md, rx_queue_index), 0),
-        /* 28 */ LD_MAP_FD(1, xsk_map_fd),
-        /* 30 */ INSN(BPF_ALU64 | BPF_MOV | BPF_K, 3, 0, 0, XDP_PASS),
-        /* 31 */ INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_redirect_map),
-        /* 32 */ INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
-        /* 33 */ INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, XDP_PASS),
-        /* 34 */ INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
-        /* 35 */ LD_MAP_FD(1, steer_map_fd),
-        /* 37 */ INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem),
-        /* 38 */ INSN(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 33 - 39, 0),         // no key: pass
-        /* 39 */ INSN(BPF_JMP | BPF_JA, 0, 0, 27 - 40, 0),                  // cache: redirect
-    };
-    int n = (int)(sizeof p / sizeof p[0]);
-    if (n > capacity) return -ENOSPC;
-    memcpy(out, p, sizeof p);
-    return n;
+int egressd_bpf_map_next_key(int map_fd, const void *key, void *next_key) {
+    union bpf_attr a;
+    memset(&a, 0, sizeof a);
+    a.map_fd = (uint32_t)map_fd;
+    a.key = (uint64_t)(uintptr_t)key;
+    a.next_key = (uint64_t)(uintptr_t)next_key;
+    return sys_bpf(BPF_MAP_GET_NEXT_KEY, &a) < 0 ? -errno : 0;
+}
+
+int egressd_bpf_lpm_create(uint32_t max_entries, const char *name) {
+    union bpf_attr a;
+    memset(&a, 0, sizeof a);
+    a.map_type = BPF_MAP_TYPE_LPM_TRIE;
+    a.key_size = 8;        // struct bpf_lpm_trie_key_u8 with 4 data bytes
+    a.value_size = 4;
+    a.max_entries = max_entries;
+    a.map_flags = BPF_F_NO_PREALLOC;   // required for LPM tries
+    strncpy(a.map_name, name, BPF_OBJ_NAME_LEN - 1);
+    int fd = (int)sys_bpf(BPF_MAP_CREATE, &a);
+    return fd < 0 ? -errno : fd;
+}
+
+// A tiny assembler: instructions, and jumps to labels resolved at the end
+// (offsets by hand went wrong once the program grew two branches).
+enum { L_PASS, L_REDIRECT, L_SPOKE, L_FIB_OK, L_COUNT };
+struct bpf_asm {
+    struct bpf_insn p[128];
+    int n;
+    int label[L_COUNT];
+    int fix_at[32], fix_label[32], nfix;
+};
+
+static void emit(struct bpf_asm *a, struct bpf_insn i) {
+    if (a->n < (int)(sizeof a->p / sizeof a->p[0])) a->p[a->n] = i;
+    a->n++;
+}
+
+static void emit_jump(struct bpf_asm *a, struct bpf_insn i, int label) {
+    if (a->nfix < (int)(sizeof a->fix_at / sizeof a->fix_at[0])) {
+        a->fix_at[a->nfix] = a->n;
+        a->fix_label[a->nfix] = label;
+    }
+    a->nfix++;
+    emit(a, i);
+}
+
+static void emit_map_fd(struct bpf_asm *a, int reg, int fd) {
+    emit(a, INSN(BPF_LD | BPF_DW | BPF_IMM, reg, BPF_PSEUDO_MAP_FD, 0, fd));
+    emit(a, INSN(0, 0, 0, 0, 0));
+}
+
+// r2 = fp - 8 (the stack key), r1 = map, call bpf_map_lookup_elem.
+static void emit_lookup(struct bpf_asm *a, int map_fd) {
+    emit(a, INSN(BPF_ALU64 | BPF_MOV | BPF_X, 2, 10, 0, 0));
+    emit(a, INSN(BPF_ALU64 | BPF_ADD | BPF_K, 2, 0, 0, -8));
+    emit_map_fd(a, 1, map_fd);
+    emit(a, INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem));
+}
+
+int egressd_xdp_program(struct bpf_insn *out, int capacity, int xsk_map_fd, int steer_map_fd, uint32_t max_frame,
+                        int spoke_map_fd, const uint8_t *mac) {
+    // r6 = ctx; r2 = data; r3 = data_end. Frames shorter than Ethernet +
+    // IPv4, longer than a UMEM frame holds (all fragments counted: a
+    // multi-buffer frame would not fit a frame) or not IPv4 go to the kernel
+    // (XDP_PASS). IPv4 GRE: the steering keys, by destination (kind 0: a
+    // tunnel's local end) or source (kind 1: a cache returning GRE). Other
+    // IPv4 (spoke-bound traffic, when `spoke_map_fd` >= 0): addressed to this
+    // interface's MAC (`mac`, when given), IHL 5, not a fragment, TTL > 1,
+    // its destination's longest prefix in the LPM trie holds a length limit
+    // (0: not steered) that the total length does not pass, and the kernel's
+    // own route lookup (bpf_fib_lookup) sends it into an interface that is a
+    // kind-2 key of the steering map (our TUNs). A match
+    // goes to the XSK of the receiving queue, or to the kernel when that
+    // queue has none (bpf_redirect_map's fallback action).
+    struct bpf_asm a;
+    memset(&a, 0, sizeof a);
+    emit(&a, INSN(BPF_ALU64 | BPF_MOV | BPF_X, 6, 1, 0, 0));
+    emit(&a, INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_xdp_get_buff_len));     // whole frame, all fragments
+    emit_jump(&a, INSN(BPF_JMP | BPF_JGT | BPF_K, 0, 0, 0, (int32_t)max_frame), L_PASS);
+    emit(&a, INSN(BPF_LDX | BPF_MEM | BPF_W, 2, 6, offsetof(struct xdp_md, data), 0));
+    emit(&a, INSN(BPF_LDX | BPF_MEM | BPF_W, 3, 6, offsetof(struct xdp_md, data_end), 0));
+    emit(&a, INSN(BPF_ALU64 | BPF_MOV | BPF_X, 4, 2, 0, 0));
+    emit(&a, INSN(BPF_ALU64 | BPF_ADD | BPF_K, 4, 0, 0, 34));
+    emit_jump(&a, INSN(BPF_JMP | BPF_JGT | BPF_X, 4, 3, 0, 0), L_PASS);        // short
+    emit(&a, INSN(BPF_LDX | BPF_MEM | BPF_H, 5, 2, 12, 0));
+    emit_jump(&a, INSN(BPF_JMP | BPF_JNE | BPF_K, 5, 0, 0, 0x0008), L_PASS);   // ethertype 0x0800 (LE load)
+    emit(&a, INSN(BPF_LDX | BPF_MEM | BPF_B, 5, 2, 23, 0));
+    emit_jump(&a, INSN(BPF_JMP | BPF_JNE | BPF_K, 5, 0, 0, 47), spoke_map_fd >= 0 ? L_SPOKE : L_PASS);
+    // GRE: our tunnel ends and caches.
+    emit(&a, INSN(BPF_LDX | BPF_MEM | BPF_W, 5, 2, 30, 0));                     // destination
+    emit(&a, INSN(BPF_LDX | BPF_MEM | BPF_W, 7, 2, 26, 0));                     // source (kept across the call)
+    emit(&a, INSN(BPF_STX | BPF_MEM | BPF_W, 10, 5, -8, 0));
+    emit(&a, INSN(BPF_ST | BPF_MEM | BPF_W, 10, 0, -4, 0));
+    emit_lookup(&a, steer_map_fd);
+    emit_jump(&a, INSN(BPF_JMP | BPF_JNE | BPF_K, 0, 0, 0, 0), L_REDIRECT);    // tunnel end
+    emit(&a, INSN(BPF_STX | BPF_MEM | BPF_W, 10, 7, -8, 0));
+    emit(&a, INSN(BPF_ST | BPF_MEM | BPF_W, 10, 0, -4, 1));
+    emit_lookup(&a, steer_map_fd);
+    emit_jump(&a, INSN(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 0, 0), L_PASS);        // no key
+    a.label[L_REDIRECT] = a.n;
+    emit(&a, INSN(BPF_LDX | BPF_MEM | BPF_W, 2, 6, offsetof(struct xdp_md, rx_queue_index), 0));
+    emit_map_fd(&a, 1, xsk_map_fd);
+    emit(&a, INSN(BPF_ALU64 | BPF_MOV | BPF_K, 3, 0, 0, XDP_PASS));
+    emit(&a, INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_redirect_map));
+    emit(&a, INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0));
+    a.label[L_PASS] = a.n;
+    emit(&a, INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, XDP_PASS));
+    emit(&a, INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0));
+    if (spoke_map_fd >= 0) {
+        // Spoke-bound IPv4 (r2 = data, bounds checked to byte 34).
+        a.label[L_SPOKE] = a.n;
+        if (mac) {
+            // Unicast to us (32-bit moves zero-extend, so the compare is of the loaded bytes).
+            uint32_t lo = (uint32_t)mac[0] | (uint32_t)mac[1] << 8 | (uint32_t)mac[2] << 16 | (uint32_t)mac[3] << 24;
+            uint32_t hi = (uint32_t)mac[4] | (uint32_t)mac[5] << 8;
+            emit(&a, INSN(BPF_LDX | BPF_MEM | BPF_W, 5, 2, 0, 0));
+            emit(&a, INSN(BPF_ALU | BPF_MOV | BPF_K, 4, 0, 0, (int32_t)lo));
+            emit_jump(&a, INSN(BPF_JMP | BPF_JNE | BPF_X, 5, 4, 0, 0), L_PASS);
+            emit(&a, INSN(BPF_LDX | BPF_MEM | BPF_H, 5, 2, 4, 0));
+            emit_jump(&a, INSN(BPF_JMP | BPF_JNE | BPF_K, 5, 0, 0, (int32_t)hi), L_PASS);
+        }
+        emit(&a, INSN(BPF_LDX | BPF_MEM | BPF_B, 5, 2, 14, 0));
+        emit_jump(&a, INSN(BPF_JMP | BPF_JNE | BPF_K, 5, 0, 0, 0x45), L_PASS);   // IPv4, no options
+        emit(&a, INSN(BPF_LDX | BPF_MEM | BPF_H, 5, 2, 20, 0));
+        emit(&a, INSN(BPF_ALU64 | BPF_AND | BPF_K, 5, 0, 0, 0xFF3F));             // MF | offset (LE load)
+        emit_jump(&a, INSN(BPF_JMP | BPF_JNE | BPF_K, 5, 0, 0, 0), L_PASS);      // a fragment
+        emit(&a, INSN(BPF_LDX | BPF_MEM | BPF_B, 5, 2, 22, 0));
+        emit_jump(&a, INSN(BPF_JMP | BPF_JLE | BPF_K, 5, 0, 0, 1), L_PASS);      // TTL expires here: the kernel answers
+        emit(&a, INSN(BPF_LDX | BPF_MEM | BPF_B, 7, 2, 16, 0));                   // total length, big-endian
+        emit(&a, INSN(BPF_ALU64 | BPF_LSH | BPF_K, 7, 0, 0, 8));
+        emit(&a, INSN(BPF_LDX | BPF_MEM | BPF_B, 5, 2, 17, 0));
+        emit(&a, INSN(BPF_ALU64 | BPF_OR | BPF_X, 7, 5, 0, 0));
+        // The kernel's route lookup's question, at fp-64 (struct bpf_fib_lookup), filled
+        // while the packet is readable: IPv4, total length, ingress interface, TOS, addresses.
+        const int f = -64;
+        for (int o = 0; o < 64; o += 8) emit(&a, INSN(BPF_ST | BPF_MEM | BPF_DW, 10, 0, f + o, 0));
+        emit(&a, INSN(BPF_ST | BPF_MEM | BPF_B, 10, 0, f + (int)offsetof(struct bpf_fib_lookup, family), AF_INET));
+        emit(&a, INSN(BPF_STX | BPF_MEM | BPF_H, 10, 7, f + (int)offsetof(struct bpf_fib_lookup, tot_len), 0));
+        emit(&a, INSN(BPF_LDX | BPF_MEM | BPF_B, 5, 2, 15, 0));
+        emit(&a, INSN(BPF_STX | BPF_MEM | BPF_B, 10, 5, f + (int)offsetof(struct bpf_fib_lookup, tos), 0));
+        emit(&a, INSN(BPF_LDX | BPF_MEM | BPF_W, 5, 2, 26, 0));
+        emit(&a, INSN(BPF_STX | BPF_MEM | BPF_W, 10, 5, f + (int)offsetof(struct bpf_fib_lookup, ipv4_src), 0));
+        emit(&a, INSN(BPF_LDX | BPF_MEM | BPF_W, 5, 2, 30, 0));                   // destination
+        emit(&a, INSN(BPF_STX | BPF_MEM | BPF_W, 10, 5, f + (int)offsetof(struct bpf_fib_lookup, ipv4_dst), 0));
+        emit(&a, INSN(BPF_LDX | BPF_MEM | BPF_W, 4, 6, offsetof(struct xdp_md, ingress_ifindex), 0));
+        emit(&a, INSN(BPF_STX | BPF_MEM | BPF_W, 10, 4, f + (int)offsetof(struct bpf_fib_lookup, ifindex), 0));
+        // Our table first: the trie (key at fp-8: prefix length 32, then the address bytes).
+        emit(&a, INSN(BPF_ST | BPF_MEM | BPF_W, 10, 0, -72, 32));
+        emit(&a, INSN(BPF_STX | BPF_MEM | BPF_W, 10, 5, -68, 0));
+        emit(&a, INSN(BPF_ALU64 | BPF_MOV | BPF_X, 2, 10, 0, 0));
+        emit(&a, INSN(BPF_ALU64 | BPF_ADD | BPF_K, 2, 0, 0, -72));
+        emit_map_fd(&a, 1, spoke_map_fd);
+        emit(&a, INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem));
+        emit_jump(&a, INSN(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 0, 0), L_PASS);      // no prefix
+        emit(&a, INSN(BPF_LDX | BPF_MEM | BPF_W, 1, 0, 0, 0));                    // the length limit (0: pass)
+        emit_jump(&a, INSN(BPF_JMP | BPF_JGT | BPF_X, 7, 1, 0, 0), L_PASS);      // too long for the tunnel
+        // Then the kernel's: would it forward this packet (not deliver it locally, forwarding
+        // on, within the route's MTU) into one of our TUNs? Its local addresses, connected
+        // subnets and other routes win as they do without XDP. NO_NEIGH still names the device.
+        emit(&a, INSN(BPF_ALU64 | BPF_MOV | BPF_X, 1, 6, 0, 0));
+        emit(&a, INSN(BPF_ALU64 | BPF_MOV | BPF_X, 2, 10, 0, 0));
+        emit(&a, INSN(BPF_ALU64 | BPF_ADD | BPF_K, 2, 0, 0, f));
+        emit(&a, INSN(BPF_ALU64 | BPF_MOV | BPF_K, 3, 0, 0, (int32_t)sizeof(struct bpf_fib_lookup)));
+        emit(&a, INSN(BPF_ALU64 | BPF_MOV | BPF_K, 4, 0, 0, 0));
+        emit(&a, INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_fib_lookup));
+        emit_jump(&a, INSN(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 0, BPF_FIB_LKUP_RET_SUCCESS), L_FIB_OK);
+        emit_jump(&a, INSN(BPF_JMP | BPF_JNE | BPF_K, 0, 0, 0, BPF_FIB_LKUP_RET_NO_NEIGH), L_PASS);
+        a.label[L_FIB_OK] = a.n;
+        emit(&a, INSN(BPF_LDX | BPF_MEM | BPF_W, 5, 10, f + (int)offsetof(struct bpf_fib_lookup, ifindex), 0));
+        emit(&a, INSN(BPF_STX | BPF_MEM | BPF_W, 10, 5, -8, 0));                  // steering key: the egress
+        emit(&a, INSN(BPF_ST | BPF_MEM | BPF_W, 10, 0, -4, 2));                   // interface, kind 2 (a TUN)
+        emit_lookup(&a, steer_map_fd);
+        emit_jump(&a, INSN(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 0, 0), L_PASS);      // not into a TUN of ours
+        emit_jump(&a, INSN(BPF_JMP | BPF_JA, 0, 0, 0, 0), L_REDIRECT);
+    }
+    if (a.n > (int)(sizeof a.p / sizeof a.p[0]) || a.nfix > (int)(sizeof a.fix_at / sizeof a.fix_at[0])) return -E2BIG;
+    for (int i = 0; i < a.nfix; i++) a.p[a.fix_at[i]].off = (int16_t)(a.label[a.fix_label[i]] - (a.fix_at[i] + 1));
+    if (a.n > capacity) return -ENOSPC;
+    memcpy(out, a.p, (size_t)a.n * sizeof a.p[0]);
+    return a.n;
 }
 
 int egressd_xdp_load(const struct bpf_insn *insns, int count, char *log, uint32_t log_size) {
@@ -435,6 +563,11 @@ size_t egressd_xsk_test_rings_size(uint32_t ring_size) {
 #include <net/if_arp.h>
 
 int egressd_xdp_interface_info(const char *name, int *ether_up, uint32_t *rx_queues) {
+    uint8_t mac[6];
+    return egressd_xdp_interface_info_mac(name, ether_up, rx_queues, mac);
+}
+
+int egressd_xdp_interface_info_mac(const char *name, int *ether_up, uint32_t *rx_queues, uint8_t *mac) {
     // ioctls on a socket of the calling thread's network namespace (/sys may
     // show another one when egressd was started by nsenter).
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -447,6 +580,7 @@ int egressd_xdp_interface_info(const char *name, int *ether_up, uint32_t *rx_que
     int flags = ifr.ifr_flags;
     if (ioctl(s, SIOCGIFHWADDR, &ifr) < 0) { e = -errno; close(s); return e; }
     *ether_up = (flags & IFF_UP) && !(flags & IFF_LOOPBACK) && ifr.ifr_hwaddr.sa_family == ARPHRD_ETHER;
+    memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
     struct ethtool_channels ch;
     memset(&ch, 0, sizeof ch);
     ch.cmd = ETHTOOL_GCHANNELS;

@@ -135,6 +135,11 @@ extension Appliance {
                     .object([("interface", .string($0.name)), ("mode", .string($0.native ? "native" : "generic")),
                              ("queues", .int(Int64($0.rxQueues)))])
                 })),
+                ("xdpEncapSteering", engine.xdpEncapSteering.map { .string($0) } ?? .null),
+                // The kernel's trie (its first 256 prefixes): what the XDP program steers.
+                ("xdpSpokeTrie", .array(engine.xdpSpokeTrie(limit: 256).map {
+                    .object([("prefix", .string($0.prefix.description)), ("limit", .uint(UInt64($0.limit)))])
+                })),
                 ("underlayNeighbours", .int(Int64(engine.underlayNeighbours.entries.count))),
                 ("workerBatches", .array(e.perWorker(EngineCounter.batches.rawValue).map { .uint($0) })),
                 ("io", .object(IOCounter.allCases.map { ($0.name, .uint(engine.ioCounters.total($0.rawValue))) })),
@@ -155,6 +160,7 @@ extension Appliance {
             out += " (\(engine.settings.ioBackend.rawValue) unavailable: \(reason))"
         }
         out += "\n  \(backendDescription), kernel side: TUN\n"
+        if let steering = engine.xdpEncapSteering { out += "  encapsulation steering (XDP spoke prefixes): \(steering)\n" }
         out += "  underlay next hops with a known MAC: \(engine.underlayNeighbours.entries.count)\n"
         out += "  I/O: " + IOCounter.allCases.map { "\($0.name) \(engine.ioCounters.total($0.rawValue))" }.joined(separator: ", ") + "\n"
         out += "  GRE packets received \(e.total(EngineCounter.greReceived.rawValue)), from kernel \(e.total(EngineCounter.kernelReceived.rawValue)), batches \(e.total(EngineCounter.batches.rawValue))\n"

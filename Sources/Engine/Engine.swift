@@ -4,6 +4,7 @@
 
 import Atomics
 import CEgressSys
+import Packet
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -161,7 +162,9 @@ public final class Engine: @unchecked Sendable {
                     try makeWorkers(backend: .afxdp, fanoutGroup: settings.workers > 1 ? group : nil)
                     runningBackend = .afxdp
                     receiveRingDescription = workers.first?.rings.receiveDescription
-                    steerXDP(to: snapshot)
+                    let snap = snapshot
+                    attachment.spokesPublished(attachment.spokesBeforePublishing(snap))
+                    steerXDP(to: snap)
                 } catch {
                     workers.removeAll()
                     attachment.detach()
@@ -216,14 +219,29 @@ public final class Engine: @unchecked Sendable {
 
     /// Makes `snapshot` the one every worker uses from its next batch on.
     public func publish(_ snapshot: ForwardingSnapshot) {
+        // The spoke trie shrinks before and grows after the swap: what it steers, the snapshot routes into a tunnel.
+        let raise = xdp?.spokesBeforePublishing(snapshot) ?? []
         current.store(snapshot, ordering: .releasing)
         published.wrappingIncrement(ordering: .releasing)
         steerXDP(to: snapshot)
+        xdp?.spokesPublished(raise)
     }
+
+    /// Whether spoke-bound IPv4 is steered by XDP to the sockets and why not (`.afxdp` running; else nil).
+    public var xdpEncapSteering: String? { xdp?.spokeSteeringDescription }
+
+    /// The XDP spoke trie as the kernel holds it (at most `limit` entries): prefix, largest packet steered (0: none).
+    public func xdpSpokeTrie(limit: Int = 256) -> [(prefix: IPv4Prefix, limit: UInt32)] { xdp?.spokeTrie(limit: limit) ?? [] }
+
+    /// The limit the XDP spoke trie holds for exactly this prefix (tests), nil when none.
+    public func xdpSpokeLimit(_ prefix: IPv4Prefix) -> UInt32? { xdp?.spokeLimit(address: prefix.address.value, length: prefix.length) }
 
     /// The XDP program's steering keys follow the snapshot's tunnels and GRE caches (`.afxdp`).
     private func steerXDP(to snapshot: ForwardingSnapshot) {
-        xdp?.steer(XDPSteeringKey.keys(tunnels: snapshot.tunnelSpecs, redirect: snapshot.redirectSpecs))
+        guard let xdp else { return }
+        // The TUNs by name in this namespace (a tunnel's TUN is named after it).
+        let tuns = snapshot.tunnelSpecs.map { if_nametoindex($0.name) }
+        xdp.steer(XDPSteeringKey.keys(tunnels: snapshot.tunnelSpecs, redirect: snapshot.redirectSpecs, tunInterfaces: tuns))
     }
 
     /// True once every worker has started a batch with `generation` or later

@@ -109,7 +109,8 @@ final class Worker: @unchecked Sendable {
             raw4FD = try Sockets.rawSend(family: AF_INET); opened.append(raw4FD)
             raw6FD = try Sockets.rawSend(family: AF_INET6); opened.append(raw6FD)
             l2FD = try Sockets.l2Send(qdiscBypass: engine.settings.qdiscBypass); opened.append(l2FD)
-            xsks = try XDPSocketSet(attachment: backend == .afxdp ? engine.xdp : nil, worker: index, workers: engine.settings.workers)
+            xsks = try XDPSocketSet(attachment: backend == .afxdp ? engine.xdp : nil, worker: index, workers: engine.settings.workers,
+                                    batchSize: batchSize)
         } catch {
             for fd in opened { close(fd) }
             rings.close(); rings.deallocate(); slots.deallocate()
@@ -247,7 +248,7 @@ final class Worker: @unchecked Sendable {
                 handled += backend != .raw ? receiveRing(view: view, processor: &processor, out: &out)
                                                : receiveGRE(view: view, processor: &processor, out: &out)
             }
-            if xsks.count > 0 { handled += receiveXDP(view: view, processor: &processor, out: &out) }
+            if xsks.count > 0 { handled += receiveXDP(flows: flowActive > 0, view: view, processor: &processor, out: &out) }
             for i in 1..<tunEnd where pollReady[i] != 0 {
                 handled += receiveTUN(fd: pollFDs[i], tunnel: pollTunnel[i], flows: flowActive > 0, view: view,
                                       processor: &processor, out: &out)

@@ -154,11 +154,22 @@ final class FakeXSK {
     let xsk = egressd_bpf_map_create(UInt32(EGRESSD_BPF_MAP_XSKMAP), 4, 4, 4, "egressd_test")
     guard xsk >= 0 else { return }   // no AF_XDP in this kernel
     defer { close(xsk) }
-    let insns = UnsafeMutableRawPointer.allocate(byteCount: 64 * 8, alignment: 8)
+    let insns = UnsafeMutableRawPointer.allocate(byteCount: 128 * 8, alignment: 8)
     defer { insns.deallocate() }
-    #expect(egressd_xdp_program(OpaquePointer(insns), 8, xsk, map, 3776) == -ENOSPC)
-    let n = egressd_xdp_program(OpaquePointer(insns), 64, xsk, map, XDPAttachment.maxFrame)
-    #expect(n == 40)
+    #expect(egressd_xdp_program(OpaquePointer(insns), 8, xsk, map, 3776, -1, nil) == -ENOSPC)
+    var n = egressd_xdp_program(OpaquePointer(insns), 64, xsk, map, XDPAttachment.maxFrame, -1, nil)
+    #expect(n == 38)
+    var log0 = [CChar](repeating: 0, count: 65536)
+    let prog0 = egressd_xdp_load(OpaquePointer(insns), n, &log0, 65536)
+    #expect(prog0 >= 0, "verifier: \(String(cString: log0))")
+    if prog0 >= 0 { close(prog0) }
+    // With the spoke trie (and this interface's MAC): the longer program.
+    let lpm = egressd_bpf_lpm_create(16, "egressd_test")
+    #expect(lpm >= 0, "lpm create: \(lpm)")
+    defer { if lpm >= 0 { close(lpm) } }
+    let mac: [UInt8] = [0x02, 0x00, 0x5E, 0xF0, 0x00, 0x01]
+    n = egressd_xdp_program(OpaquePointer(insns), 128, xsk, map, XDPAttachment.maxFrame, lpm, mac)
+    #expect(n > 40 && n <= 128)
     var log = [CChar](repeating: 0, count: 65536)
     let prog = egressd_xdp_load(OpaquePointer(insns), n, &log, 65536)
     #expect(prog >= 0, "verifier: \(String(cString: log))")

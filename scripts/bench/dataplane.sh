@@ -4,6 +4,8 @@
 #   decap   GRE from gen -> egressd decapsulates and forwards itself toward the sink
 #   encap   plain packets -> fwd's kernel routes them into egressd's TUNs -> egressd picks a
 #           tunnel (ECMP over two) and sends GRE toward a peer that resolves to the sink
+#           (with afxdp: XDP steers them to egressd's AF_XDP socket instead of the TUN, as
+#           the kernel's route lookup says they go into a TUN)
 #   redirect as decap, but a WCCP service (dynamic 90, UDP to the generator's port, source-port
 #           hash) takes every packet: decap -> match -> bucket hash -> GRE 0x883E to a cache
 #           (a scripted cache, wccp_cache.py, in the sink namespace at 10.0.2.3)
@@ -355,7 +357,7 @@ bench_suite_dataplane() {
 #   kernel's whole forwarding path runs on cpu0 beside the generator (no-RPS figure).
 # decap/encap: egressd pinned to cpu1 (taskset), one worker; ip_forward=0 for decap (only the
 #   engine forwards), =1 for encap (fwd's kernel routes inner packets into egressd's TUNs:
-#   the design, and that kernel work runs on cpu0).
+#   the design, and that kernel work runs on cpu0; afxdp's steering asks the same route).
 # redirect: decap's input, every packet matched by a WCCP service and sent to the cache in GRE
 #   0x883E to the cache's MAC like the rest of the underlay (transmit ring, or AF_PACKET sendmmsg);
 #   redirect_cost_over_decap_ns_per_pkt compares the engine core's cost per packet (goal <= 10 %).

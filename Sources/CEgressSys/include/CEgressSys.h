@@ -248,6 +248,8 @@ int egressd_bpf_map_create(uint32_t type, uint32_t key_size, uint32_t value_size
 int egressd_bpf_map_update(int map_fd, const void *key, const void *value);
 int egressd_bpf_map_delete(int map_fd, const void *key);
 int egressd_bpf_map_lookup(int map_fd, const void *key, void *value);
+/// BPF_MAP_GET_NEXT_KEY: the key after `key` (NULL: the first). 0, -ENOENT at the end, else -errno.
+int egressd_bpf_map_next_key(int map_fd, const void *key, void *next_key);
 
 /// Map types used (BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_XSKMAP), so Swift needs no <linux/bpf.h>.
 enum { EGRESSD_BPF_MAP_HASH = 1, EGRESSD_BPF_MAP_XSKMAP = 17 };
@@ -259,9 +261,22 @@ enum { EGRESSD_BPF_INSN_SIZE = 8 };
 /// destination is a kind-0 key or whose source is a kind-1 key of the hash
 /// map `steer_map_fd` (key: 4 address bytes as on the wire, then a host-order
 /// uint32 kind; value: uint32) go to the XSK of their receive queue in
-/// `xsk_map_fd` (XDP_PASS when that queue has none); everything else
-/// XDP_PASS. Returns the instruction count or -ENOSPC.
-int egressd_xdp_program(struct bpf_insn *out, int capacity, int xsk_map_fd, int steer_map_fd, uint32_t max_frame);
+/// `xsk_map_fd` (XDP_PASS when that queue has none). With `spoke_map_fd` >= 0
+/// (an LPM trie from egressd_bpf_lpm_create), other IPv4 frames addressed to
+/// `mac` (6 bytes; NULL: any) with IHL 5, not a fragment, TTL > 1, whose
+/// destination's longest prefix there has a value (uint32, host order) of at
+/// least their total length, and that the kernel's route lookup forwards
+/// into an interface whose index is a kind-2 key of the steering map (key:
+/// the ifindex in host order, then 2), go to the XSK too (spoke-bound
+/// traffic to encapsulate; value 0: never). Everything else XDP_PASS. Returns the
+/// instruction count, or -ENOSPC when `capacity` is too small.
+int egressd_xdp_program(struct bpf_insn *out, int capacity, int xsk_map_fd, int steer_map_fd, uint32_t max_frame,
+                        int spoke_map_fd, const uint8_t *mac);
+
+/// BPF_MAP_TYPE_LPM_TRIE of IPv4 prefixes (key: uint32 prefix length in host
+/// order, then the 4 address bytes as on the wire; value: uint32), no
+/// preallocation. fd or -errno.
+int egressd_bpf_lpm_create(uint32_t max_entries, const char *name);
 
 /// BPF_PROG_LOAD of an XDP program; the verifier's log goes to `log`
 /// (may be NULL). fd or -errno.
@@ -277,6 +292,8 @@ int egressd_xdp_attach(int ifindex, int prog_fd, int native_first, int *native);
 /// receive queues it has (ethtool channels, rx + combined; 1 when unknown),
 /// in the calling thread's network namespace. 0 or -errno.
 int egressd_xdp_interface_info(const char *name, int *ether_up, uint32_t *rx_queues);
+/// The same, with the interface's Ethernet address in `mac` (6 bytes).
+int egressd_xdp_interface_info_mac(const char *name, int *ether_up, uint32_t *rx_queues, uint8_t *mac);
 
 /// One ring shared with the kernel: producer/consumer indexes and descriptors.
 /// `cached` is our own index (producer of fill/tx, consumer of rx/comp).

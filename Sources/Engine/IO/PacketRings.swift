@@ -32,7 +32,10 @@ public enum IOCounter: Int, CaseIterable, Sendable {
     case tunSegments        // segments cut from them
     case tunSuperWritten    // coalesced super-packets written to TUNs
     case tunCoalesced       // segments coalesced into them
-    public static let fieldCount = 15
+    // AF_XDP encapsulation steering (IO/XDPSpokePrefixes.swift).
+    case xskSteered         // spoke-bound IPv4 read from AF_XDP RX rings and encapsulated there (not through the TUN)
+    case xskSteerMiss       // of those, not routed into a tunnel by the worker's snapshot (a publication's moment): dropped
+    public static let fieldCount = 17
     public var name: String {
         switch self {
         case .ringReceived: "ringReceived"
@@ -50,6 +53,8 @@ public enum IOCounter: Int, CaseIterable, Sendable {
         case .tunSegments: "tunSegments"
         case .tunSuperWritten: "tunSuperWritten"
         case .tunCoalesced: "tunCoalesced"
+        case .xskSteered: "xskSteered"
+        case .xskSteerMiss: "xskSteerMiss"
         }
     }
 }

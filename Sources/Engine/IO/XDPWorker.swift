@@ -1,7 +1,9 @@
 // The worker's AF_XDP hooks (`.afxdp`): its sockets in the poll set, the
 // receive of their RX rings in batches into the packet processor (frames
 // handed back to the fill ring after the batch is flushed: outer headers
-// are written in place, as with the TPACKET ring), and the transmit of
+// are written in place, in the UMEM headroom, as with the TPACKET ring):
+// GRE to the decapsulation path, spoke-bound IPv4 (steered by the XDP
+// program's LPM trie) to the TUN path's encapsulation, and the transmit of
 // frames to next-hop MACs through the socket of the egress interface.
 // Interfaces this worker has no socket on fall through to the TPACKET_V2
 // transmit rings (Worker.flush).
@@ -24,8 +26,9 @@ extension Worker {
 
     /// Drains every socket's RX ring in batches (at most 4 per socket per
     /// round, so TUNs get their turn). Returns the packets handled.
+    /// `flows`: flow export is on (run() loaded it this round; no class reference touched here).
     @inline(__always)
-    func receiveXDP(view: ForwardingView, processor: inout PacketProcessor, out: inout OutputQueue) -> Int {
+    func receiveXDP(flows: Bool, view: ForwardingView, processor: inout PacketProcessor, out: inout OutputQueue) -> Int {
         var handled = 0
         var s = 0
         while s < xsks.count {
@@ -40,13 +43,46 @@ extension Worker {
                 handled += got
                 engineRow.add(EngineCounter.batches.rawValue)
                 ioRow.add(IOCounter.xskReceived.rawValue, UInt64(got))
-                fromTunnel(batch: got, view: view, processor: &processor, out: &out)
+                // GRE stays in rxData (moved up, in order); the rest is spoke-bound: the program
+                // steers only GRE and, by the trie, IPv4 that is not GRE.
+                let data = rings.rxData, lengths = rings.rxLength
+                var gre = 0, spoke = 0
+                for i in 0..<got {
+                    let p = data[i].unsafelyUnwrapped
+                    if p.load(fromByteOffset: 9, as: UInt8.self) == IPProtocolNumber.gre {
+                        data[gre] = p; lengths[gre] = lengths[i]; gre += 1
+                    } else {
+                        xsks.steerData[spoke] = p; xsks.steerLength[spoke] = lengths[i]; spoke += 1
+                    }
+                }
+                if gre > 0 { fromTunnel(batch: gre, view: view, processor: &processor, out: &out) }
+                if spoke > 0 { fromSteered(batch: spoke, flows: flows, view: view, processor: &processor, out: &out) }
                 flush(view: view, processor: &processor, out: &out)
                 egressd_xsk_rx_release(x)
                 if got < batchSize { break }
             }
         }
         return handled
+    }
+
+    /// Runs the TUN path's per-packet function over a batch of spoke-bound
+    /// IPv4 packets from the AF_XDP sockets (`xsks.steerData` / `steerLength`),
+    /// with flow accounting and the capture tap as receiveTUN does them.
+    @inline(__always)
+    func fromSteered(batch n: Int, flows: Bool, view: ForwardingView, processor: inout PacketProcessor, out: inout OutputQueue) {
+        let now = flows ? Self.nanoseconds() : 0
+        let tapRef = tapNow.pointee
+        let (sec, usec) = tapRef != nil ? Self.wallClock() : (0, 0)
+        var missed = 0
+        for i in 0..<n {
+            let p = xsks.steerData[i].unsafelyUnwrapped
+            let before = out.count
+            guard processor.fromSteered(p, Int(xsks.steerLength[i]), view: view, out: &out) else { missed += 1; continue }
+            if flows { recordFlows(out, from: before, view: view, now: now) }
+            if let tapRef { tapRef._withUnsafeGuaranteedRef { tapSent($0, out, from: before, view: view, seconds: sec, microseconds: usec) } }
+        }
+        ioRow.add(IOCounter.xskSteered.rawValue, UInt64(n - missed))
+        if missed > 0 { ioRow.add(IOCounter.xskSteerMiss.rawValue, UInt64(missed)) }
     }
 
     /// Queues one frame toward `mac` on this worker's socket of `ifindex`;

@@ -247,6 +247,68 @@ public struct PacketProcessor {
         } else {
             engineDrop(.badInner); return
         }
+        toTunnels(p, length, version: version, ethertype: ethertype, routeIndex: routeIndex, tunnelIndex: tunnelIndex,
+                  view: view, out: &out)
+    }
+
+    /// A spoke-bound IPv4 packet that the XDP program steered to an AF_XDP
+    /// socket instead of the kernel (IO/XDPSockets.swift; it checked IHL 5,
+    /// not a fragment, TTL > 1, a tunnel route's prefix, the tunnel's MTU).
+    /// Does what the kernel's forwarding into the TUN did (TTL decrement with
+    /// the RFC 1624 checksum update), then the TUN path's own per-packet tail
+    /// (`toTunnels`: ECMP, counters, MTU, encapsulation). Returns false, with
+    /// the packet untouched, when it is not one to encapsulate after all (the
+    /// steering map and the snapshot this worker holds disagree for a moment
+    /// around a publication): the caller counts it.
+    @inline(__always)
+    public mutating func fromSteered(_ p: UnsafeMutableRawPointer, _ n: Int, view: ForwardingView, out: inout OutputQueue) -> Bool {
+        guard case .success(let length) = IPv4Header.validate(UnsafeRawPointer(p), available: n) else {
+            engineDrop(.badInner); return true
+        }
+        let ip = IPv4Header(p)
+        let routeIndex = view.fib4.lookup(ip.destination.value)
+        guard routeIndex != noRouteIndex, view.routes[Int(routeIndex)].kind == .tunnels, ip.ttl > 1, !ip.isFragment else { return false }
+        ip.decrementTTL()
+        Self.completePartialChecksum(p, length)
+        toTunnels(p, length, version: 4, ethertype: EtherType.ipv4, routeIndex: routeIndex, tunnelIndex: 0, view: view, out: &out)
+        return true
+    }
+
+    /// A packet that another network namespace's stack sent over veth comes
+    /// with its TCP/UDP checksum still partial (CHECKSUM_PARTIAL: the field
+    /// holds the folded pseudo-header sum, and the device was to finish the
+    /// rest). On its way into a TUN the kernel finishes it (or says
+    /// NEEDS_CSUM, which receiveTUN completes); XDP only sees the bytes.
+    /// When the field holds exactly the pseudo-header sum, finish it: one sum
+    /// over the transport bytes. A complete checksum that happens to equal
+    /// that value is rewritten to itself (completing it gives the same
+    /// field), and any other packet costs a pseudo-header sum and a compare.
+    @inline(__always)
+    static func completePartialChecksum(_ p: UnsafeMutableRawPointer, _ length: Int) {
+        let ip = IPv4Header(p)
+        let hl = ip.headerLength
+        let proto = ip.proto
+        let at: Int
+        if proto == IPProtocolNumber.tcp, length >= hl + 20 {
+            at = hl + 16
+        } else if proto == IPProtocolNumber.udp, length >= hl + 8 {
+            at = hl + 6
+        } else {
+            return
+        }
+        let l4 = length - hl
+        let pseudo = InternetChecksum.pseudoHeaderSum(source: ip.source, destination: ip.destination, protocol: proto, length: l4)
+        guard UnsafeRawPointer(p).u16(at) == ~InternetChecksum.finish(pseudo) else { return }
+        var c = InternetChecksum.finish(InternetChecksum.partialSum(UnsafeRawPointer(p + hl), l4))
+        if c == 0 { c = 0xFFFF }   // as the kernel's skb_checksum_help (CSUM_MANGLED_0)
+        p.setU16(c, at)
+    }
+
+    /// The kernel-side path's per-packet tail: the route's tunnel by flow
+    /// hash (else `tunnelIndex`), counters, the MTU check, encapsulation.
+    @inline(__always)
+    mutating func toTunnels(_ p: UnsafeMutableRawPointer, _ length: Int, version: UInt8, ethertype: UInt16, routeIndex: UInt32,
+                            tunnelIndex: Int, view: ForwardingView, out: inout OutputQueue) {
         var egress = tunnelIndex
         if routeIndex != noRouteIndex {
             let route = view.routes[Int(routeIndex)]
