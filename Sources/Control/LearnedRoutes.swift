@@ -319,9 +319,15 @@ extension Appliance {
             guard let self, let table else { return }
             let now = ContinuousClock.now
             let longest = max(LearnedRoutes.maximumInterval, table.lastRebuild * LearnedRoutes.rebuildSpacing)
-            // Still streaming and not overdue: wait for a pause.
-            if now - table.lastChange < LearnedRoutes.quietInterval, now - table.lastPublish < longest {
-                return self.armLearnedRebuild(table, in: LearnedRoutes.quietInterval)
+            // Still streaming and not overdue: wait for a pause. The speaker hands changes over
+            // in batches (every `publishInterval`, 50 ms, longer than the quiet interval): while
+            // it holds one, the stream goes on, though the last batch may be quiet-old.
+            let sinceChange = now - table.lastChange
+            let speakerHolds = self.bgpSpeaker?.holdsUnpublishedRoutes ?? false
+            if sinceChange < LearnedRoutes.quietInterval || speakerHolds, now - table.lastPublish < longest {
+                // Exactly when the last change becomes quiet-old (not a whole interval later).
+                let wait = speakerHolds ? LearnedRoutes.quietInterval : LearnedRoutes.quietInterval - sinceChange
+                return self.armLearnedRebuild(table, in: max(.milliseconds(1), wait))
             }
             table.rebuildTask = nil
             let sequence = table.changeSequence

@@ -339,18 +339,25 @@ public struct RIB: Sendable {
                                                         table: inout FamilyTable<P>, store: inout AttributeStore,
                                                         peers: [PeerState], multipath: MultipathConfiguration)
         -> (best: SelectedPath?, others: [SelectedPath])? {
+        // One probe run per table: the Adj-RIB-In's slot is found (or made) once and changed
+        // in place, and so is the Loc-RIB's below.
         let old: AdjRoute?
         if let route {
-            if let existing = table.adjIn[peer][prefix], existing.attributes == route {
+            let fresh = AdjRoute(attributes: route, stale: false)
+            let (slot, inserted) = table.adjIn[peer].findOrInsert(prefix, fresh)
+            if inserted {
+                old = nil
+            } else {
+                let existing = table.adjIn[peer].value(at: slot)
                 // Same route again: only a refresh of a stale mark.
-                table.adjIn[peer][prefix]!.stale = false
-                return nil
+                table.adjIn[peer].setValue(fresh, at: slot)
+                if existing.attributes == route { return nil }
+                old = existing
             }
             store.retain(route)
-            old = table.adjIn[peer].updateValue(AdjRoute(attributes: route, stale: false), forKey: prefix)
         } else {
-            old = table.adjIn[peer].removeValue(forKey: prefix)
-            if old == nil { return nil }
+            guard let slot = table.adjIn[peer].index(of: prefix) else { return nil }
+            old = table.adjIn[peer].remove(at: slot)
         }
         if let old { store.release(old.attributes) }
 
@@ -385,7 +392,17 @@ public struct RIB: Sendable {
             after = single.map { Selection(best: UInt16($0.peer), multipath: 1 << UInt64($0.peer)) }
         }
         let before: Selection?
-        if let after { before = table.loc.updateValue(after, forKey: prefix) } else { before = table.loc.removeValue(forKey: prefix) }
+        if let after {
+            let (slot, inserted) = table.loc.findOrInsert(prefix, after)
+            if inserted {
+                before = nil
+            } else {
+                before = table.loc.value(at: slot)
+                table.loc.setValue(after, at: slot)
+            }
+        } else {
+            before = table.loc.removeValue(forKey: prefix)
+        }
         let peerBit = UInt64(1) << UInt64(peer)
         let touchedSelected = (before?.multipath ?? 0) & peerBit != 0 || (after?.multipath ?? 0) & peerBit != 0
         guard before != after || touchedSelected else { return nil }
