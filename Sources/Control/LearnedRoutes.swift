@@ -55,7 +55,14 @@ final class LearnedRoutes: @unchecked Sendable {
         for (i, hops) in delta.groups.enumerated() { local[i] = Int32(intern(hops)) }
         var out: [KernelChange] = []
         out.reserveCapacity(delta.count)
-        for c in delta.v4 {
+        // The master table's slots of the changes a few ahead are prefetched (PrefixTableBuilder).
+        let ahead = 4
+        for j in 0..<min(ahead, delta.v4.count) { v4.prefetch(delta.v4[j].prefix.address.value, length: delta.v4[j].prefix.length) }
+        for (k, c) in delta.v4.enumerated() {
+            if k + ahead < delta.v4.count {
+                let next = delta.v4[k + ahead].prefix
+                v4.prefetch(next.address.value, length: next.length)
+            }
             let (key, length) = (c.prefix.address.value, c.prefix.length)
             if c.group < 0 {
                 if v4.remove(key, length: length) != nil { out.append(KernelChange(prefix: .v4(c.prefix), group: -1, countDelta: -1)) }

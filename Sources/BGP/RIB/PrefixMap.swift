@@ -8,6 +8,7 @@
 // than the caches costs one cache miss, not three, and a lookup-or-insert
 // (`findOrInsert`) probes once.
 
+import CPrefetch
 import Packet
 
 /// A key of a `PrefixMap`: equality and a well-mixed 64-bit hash.
@@ -106,6 +107,15 @@ public struct PrefixMap<Key: PrefixMapKey, Value>: Sequence, ExpressibleByDictio
         entries[i] = Entry(key: key, used: true, value: value)
         storedCount += 1
         return (i, true)
+    }
+
+    /// Starts loading `key`'s home slot into the cache, a hint with no other effect: a batch
+    /// prefetches the prefixes a few ahead of the one it works on, so that their cache misses
+    /// overlap (a full table's map is far larger than the caches).
+    @inlinable @inline(__always) public func prefetch(_ key: Key) {
+        guard !entries.isEmpty else { return }
+        let i = Int(truncatingIfNeeded: key.mixedHash) & mask
+        entries.withUnsafeBufferPointer { egressd_prefetch_write($0.baseAddress! + i) }
     }
 
     /// The slot of `key` (for `value(at:)`, `setValue(_:at:)`, `remove(at:)`), nil when absent.

@@ -142,6 +142,10 @@ public struct RIB: Sendable {
         var configuration: RIBPeerConfiguration
         var warned = false
         var exceeded = false
+        /// Routes of the family may be stale (marked by `markStale`, not swept yet): an
+        /// End-of-RIB after a plain session start does not walk a full table for none.
+        var staleV4 = false
+        var staleV6 = false
     }
 
     public init(multipath: MultipathConfiguration = MultipathConfiguration()) { self.multipath = multipath }
@@ -240,7 +244,10 @@ public struct RIB: Sendable {
         var result = RIBResult()
         let config = peers[peer.index].configuration
         let keep = config.keepReceived
-        for p in update.withdrawnV4 {
+        let withdrawnV4 = update.withdrawnV4
+        for k in withdrawnV4.indices {
+            prefetch(withdrawnV4, k)
+            let p = withdrawnV4[k]
             if keep { keepReceived(p, nil, peer: peer) }
             set(p, route: nil, peer: peer, into: &result)
         }
@@ -250,7 +257,10 @@ public struct RIB: Sendable {
         }
         if !update.announcedV4.isEmpty, let nh = update.nextHopV4 {
             let id = store.intern(RouteAttributes(attributes: update.attributes, nextHop: nh))
-            for p in update.announcedV4 {
+            let announcedV4 = update.announcedV4
+            for k in announcedV4.indices {
+                prefetch(announcedV4, k)
+                let p = announcedV4[k]
                 if keep { keepReceived(p, id, peer: peer) }
                 let permitted = config.importPolicy.permits(.v4(p), fromEBGP: config.isEBGP)
                 if !permitted { result.filtered += 1 }
@@ -280,6 +290,8 @@ public struct RIB: Sendable {
         clearReceived(peer)
         peers[peer.index].warned = false
         peers[peer.index].exceeded = false
+        peers[peer.index].staleV4 = false
+        peers[peer.index].staleV6 = false
         return result
     }
 
@@ -300,17 +312,21 @@ public struct RIB: Sendable {
     public mutating func markStale(_ peer: PeerID) {
         v4.adjIn[peer.index].modifyValues { $0.stale = true }
         v6.adjIn[peer.index].modifyValues { $0.stale = true }
+        peers[peer.index].staleV4 = !v4.adjIn[peer.index].isEmpty
+        peers[peer.index].staleV6 = !v6.adjIn[peer.index].isEmpty
     }
 
     /// After End-of-RIB (per family) or the stale timer (all families): withdraw what was not refreshed.
     public mutating func sweepStale(_ peer: PeerID, family: AddressFamily? = nil) -> RIBResult {
         var result = RIBResult()
         // Keys are collected first: removing while iterating would copy the table on every removal.
-        if family == nil || family == .ipv4Unicast {
+        if family == nil || family == .ipv4Unicast, peers[peer.index].staleV4 {
+            peers[peer.index].staleV4 = false
             let stale = v4.adjIn[peer.index].filter(\.value.stale).map(\.key)
             for p in stale { keepReceived(p, nil, peer: peer); set(p, route: nil, peer: peer, into: &result) }
         }
-        if family == nil || family == .ipv6Unicast {
+        if family == nil || family == .ipv6Unicast, peers[peer.index].staleV6 {
+            peers[peer.index].staleV6 = false
             let stale = v6.adjIn[peer.index].filter(\.value.stale).map(\.key)
             for p in stale { keepReceived(p, nil, peer: peer); set(p, route: nil, peer: peer, into: &result) }
         }
@@ -318,6 +334,26 @@ public struct RIB: Sendable {
     }
 
     // MARK: internals
+
+    /// How many prefixes ahead of the one being applied a batch prefetches.
+    static let prefetchDistance = 4
+
+    /// Before applying `list[k]`: prefetches the Adj-RIB-In and Loc-RIB slots of the prefix
+    /// `prefetchDistance` ahead (of the first ones too, at k = 0), so that each prefix's
+    /// cache misses overlap with the work on the ones before it.
+    @inline(__always)
+    private func prefetch(_ list: [IPv4Prefix], _ k: Int) {
+        if k == 0 {
+            for j in 0..<min(Self.prefetchDistance, list.count) { prefetch(list[j]) }
+        }
+        if k + Self.prefetchDistance < list.count { prefetch(list[k + Self.prefetchDistance]) }
+    }
+
+    @inline(__always)
+    private func prefetch(_ p: IPv4Prefix) {
+        for i in v4.adjIn.indices { v4.adjIn[i].prefetch(p) }
+        v4.loc.prefetch(p)
+    }
 
     /// Replaces a peer's route for an IPv4 prefix (nil removes it) and reruns the decision for it.
     private mutating func set(_ prefix: IPv4Prefix, route: AttributeSetID?, peer: PeerID, into result: inout RIBResult) {
