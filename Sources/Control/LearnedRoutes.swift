@@ -32,6 +32,8 @@ final class LearnedRoutes: @unchecked Sendable {
     var lastRebuild: Duration = .zero
     var lastChange = ContinuousClock.now
     var lastPublish = ContinuousClock.now
+    /// The next rebuild runs at once (the changes an End-of-RIB completed are in).
+    var publishPromptly = false
     static let quietInterval: Duration = .milliseconds(40)
     static let maximumInterval: Duration = .milliseconds(500)
     /// During a stream, a rebuild waits at least this many times the last one's duration, so
@@ -314,9 +316,16 @@ extension Appliance {
 
     private func scheduleLearnedRebuild(_ table: LearnedRoutes) {
         table.lastChange = .now
+        if bgpSpeaker?.handingOverEndOfRIB == true {
+            // The batch an End-of-RIB completed: the end of a table load, published on the next
+            // loop turn rather than after the quiet interval.
+            table.publishPromptly = true
+            table.rebuildTask?.cancel()
+            table.rebuildTask = nil
+        }
         guard table.rebuildTask == nil else { return }
         if table.count == 0 || table.lastPublish < table.lastChange - .seconds(5) { table.lastPublish = .now }
-        armLearnedRebuild(table, in: LearnedRoutes.quietInterval)
+        armLearnedRebuild(table, in: table.publishPromptly ? .zero : LearnedRoutes.quietInterval)
     }
 
     private func armLearnedRebuild(_ table: LearnedRoutes, in wait: Duration) {
@@ -331,12 +340,13 @@ extension Appliance {
             // it holds one, the stream goes on, though the last batch may be quiet-old.
             let sinceChange = now - table.lastChange
             let speakerHolds = self.bgpSpeaker?.holdsUnpublishedRoutes ?? false
-            if sinceChange < LearnedRoutes.quietInterval || speakerHolds, now - table.lastPublish < longest {
+            if !table.publishPromptly, sinceChange < LearnedRoutes.quietInterval || speakerHolds, now - table.lastPublish < longest {
                 // Exactly when the last change becomes quiet-old (not a whole interval later).
                 let wait = speakerHolds ? LearnedRoutes.quietInterval : LearnedRoutes.quietInterval - sinceChange
                 return self.armLearnedRebuild(table, in: max(.milliseconds(1), wait))
             }
             table.rebuildTask = nil
+            table.publishPromptly = false
             let sequence = table.changeSequence
             self.publish(routes: self.lastRoutes)
             table.engineSequence = sequence
