@@ -33,6 +33,8 @@ let package = Package(
         // Thin C shims for what Swift cannot import directly (ioctl request
         // macros, TPACKET/fanout constants, BPF attach).
         .target(name: "CEgressSys"),
+        // Cache prefetch hints for the RIB's and the learned routes' large tables.
+        .target(name: "CPrefetch"),
 
         // Pure packet formats: headers, checksums, addresses, flow keys. No I/O.
         .target(name: "Packet"),
@@ -42,7 +44,7 @@ let package = Package(
         ]),
         // The packet engine: I/O backends, workers, FIB/ECMP, counters.
         .target(name: "Engine", dependencies: [
-            "Packet", "CEgressSys",
+            "Packet", "CEgressSys", "CPrefetch",
             .product(name: "Atomics", package: "swift-atomics"),
         ]),
         // The command language: grammar, config model, running-config.
@@ -50,7 +52,7 @@ let package = Package(
         // BGP-4: codec, session state machine, RIB (pure), and the NIO
         // connection at the edge (Connection/) that drives them.
         .target(name: "BGP", dependencies: [
-            "Packet",
+            "Packet", "CPrefetch",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),

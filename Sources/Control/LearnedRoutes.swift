@@ -32,6 +32,8 @@ final class LearnedRoutes: @unchecked Sendable {
     var lastRebuild: Duration = .zero
     var lastChange = ContinuousClock.now
     var lastPublish = ContinuousClock.now
+    /// The next rebuild runs at once (the changes an End-of-RIB completed are in).
+    var publishPromptly = false
     static let quietInterval: Duration = .milliseconds(40)
     static let maximumInterval: Duration = .milliseconds(500)
     /// During a stream, a rebuild waits at least this many times the last one's duration, so
@@ -55,7 +57,14 @@ final class LearnedRoutes: @unchecked Sendable {
         for (i, hops) in delta.groups.enumerated() { local[i] = Int32(intern(hops)) }
         var out: [KernelChange] = []
         out.reserveCapacity(delta.count)
-        for c in delta.v4 {
+        // The master table's slots of the changes a few ahead are prefetched (PrefixTableBuilder).
+        let ahead = 4
+        for j in 0..<min(ahead, delta.v4.count) { v4.prefetch(delta.v4[j].prefix.address.value, length: delta.v4[j].prefix.length) }
+        for (k, c) in delta.v4.enumerated() {
+            if k + ahead < delta.v4.count {
+                let next = delta.v4[k + ahead].prefix
+                v4.prefetch(next.address.value, length: next.length)
+            }
             let (key, length) = (c.prefix.address.value, c.prefix.length)
             if c.group < 0 {
                 if v4.remove(key, length: length) != nil { out.append(KernelChange(prefix: .v4(c.prefix), group: -1, countDelta: -1)) }
@@ -307,9 +316,16 @@ extension Appliance {
 
     private func scheduleLearnedRebuild(_ table: LearnedRoutes) {
         table.lastChange = .now
+        if bgpSpeaker?.handingOverEndOfRIB == true {
+            // The batch an End-of-RIB completed: the end of a table load, published on the next
+            // loop turn rather than after the quiet interval.
+            table.publishPromptly = true
+            table.rebuildTask?.cancel()
+            table.rebuildTask = nil
+        }
         guard table.rebuildTask == nil else { return }
         if table.count == 0 || table.lastPublish < table.lastChange - .seconds(5) { table.lastPublish = .now }
-        armLearnedRebuild(table, in: LearnedRoutes.quietInterval)
+        armLearnedRebuild(table, in: table.publishPromptly ? .zero : LearnedRoutes.quietInterval)
     }
 
     private func armLearnedRebuild(_ table: LearnedRoutes, in wait: Duration) {
@@ -319,11 +335,18 @@ extension Appliance {
             guard let self, let table else { return }
             let now = ContinuousClock.now
             let longest = max(LearnedRoutes.maximumInterval, table.lastRebuild * LearnedRoutes.rebuildSpacing)
-            // Still streaming and not overdue: wait for a pause.
-            if now - table.lastChange < LearnedRoutes.quietInterval, now - table.lastPublish < longest {
-                return self.armLearnedRebuild(table, in: LearnedRoutes.quietInterval)
+            // Still streaming and not overdue: wait for a pause. The speaker hands changes over
+            // in batches (every `publishInterval`, 50 ms, longer than the quiet interval): while
+            // it holds one, the stream goes on, though the last batch may be quiet-old.
+            let sinceChange = now - table.lastChange
+            let speakerHolds = self.bgpSpeaker?.holdsUnpublishedRoutes ?? false
+            if !table.publishPromptly, sinceChange < LearnedRoutes.quietInterval || speakerHolds, now - table.lastPublish < longest {
+                // Exactly when the last change becomes quiet-old (not a whole interval later).
+                let wait = speakerHolds ? LearnedRoutes.quietInterval : LearnedRoutes.quietInterval - sinceChange
+                return self.armLearnedRebuild(table, in: max(.milliseconds(1), wait))
             }
             table.rebuildTask = nil
+            table.publishPromptly = false
             let sequence = table.changeSequence
             self.publish(routes: self.lastRoutes)
             table.engineSequence = sequence

@@ -331,9 +331,16 @@ public final class BGPSpeaker: @unchecked Sendable {
     /// A session's End-of-RIB (explicit for one family, or implicit): what was received before it
     /// goes to the sink now rather than after `publishInterval`, and `bgp update-delay` re-checks.
     func initialRoutesComplete(_ s: PeerSession, _ how: String) {
+        handingOverEndOfRIB = true
         flushRoutes()
+        handingOverEndOfRIB = false
         report("neighbor \(s.settings.address): \(how)" + (s.initialRoutes.complete ? "; initial routes complete" : ""))
     }
+
+    /// True while the sink is handed the batch an End-of-RIB completed (a peer's table is
+    /// all in, nothing follows soon): the forwarding side may take it at once, without
+    /// waiting for a pause of the changes.
+    public private(set) var handingOverEndOfRIB = false
 
     /// Whether learned-route changes are being coalesced and not yet handed to the sink.
     public var holdsUnpublishedRoutes: Bool { !pending.isEmpty }

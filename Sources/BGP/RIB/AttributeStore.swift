@@ -30,6 +30,8 @@ public struct AttributeSetID: Hashable, Sendable {
 /// few hundred bytes each, so a second copy as a dictionary key would cost tens of MB).
 struct AttributeStore: Sendable {
     private var sets: [RouteAttributes?] = []
+    /// Each set's next hop apart (read per selected path: no copy of the set's arrays).
+    private var nextHops: [NextHop] = []
     private var references: [UInt32] = []
     /// Next id with the same hash (`none`: end of the chain).
     private var chain: [UInt32] = []
@@ -40,7 +42,7 @@ struct AttributeStore: Sendable {
 
     subscript(id: AttributeSetID) -> RouteAttributes { sets[Int(id.index)]! }
     /// The next hop of a set, without copying (and retaining) the rest of it.
-    func nextHop(_ id: AttributeSetID) -> NextHop { sets[Int(id.index)]!.nextHop }
+    func nextHop(_ id: AttributeSetID) -> NextHop { nextHops[Int(id.index)] }
 
     private func find(_ value: RouteAttributes, hash: Int) -> UInt32? {
         var i = index[hash] ?? Self.none
@@ -63,11 +65,13 @@ struct AttributeStore: Sendable {
         if let reused = free.popLast() {
             i = reused
             sets[Int(i)] = value
+            nextHops[Int(i)] = value.nextHop
             references[Int(i)] = 1
             chain[Int(i)] = head
         } else {
             i = UInt32(sets.count)
             sets.append(value)
+            nextHops.append(value.nextHop)
             references.append(1)
             chain.append(head)
         }

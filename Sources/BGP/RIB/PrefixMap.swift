@@ -3,8 +3,12 @@
 // the largest single cost of loading a full table (a million prefixes, a few
 // lookups each). Prefixes are fixed-size integers: a multiply-xorshift mix,
 // open addressing with linear probing and backward-shift deletion (no
-// tombstones) is enough, and the arrays stay as compact as Dictionary's.
+// tombstones) is enough. Each slot holds key, in-use mark and value together
+// (one array of entries, not three arrays): a probe of a table far larger
+// than the caches costs one cache miss, not three, and a lookup-or-insert
+// (`findOrInsert`) probes once.
 
+import CPrefetch
 import Packet
 
 /// A key of a `PrefixMap`: equality and a well-mixed 64-bit hash.
@@ -37,9 +41,16 @@ extension IPv6Prefix: PrefixMapKey {
 // Inlinable throughout: the appliance's learned table (module Control) is a PrefixMap too,
 // and an unspecialized generic map costs a metadata lookup and witness calls per access.
 public struct PrefixMap<Key: PrefixMapKey, Value>: Sequence, ExpressibleByDictionaryLiteral {
-    @usableFromInline var keyStore: [Key] = []
-    @usableFromInline var valueStore: [Value] = []
-    @usableFromInline var used: [Bool] = []
+    /// One slot. The mark sits in the key's padding (an IPv4 prefix is 5 bytes): an entry of
+    /// an IPv4 prefix and a 4-byte value is 12 bytes.
+    @usableFromInline struct Entry {
+        @usableFromInline var key: Key
+        @usableFromInline var used: Bool
+        @usableFromInline var value: Value
+        @inlinable init(key: Key, used: Bool, value: Value) { self.key = key; self.used = used; self.value = value }
+    }
+
+    @usableFromInline var entries: [Entry] = []
     @usableFromInline var storedCount = 0
     @inlinable public var count: Int { storedCount }
 
@@ -49,20 +60,22 @@ public struct PrefixMap<Key: PrefixMapKey, Value>: Sequence, ExpressibleByDictio
     }
 
     @inlinable public var isEmpty: Bool { count == 0 }
-    @inlinable var mask: Int { used.count - 1 }
+    @inlinable var mask: Int { entries.count - 1 }
+    /// Slots (a power of two, or 0).
+    @inlinable public var capacity: Int { entries.count }
 
     @inlinable @inline(__always) func slot(of key: Key) -> Int? {
-        guard !used.isEmpty else { return nil }
+        guard !entries.isEmpty else { return nil }
         var i = Int(truncatingIfNeeded: key.mixedHash) & mask
-        while used[i] {
-            if keyStore[i].isSameKey(key) { return i }
+        while entries[i].used {
+            if entries[i].key.isSameKey(key) { return i }
             i = (i + 1) & mask
         }
         return nil
     }
 
     @inlinable public subscript(key: Key) -> Value? {
-        get { slot(of: key).map { valueStore[$0] } }
+        get { slot(of: key).map { entries[$0].value } }
         set {
             if let newValue { updateValue(newValue, forKey: key) } else { removeValue(forKey: key) }
         }
@@ -71,79 +84,109 @@ public struct PrefixMap<Key: PrefixMapKey, Value>: Sequence, ExpressibleByDictio
     /// Sets the value; returns the previous one.
     @inlinable @discardableResult
     public mutating func updateValue(_ value: Value, forKey key: Key) -> Value? {
-        if let i = slot(of: key) {
-            let old = valueStore[i]
-            valueStore[i] = value
-            return old
-        }
-        if (count + 1) * 4 > used.count * 3 { grow(filler: (key, value)) }
-        var i = Int(truncatingIfNeeded: key.mixedHash) & mask
-        while used[i] { i = (i + 1) & mask }
-        used[i] = true
-        keyStore[i] = key
-        valueStore[i] = value
-        storedCount += 1
-        return nil
+        let (i, inserted) = findOrInsert(key, value)
+        if inserted { return nil }
+        let old = entries[i].value
+        entries[i].value = value
+        return old
     }
+
+    /// Finds `key`'s slot, inserting `key` with `value` when it is absent, in one probe run
+    /// (a lookup followed by an insert would probe twice). The caller then reads or changes
+    /// the value in place (`value(at:)`, `setValue(_:at:)`); a slot is valid until the next
+    /// insert or removal.
+    @inlinable @inline(__always)
+    public mutating func findOrInsert(_ key: Key, _ value: Value) -> (slot: Int, inserted: Bool) {
+        if (count + 1) * 4 > entries.count * 3 { grow(filler: (key, value)) }
+        let m = mask
+        var i = Int(truncatingIfNeeded: key.mixedHash) & m
+        while entries[i].used {
+            if entries[i].key.isSameKey(key) { return (i, false) }
+            i = (i + 1) & m
+        }
+        entries[i] = Entry(key: key, used: true, value: value)
+        storedCount += 1
+        return (i, true)
+    }
+
+    /// Starts loading `key`'s home slot into the cache, a hint with no other effect: a batch
+    /// prefetches the prefixes a few ahead of the one it works on, so that their cache misses
+    /// overlap (a full table's map is far larger than the caches).
+    @inlinable @inline(__always) public func prefetch(_ key: Key) {
+        guard !entries.isEmpty else { return }
+        let i = Int(truncatingIfNeeded: key.mixedHash) & mask
+        entries.withUnsafeBufferPointer { egressd_prefetch_write($0.baseAddress! + i) }
+    }
+
+    /// The slot of `key` (for `value(at:)`, `setValue(_:at:)`, `remove(at:)`), nil when absent.
+    @inlinable @inline(__always) public func index(of key: Key) -> Int? { slot(of: key) }
+
+    /// The value in a slot returned by `findOrInsert` or `index(of:)`.
+    @inlinable @inline(__always) public func value(at slot: Int) -> Value { entries[slot].value }
+
+    /// Replaces the value in a slot returned by `findOrInsert` or `index(of:)`.
+    @inlinable @inline(__always) public mutating func setValue(_ value: Value, at slot: Int) { entries[slot].value = value }
 
     /// Removes the key; returns its value.
     @inlinable @discardableResult
     public mutating func removeValue(forKey key: Key) -> Value? {
-        guard var hole = slot(of: key) else { return nil }
-        let old = valueStore[hole]
-        used[hole] = false
+        guard let hole = slot(of: key) else { return nil }
+        return remove(at: hole)
+    }
+
+    /// Removes the entry in a slot returned by `findOrInsert` or `index(of:)`; returns its value.
+    @inlinable @discardableResult
+    public mutating func remove(at slot: Int) -> Value {
+        let m = mask
+        var hole = slot
+        let old = entries[hole].value
+        entries[hole].used = false
         storedCount -= 1
         // Backward-shift: move later members of the probe run into the hole when their home allows.
-        var j = (hole + 1) & mask
-        while used[j] {
-            let home = Int(truncatingIfNeeded: keyStore[j].mixedHash) & mask
+        var j = (hole + 1) & m
+        while entries[j].used {
+            let home = Int(truncatingIfNeeded: entries[j].key.mixedHash) & m
             // j may move to hole if home is not cyclically in (hole, j].
-            let distanceToJ = (j - home) & mask
-            let distanceToHole = (hole - home) & mask
+            let distanceToJ = (j - home) & m
+            let distanceToHole = (hole - home) & m
             if distanceToHole < distanceToJ {
-                keyStore[hole] = keyStore[j]
-                valueStore[hole] = valueStore[j]
-                used[hole] = true
-                used[j] = false
+                entries[hole] = entries[j]
+                entries[j].used = false
                 hole = j
             }
-            j = (j + 1) & mask
+            j = (j + 1) & m
         }
         return old
     }
 
     @inlinable mutating func grow(filler: (Key, Value)) {
-        let oldKeys = keyStore, oldValues = valueStore, oldUsed = used
-        let capacity = Swift.max(16, used.count * 2)
-        keyStore = [Key](repeating: filler.0, count: capacity)
-        valueStore = [Value](repeating: filler.1, count: capacity)
-        used = [Bool](repeating: false, count: capacity)
+        let old = entries
+        let capacity = Swift.max(16, entries.count * 2)
+        entries = [Entry](repeating: Entry(key: filler.0, used: false, value: filler.1), count: capacity)
         let m = capacity - 1
-        for i in 0..<oldUsed.count where oldUsed[i] {
-            var s = Int(truncatingIfNeeded: oldKeys[i].mixedHash) & m
-            while used[s] { s = (s + 1) & m }
-            used[s] = true
-            keyStore[s] = oldKeys[i]
-            valueStore[s] = oldValues[i]
+        for e in old where e.used {
+            var s = Int(truncatingIfNeeded: e.key.mixedHash) & m
+            while entries[s].used { s = (s + 1) & m }
+            entries[s] = e
         }
     }
 
     /// Marks every value (e.g. GR stale) in place.
     @inlinable public mutating func modifyValues(_ body: (inout Value) -> Void) {
-        for i in 0..<used.count where used[i] { body(&valueStore[i]) }
+        for i in 0..<entries.count where entries[i].used { body(&entries[i].value) }
     }
 
     @inlinable public var keys: [Key] {
         var out: [Key] = []
         out.reserveCapacity(count)
-        for i in 0..<used.count where used[i] { out.append(keyStore[i]) }
+        for e in entries where e.used { out.append(e.key) }
         return out
     }
 
     @inlinable public var values: [Value] {
         var out: [Value] = []
         out.reserveCapacity(count)
-        for i in 0..<used.count where used[i] { out.append(valueStore[i]) }
+        for e in entries where e.used { out.append(e.value) }
         return out
     }
 
@@ -152,9 +195,10 @@ public struct PrefixMap<Key: PrefixMapKey, Value>: Sequence, ExpressibleByDictio
         @usableFromInline var i = 0
         @inlinable init(map: PrefixMap) { self.map = map }
         @inlinable public mutating func next() -> (key: Key, value: Value)? {
-            while i < map.used.count {
+            while i < map.entries.count {
                 defer { i += 1 }
-                if map.used[i] { return (map.keyStore[i], map.valueStore[i]) }
+                let e = map.entries[i]
+                if e.used { return (e.key, e.value) }
             }
             return nil
         }

@@ -142,6 +142,10 @@ public struct RIB: Sendable {
         var configuration: RIBPeerConfiguration
         var warned = false
         var exceeded = false
+        /// Routes of the family may be stale (marked by `markStale`, not swept yet): an
+        /// End-of-RIB after a plain session start does not walk a full table for none.
+        var staleV4 = false
+        var staleV6 = false
     }
 
     public init(multipath: MultipathConfiguration = MultipathConfiguration()) { self.multipath = multipath }
@@ -240,7 +244,10 @@ public struct RIB: Sendable {
         var result = RIBResult()
         let config = peers[peer.index].configuration
         let keep = config.keepReceived
-        for p in update.withdrawnV4 {
+        let withdrawnV4 = update.withdrawnV4
+        for k in withdrawnV4.indices {
+            prefetch(withdrawnV4, k)
+            let p = withdrawnV4[k]
             if keep { keepReceived(p, nil, peer: peer) }
             set(p, route: nil, peer: peer, into: &result)
         }
@@ -250,7 +257,10 @@ public struct RIB: Sendable {
         }
         if !update.announcedV4.isEmpty, let nh = update.nextHopV4 {
             let id = store.intern(RouteAttributes(attributes: update.attributes, nextHop: nh))
-            for p in update.announcedV4 {
+            let announcedV4 = update.announcedV4
+            for k in announcedV4.indices {
+                prefetch(announcedV4, k)
+                let p = announcedV4[k]
                 if keep { keepReceived(p, id, peer: peer) }
                 let permitted = config.importPolicy.permits(.v4(p), fromEBGP: config.isEBGP)
                 if !permitted { result.filtered += 1 }
@@ -280,6 +290,8 @@ public struct RIB: Sendable {
         clearReceived(peer)
         peers[peer.index].warned = false
         peers[peer.index].exceeded = false
+        peers[peer.index].staleV4 = false
+        peers[peer.index].staleV6 = false
         return result
     }
 
@@ -300,17 +312,21 @@ public struct RIB: Sendable {
     public mutating func markStale(_ peer: PeerID) {
         v4.adjIn[peer.index].modifyValues { $0.stale = true }
         v6.adjIn[peer.index].modifyValues { $0.stale = true }
+        peers[peer.index].staleV4 = !v4.adjIn[peer.index].isEmpty
+        peers[peer.index].staleV6 = !v6.adjIn[peer.index].isEmpty
     }
 
     /// After End-of-RIB (per family) or the stale timer (all families): withdraw what was not refreshed.
     public mutating func sweepStale(_ peer: PeerID, family: AddressFamily? = nil) -> RIBResult {
         var result = RIBResult()
         // Keys are collected first: removing while iterating would copy the table on every removal.
-        if family == nil || family == .ipv4Unicast {
+        if family == nil || family == .ipv4Unicast, peers[peer.index].staleV4 {
+            peers[peer.index].staleV4 = false
             let stale = v4.adjIn[peer.index].filter(\.value.stale).map(\.key)
             for p in stale { keepReceived(p, nil, peer: peer); set(p, route: nil, peer: peer, into: &result) }
         }
-        if family == nil || family == .ipv6Unicast {
+        if family == nil || family == .ipv6Unicast, peers[peer.index].staleV6 {
+            peers[peer.index].staleV6 = false
             let stale = v6.adjIn[peer.index].filter(\.value.stale).map(\.key)
             for p in stale { keepReceived(p, nil, peer: peer); set(p, route: nil, peer: peer, into: &result) }
         }
@@ -318,6 +334,26 @@ public struct RIB: Sendable {
     }
 
     // MARK: internals
+
+    /// How many prefixes ahead of the one being applied a batch prefetches.
+    static let prefetchDistance = 4
+
+    /// Before applying `list[k]`: prefetches the Adj-RIB-In and Loc-RIB slots of the prefix
+    /// `prefetchDistance` ahead (of the first ones too, at k = 0), so that each prefix's
+    /// cache misses overlap with the work on the ones before it.
+    @inline(__always)
+    private func prefetch(_ list: [IPv4Prefix], _ k: Int) {
+        if k == 0 {
+            for j in 0..<min(Self.prefetchDistance, list.count) { prefetch(list[j]) }
+        }
+        if k + Self.prefetchDistance < list.count { prefetch(list[k + Self.prefetchDistance]) }
+    }
+
+    @inline(__always)
+    private func prefetch(_ p: IPv4Prefix) {
+        for i in v4.adjIn.indices { v4.adjIn[i].prefetch(p) }
+        v4.loc.prefetch(p)
+    }
 
     /// Replaces a peer's route for an IPv4 prefix (nil removes it) and reruns the decision for it.
     private mutating func set(_ prefix: IPv4Prefix, route: AttributeSetID?, peer: PeerID, into result: inout RIBResult) {
@@ -339,18 +375,25 @@ public struct RIB: Sendable {
                                                         table: inout FamilyTable<P>, store: inout AttributeStore,
                                                         peers: [PeerState], multipath: MultipathConfiguration)
         -> (best: SelectedPath?, others: [SelectedPath])? {
+        // One probe run per table: the Adj-RIB-In's slot is found (or made) once and changed
+        // in place, and so is the Loc-RIB's below.
         let old: AdjRoute?
         if let route {
-            if let existing = table.adjIn[peer][prefix], existing.attributes == route {
+            let fresh = AdjRoute(attributes: route, stale: false)
+            let (slot, inserted) = table.adjIn[peer].findOrInsert(prefix, fresh)
+            if inserted {
+                old = nil
+            } else {
+                let existing = table.adjIn[peer].value(at: slot)
                 // Same route again: only a refresh of a stale mark.
-                table.adjIn[peer][prefix]!.stale = false
-                return nil
+                table.adjIn[peer].setValue(fresh, at: slot)
+                if existing.attributes == route { return nil }
+                old = existing
             }
             store.retain(route)
-            old = table.adjIn[peer].updateValue(AdjRoute(attributes: route, stale: false), forKey: prefix)
         } else {
-            old = table.adjIn[peer].removeValue(forKey: prefix)
-            if old == nil { return nil }
+            guard let slot = table.adjIn[peer].index(of: prefix) else { return nil }
+            old = table.adjIn[peer].remove(at: slot)
         }
         if let old { store.release(old.attributes) }
 
@@ -385,7 +428,17 @@ public struct RIB: Sendable {
             after = single.map { Selection(best: UInt16($0.peer), multipath: 1 << UInt64($0.peer)) }
         }
         let before: Selection?
-        if let after { before = table.loc.updateValue(after, forKey: prefix) } else { before = table.loc.removeValue(forKey: prefix) }
+        if let after {
+            let (slot, inserted) = table.loc.findOrInsert(prefix, after)
+            if inserted {
+                before = nil
+            } else {
+                before = table.loc.value(at: slot)
+                table.loc.setValue(after, at: slot)
+            }
+        } else {
+            before = table.loc.removeValue(forKey: prefix)
+        }
         let peerBit = UInt64(1) << UInt64(peer)
         let touchedSelected = (before?.multipath ?? 0) & peerBit != 0 || (after?.multipath ?? 0) & peerBit != 0
         guard before != after || touchedSelected else { return nil }
