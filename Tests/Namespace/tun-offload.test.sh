@@ -94,6 +94,11 @@ interface tgw0
 !
 ip route 0.0.0.0/0 10.0.2.1
 ip route 10.1.0.0/16 tgw0
+! Pinned to tpacket: with afxdp (the default) the XDP program is attached to every Ethernet
+! interface, the "Internet" veth too, and a native XDP program on a veth turns off its peer's
+! TSO (veth_xdp_set), so the server's kernel sends MSS-sized segments and the appliance's
+! TUN gets no super-packet to read: this test is about the TUN offloads, not the underlay.
+dataplane io-backend tpacket
 CONF
 for node in tgw app; do
     in_ns "$node" "$EGRESSD_BIN" --config "$WORK/$node.conf" --socket "$WORK/$node.sock" --log-level info \
