@@ -31,6 +31,8 @@
 #                    backend with `dataplane io-backend B`, figures named CASE_B (decap_tpacket_pps_64B,
 #                    ratio_decap_tpacket_vs_kernel_64B); default: none, the engine's default backend
 #   BENCH_IO_BACKEND one backend for every egressd the suites start (latency, profile too)
+#   BENCH_XDP_GENERIC 1 = the forwarder's input interface is a macvlan (no native XDP), so
+#                    afxdp runs its XDP program in generic (SKB) mode there (scripts/bench/rig.sh)
 #   EGRESSD_RX_RING  v3: the egressd started inherit it and read a TPACKET_V3 receive ring instead
 #                    of the default V2 (to compare the two, e.g. their latency)
 #   BENCH_SIZES      inner IPv4 packet lengths (default "64 1400")

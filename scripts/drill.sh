@@ -11,8 +11,9 @@
 #                      and gets buckets back. Bound: no new request fails (<= 2 caught mid-move);
 #                      TCP/UDP undisturbed. Downloads on moved buckets break (WCCP has no flow
 #                      stickiness): reported, not bounded
-#   tunnel-down        cut app1's first Connect tunnel's underlay (nft netdev ingress drops its
-#                      GRE at both ends) for 15 s, then restore. Bound: disturbed < hold time (9 s)
+#   tunnel-down        cut app1's first Connect tunnel's underlay (on the stand-in's u0: nft netdev
+#                      ingress drops its GRE from app1, netdev egress its GRE to app1; the stand-in
+#                      runs tpacket, whatever app1 runs) for 15 s, then restore. Bound: disturbed < hold time (9 s)
 #                      + 1 s; app2's flows undisturbed
 #   appliance-down     kill -9 egressd on app1; the stand-in's BGP hold timer (9 s in the lab)
 #                      moves flows to app2; then start it again. Bound: < 9 s + 1 s; app2's flows
@@ -85,7 +86,6 @@ cleanup() {
     local rc=$?
     [[ -n $LOAD_PID ]] && eg_kill_pid "$LOAD_PID" 5
     in_ns tgw nft delete table netdev egdrill 2>/dev/null || true
-    in_ns app1 nft delete table netdev egdrill 2>/dev/null || true
     in_ns fw nft delete table ip egdrill 2>/dev/null || true
     rm -f "$STATE/traffic.pid"
     rm -rf -- "$WORK"
@@ -125,6 +125,10 @@ bgp_sessions() {   # APP: "peer:connectionsEstablished" per peer, sorted (a rese
 all_established() { [[ $(egsh "$1" "show ip bgp summary json" | eg_json \
     "sum(1 for v in d['ipv4Unicast']['peers'].values() if v['state'] == 'Established')") == 4 ]]; }
 track_state() { egsh "$1" "show track 1 json" | eg_json "d['tracks'][0]['state']"; }
+
+# nft_drops NODE TABLE: the packet counters of the netdev table's rules, in order.
+nft_drops() { in_ns "$1" nft -j list table netdev "$2" | eg_json \
+    "' '.join(str(e['counter']['packets']) for x in d['nftables'] if 'rule' in x for e in x['rule']['expr'] if 'counter' in e)"; }
 
 EXTRA=()
 # check NAME CMD...: a further check of the verdict; when it passes after the failure, how long after.
@@ -198,25 +202,28 @@ proxy-up)
     # all downloads count as related; TCP and UDP (not redirected) must be undisturbed.
     REPORT_ARGS=(--bound 2 --max-http-errors 2 --failed-proxy any) ;;
 tunnel-down)
-    log "dropping GRE between 10.0.0.1 and 10.0.1.10 (app1's tunnel tgw0) at both ends of the underlay link"
-    # At the link (netdev ingress of u0, both ends): the engines' AF_PACKET rings take GRE
-    # before the IP layer's input hook and send it past the output hook.
+    log "dropping GRE between 10.0.0.1 and 10.0.1.10 (app1's tunnel tgw0) on the stand-in's underlay link, both directions"
+    # Both directions on tgw's u0 (netdev hooks: the engines' AF_PACKET rings take GRE before
+    # the IP layer's input hook and send it past the output hook). Not on app1's side: with
+    # afxdp, its XDP program takes GRE before netdev ingress and its AF_XDP TX passes netdev
+    # egress. The stand-in runs tpacket (scripts/lab.sh LAB_TGW_IO_BACKEND): its transmit ring
+    # goes through dev_queue_xmit, where the egress hook sees (and drops) its frames.
     in_ns tgw nft -f - <<'NFT'
 table netdev egdrill {
-    chain in { type filter hook ingress device "u0" priority 0; ip saddr 10.0.1.10 ip daddr 10.0.0.1 ip protocol gre drop; }
-}
-NFT
-    in_ns app1 nft -f - <<'NFT'
-table netdev egdrill {
-    chain in { type filter hook ingress device "u0" priority 0; ip saddr 10.0.0.1 ip daddr 10.0.1.10 ip protocol gre drop; }
+    chain in { type filter hook ingress device "u0" priority 0; ip saddr 10.0.1.10 ip daddr 10.0.0.1 ip protocol gre counter drop; }
+    chain out { type filter hook egress device "u0" priority 0; ip saddr 10.0.0.1 ip daddr 10.0.1.10 ip protocol gre counter drop; }
 }
 NFT
     WHY="the stand-in still routes into tgw0 after $((HOLD + 5)) s" check "stand-in-drops-dead-tunnel" eg_wait $((HOLD + 5)) tgw_route_lacks tgw0
     sleep 2
+    # Both directions were cut: each rule dropped GRE (the hold timer alone would expire with one).
+    read -r CUT_IN CUT_OUT < <(nft_drops tgw egdrill)
+    log "GRE dropped: from app1 (ingress) ${CUT_IN:-?}, to app1 (egress) ${CUT_OUT:-?}"
+    WHY="GRE dropped from app1 ${CUT_IN:-?}, to app1 ${CUT_OUT:-?} packets" check "cut-both-directions" \
+        test "${CUT_IN:-0}" -gt 0 -a "${CUT_OUT:-0}" -gt 0
     T_UNDO=$(now)
     log "restoring the tunnel"
     in_ns tgw nft delete table netdev egdrill
-    in_ns app1 nft delete table netdev egdrill
     WHY="not within 30 s" check "tunnel-back-in-ecmp" eg_wait 30 tgw_route_has tgw0 tgw1 tgw2 tgw3
     sleep 3
     REPORT_ARGS=(--bound $((HOLD + 1)) --failed-appliance app1) ;;

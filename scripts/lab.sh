@@ -52,7 +52,12 @@
 #   LAB_DAEMONS  0 = build the topology only, start no egressd (for working on the lab itself)
 #   LAB_LOG_LEVEL  egressd --log-level (default info)
 #   LAB_WORKERS  dataplane workers of each egressd (default 1)
-#   LAB_IO_BACKEND  dataplane io-backend of each egressd: tpacket, raw or afxdp (default: the config's, tpacket)
+#   LAB_IO_BACKEND  dataplane io-backend of the appliances' egressd: tpacket, raw or afxdp
+#                (default: egressd's own default)
+#   LAB_TGW_IO_BACKEND  dataplane io-backend of the stand-in's egressd (default tpacket: the
+#                stand-in is not the product; its TPACKET rings go through the kernel's netdev
+#                ingress and egress hooks, so a drill can cut GRE on tgw's side whatever the
+#                appliances run: XDP/AF_XDP frames pass before ingress and after egress hooks)
 #   LAB_BGP      the stand-in's BGP daemon: frr (default; bgpd + zebra) or bird (BIRD 2)
 #   LAB_BGP_GR   1 = the stand-in's daemon announces graceful restart (restart time 15 s)
 #   LAB_APPLIANCES  2 (default: the full lab, app1 and app2) or 1 (app1 only, the lighter lab)
@@ -241,9 +246,11 @@ render_config() {
     (( LAB_APPLIANCES == 2 )) || full=(-e '/^#APP2#/d' -e '/^#FULL#/d')
     sed -e "s/@PREFIX@/$P/g" -e "s/@WORKERS@/$workers/g" "${full[@]}" \
         "$REPO_DIR/configs/lab/$1.conf" >"$STATE/$1.conf"
-    if [[ -n ${LAB_IO_BACKEND:-} ]]; then
-        [[ $LAB_IO_BACKEND =~ ^(tpacket|raw|afxdp)$ ]] || eg_die "LAB_IO_BACKEND must be tpacket, raw or afxdp, got '$LAB_IO_BACKEND'"
-        echo "dataplane io-backend $LAB_IO_BACKEND" >>"$STATE/$1.conf"
+    local backend=${LAB_IO_BACKEND:-} var=LAB_IO_BACKEND
+    [[ $1 == tgw ]] && backend=${LAB_TGW_IO_BACKEND:-tpacket} var=LAB_TGW_IO_BACKEND
+    if [[ -n $backend ]]; then
+        [[ $backend =~ ^(tpacket|raw|afxdp)$ ]] || eg_die "$var must be tpacket, raw or afxdp, got '$backend'"
+        echo "dataplane io-backend $backend" >>"$STATE/$1.conf"
     fi
 }
 

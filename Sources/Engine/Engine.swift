@@ -17,8 +17,9 @@ public final class Engine: @unchecked Sendable {
         public var batchSize: Int
         /// CPUs to pin workers to (worker i → cpus[i % count]); empty: no pinning.
         public var cpus: [Int]
-        /// The underlay I/O backend asked for (the engine falls back to `.raw`
-        /// when the rings cannot be set up; `runningBackend` says which runs).
+        /// The underlay I/O backend asked for (default `.afxdp`; the engine falls
+        /// back to `.tpacket` when XDP or AF_XDP is refused, and to `.raw` when the
+        /// rings cannot be set up; `runningBackend` says which runs).
         public var ioBackend: IOBackend
         /// PACKET_QDISC_BYPASS on the AF_PACKET senders (TX rings, the L2
         /// socket): straight to the driver, but tcpdump, tc and netdev egress
@@ -32,7 +33,7 @@ public final class Engine: @unchecked Sendable {
         /// Empty rounds a worker keeps reading after a packet before it sleeps
         /// in poll() (200; `EGRESSD_SPIN_ROUNDS` in the environment, for benchmarks).
         public var spinRounds: Int
-        public init(workers: Int = 1, batchSize: Int = 64, cpus: [Int] = [], ioBackend: IOBackend = .tpacket,
+        public init(workers: Int = 1, batchSize: Int = 64, cpus: [Int] = [], ioBackend: IOBackend = .afxdp,
                     qdiscBypass: Bool = false, receiveRing: ReceiveRingKind? = nil, refuseRings: RingRefusal? = nil) {
             self.workers = workers
             self.batchSize = batchSize

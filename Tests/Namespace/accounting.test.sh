@@ -2,7 +2,7 @@
 # accounting: every packet app1's engine receives has exactly one counted outcome. scapy in the
 # tgw namespace sends a known mix per tunnel (forwarded, to the kernel, TTL 1, GRE version 1,
 # wrong GRE checksum, 0x6558, bad inner checksum, blackholed) and GRE from an unknown peer; spoke
-# traffic (HTTP both ways) adds kernel-side packets. Then, per tunnel:
+# traffic (HTTP both ways) adds kernel-side packets before BGP is stopped. Then, per tunnel:
 #   rx + kernelInput == forwarded + toKernel + redirected + encapFromKernel + drops
 # the GRE inputs per tunnel rose by exactly what scapy sent, each drop reason by its share, and
 # engine-wide greReceived == sum(rx) + unknown-peer + bad-outer.
@@ -60,8 +60,9 @@ in_node tgw ip addr add 10.0.9.9/16 dev u0 || fail "cannot add 10.0.9.9/16 to tg
 for i in 1 2 3; do
     in_node spoke1 curl -s -m 5 -o /dev/null http://198.51.100.80/ || fail "spoke1 HTTP failed"
 done
-# Then no BGP: its keepalives and their ACKs (two sessions per tunnel) would move rx and
-# to-kernel while scapy sends; on a loaded CI machine the window grew long enough for 8 per tunnel.
+# Then BGP stops (lab_bgp_silence): its keepalives and ACKs over the tunnels move rx and
+# decapToKernel while the mix is sent and checked (seconds under load), and the books must
+# rise by exactly the mix. app1's default route to fw, which the mix's forwarded share takes, stays.
 lab_bgp_silence
 before=$(snapshot)
 sent=$(in_node tgw "$PY" "$NS_TEST_DIR/send_mix.py" "$N" 2>"$WORK/scapy.log") \

@@ -123,16 +123,15 @@ hold3() { json_get "$(egsh_json app1 "show ip bgp neighbors json")" \
     "all(d[p]['bgpTimerHoldTimeMsecs'] == 3000 and d[p]['bgpState'] == 'Established' for p in ('169.254.7.2', '169.254.7.3'))" | grep -qx True; }
 eg_wait 30 hold3 || fail "tgw1 sessions not re-established with hold time 3 s"
 eg_wait 30 all_up || fail "not all sessions up before the cut"
-# The cut is at the link (netdev ingress of u0 on both ends): the engines' AF_PACKET rings
-# take GRE before the IP layer's input hook and send it past the output hook.
-in_node app1 nft -f - <<'NFT' || fail "cannot install the nftables cut"
-table netdev bgpbird_cut {
-    chain in { type filter hook ingress device "u0" priority 0; ip saddr 10.0.0.2 ip protocol gre drop; }
-}
-NFT
+# The cut is on the stand-in's u0, both directions (netdev ingress for GRE from app1, netdev
+# egress for GRE to app1): the stand-in's TPACKET rings (scripts/lab.sh pins tgw to tpacket)
+# take GRE before the IP layer's input hook and send it past the output hook, but through
+# dev_queue_xmit, where the egress hook sees it. Not on app1's side: with afxdp its XDP program
+# takes GRE before netdev ingress and its AF_XDP TX passes netdev egress.
 in_node tgw nft -f - <<'NFT' || fail "cannot install the nftables cut on tgw"
 table netdev bgpbird_cut {
-    chain in { type filter hook ingress device "u0" priority 0; ip daddr 10.0.0.2 ip protocol gre drop; }
+    chain in { type filter hook ingress device "u0" priority 0; ip daddr 10.0.0.2 ip protocol gre counter drop; }
+    chain out { type filter hook egress device "u0" priority 0; ip saddr 10.0.0.2 ip protocol gre counter drop; }
 }
 NFT
 cut_at=$(date +%s)
@@ -145,7 +144,11 @@ grep -qi 'hold' <<<"$reason" || fail "tgw1 session ended for another reason than
 eg_wait 5 route_via 10.1.0.0/16 "tgw0" || fail "10.1.0.0/16 not narrowed to tgw0 after the hold timer expired"
 eg_wait 10 spoke_fetch || fail "no traffic over tgw0 alone"
 echo "    underlay of tgw1 cut: hold timer expired after ${took} s ($reason), routes over tgw0 only, traffic flows"
-in_node app1 nft delete table netdev bgpbird_cut || fail "cannot remove the cut"
+# Both directions were cut (the hold timer would expire with one): each rule dropped GRE.
+read -r cut_in cut_out < <(in_node tgw nft -j list table netdev bgpbird_cut | eg_json \
+    "' '.join(str(e['counter']['packets']) for x in d['nftables'] if 'rule' in x for e in x['rule']['expr'] if 'counter' in e)")
+(( ${cut_in:-0} > 0 && ${cut_out:-0} > 0 )) || fail "the cut did not drop both directions (from app1 ${cut_in:-?}, to app1 ${cut_out:-?} packets)"
+echo "    GRE dropped on tgw's u0: from app1 $cut_in (netdev ingress), to app1 $cut_out (netdev egress, tgw's TPACKET ring)"
 in_node tgw nft delete table netdev bgpbird_cut || fail "cannot remove the cut on tgw"
 eg_wait 40 all_up || fail "tgw1 sessions did not come back after the underlay was restored"
 eg_wait 10 route_via 10.1.0.0/16 "tgw0 tgw1" || fail "10.1.0.0/16 not back over both tunnels"

@@ -9,7 +9,8 @@
 # runs backend_checks (when the test defines it) before passing.
 # shellcheck source=Tests/Namespace/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-export LAB_WORKERS=2 LAB_IO_BACKEND=$BACKEND
+# Both daemons on BACKEND (the lab pins the stand-in to tpacket otherwise).
+export LAB_WORKERS=2 LAB_IO_BACKEND=$BACKEND LAB_TGW_IO_BACKEND=$BACKEND
 
 dataplane() { egsh_json "$1" "show dataplane json"; }
 

@@ -9,9 +9,12 @@ TEST_NAME="ecmp-spread-and-resilience"  # used by lib.sh
 source "$(dirname "$0")/lib.sh"
 FLOWS=200
 
-# run_phase NAME: send the flows with a capture on app1's underlay; writes $WORK/NAME.json.
+# run_phase NAME: send the flows with a capture on app1's underlay link; writes $WORK/NAME.json.
 run_phase() {
-    capture_start app1 u0 "$WORK/$1.pcap" "ip proto 47"
+    # Captured on the stand-in's end of app1's underlay link (same packets, same addresses): with
+    # afxdp (the default) app1's XDP program takes GRE before packet taps see it and its AF_XDP TX
+    # passes them; the stand-in runs tpacket (scripts/lab.sh), whose rings go past the taps.
+    capture_start tgw u0 "$WORK/$1.pcap" "ip proto 47"
     in_node spoke1 "$PY" "$NS_TEST_DIR/udp_flows.py" 198.51.100.80 7 --flows "$FLOWS" \
         --base-port 21000 >"$WORK/$1.flows.json" || fail "$1: udp_flows.py failed"
     capture_stop

@@ -24,8 +24,11 @@ mode() { stat -c %a "$ROOT$1" 2>/dev/null || echo missing; }
 [[ -f $ROOT/usr/local/share/doc/egressd/README.md ]] || fail "README not installed"
 cmp -s "$EGRESSD_BIN" "$ROOT/usr/local/sbin/egressd" || fail "installed egressd differs from $EGRESSD_BIN"
 unit=$ROOT/etc/systemd/system/egressd.service
-for key in NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes "CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE" \
-           "AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE" RestrictAddressFamilies= User=egressd; do
+# The three capabilities egressd always keeps, and the two of the default io-backend afxdp
+# (CAP_BPF, CAP_IPC_LOCK; egressd drops them itself when the config pins tpacket or raw).
+caps="CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE CAP_BPF CAP_IPC_LOCK"
+for key in NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes "CapabilityBoundingSet=$caps\$" \
+           "AmbientCapabilities=$caps\$" "SystemCallFilter=bpf\$" RestrictAddressFamilies=.*AF_XDP User=egressd; do
     grep -q "^$key" "$unit" || fail "the unit lacks $key"
 done
 # The example config (configs/egressd.conf) is a complete appliance's: the installed binary accepts it.

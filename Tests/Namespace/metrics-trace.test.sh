@@ -77,7 +77,10 @@ t=$(egsh_json app1 "trace packet tunnel tgw0 udp 10.1.0.10:5000 10.9.9.9:53 json
 t=$(egsh_json app1 "trace packet tunnel tgw0 udp 10.1.0.10:5000 10.9.9.9:53 json")
 [[ $(json_get "$t" "d['outcome']") == drop:blackhole ]] || fail "blackhole trace: $t"
 # Return traffic: the trace's ECMP choice is the tunnel a real flow takes (tshark on the underlay).
-capture_start app1 u0 "$WORK/ret.pcap" "ip proto 47"
+# Captured on the stand-in's end of app1's underlay link (same packets, same addresses): with
+# afxdp (the default) app1's XDP program takes GRE before packet taps see it and its AF_XDP TX
+# passes them; the stand-in runs tpacket (scripts/lab.sh), whose rings go past the taps.
+capture_start tgw u0 "$WORK/ret.pcap" "ip proto 47"
 in_node fw "$PY" -c '
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -8,7 +8,10 @@ source "$(dirname "$0")/lib.sh"
 
 lab_up
 before=$(egsh_json app1 "show interfaces json")
-capture_start app1 u0 "$WORK/u0.pcap" "ip proto 47"
+# Captured on the stand-in's end of app1's underlay link (same packets, same addresses): with
+# afxdp (the default) app1's XDP program takes GRE before packet taps see it and its AF_XDP TX
+# passes them; the stand-in runs tpacket (scripts/lab.sh), whose rings go past the taps.
+capture_start tgw u0 "$WORK/u0.pcap" "ip proto 47"
 for spoke in spoke1 spoke2; do
     body=$(in_node "$spoke" curl -s -m 10 http://198.51.100.80/) \
         || fail "curl from $spoke to http://198.51.100.80/ failed"

@@ -26,6 +26,11 @@ trap 'fail "interrupted"' INT TERM
 fail() { echo "FAIL $TEST_NAME: $*"; exit 1; }
 
 ip netns add "$NSA" && ip netns add "$NSB" || fail "cannot create namespaces"
+# An Ethernet interface that is up in NSA, as on any appliance: without one the default
+# io-backend afxdp has nothing to attach its XDP program to and logs its fallback to tpacket
+# (an info line on stderr) before the start-up failure a case looks at.
+ip -n "$NSA" link add se0 type veth peer name se1 && ip -n "$NSA" link set se0 up && ip -n "$NSA" link set se1 up \
+    || fail "cannot create the veth in $NSA"
 chmod 0755 "$WORK"
 cat >"$WORK/good.conf" <<'CONF'
 hostname se

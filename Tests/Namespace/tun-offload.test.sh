@@ -82,6 +82,9 @@ interface tgw0
  ip address 169.254.6.2/29
 !
 ip route 10.0.2.1/32 tgw0
+! The stand-in on tpacket, as in the lab: the underlay capture below is on its u0, where its
+! TPACKET rings pass the packet taps (the appliance's default afxdp passes them by).
+dataplane io-backend tpacket
 CONF
 cat >"$WORK/app.conf" <<CONF
 hostname ${P}app
@@ -91,6 +94,11 @@ interface tgw0
 !
 ip route 0.0.0.0/0 10.0.2.1
 ip route 10.1.0.0/16 tgw0
+! Pinned to tpacket: with afxdp (the default) the XDP program is attached to every Ethernet
+! interface, the "Internet" veth too, and a native XDP program on a veth turns off its peer's
+! TSO (veth_xdp_set), so the server's kernel sends MSS-sized segments and the appliance's
+! TUN gets no super-packet to read: this test is about the TUN offloads, not the underlay.
+dataplane io-backend tpacket
 CONF
 for node in tgw app; do
     in_ns "$node" "$EGRESSD_BIN" --config "$WORK/$node.conf" --socket "$WORK/$node.sock" --log-level info \
@@ -114,7 +122,9 @@ in_ns inet "$PY" "$HERE/tcp_bulk.py" serve 10.0.2.1 5001 >"$WORK/bulk-server.log
 PIDS+=("$!")
 eg_wait 10 bash -c "ip netns exec $(ns inet) ss -Htln 'sport = :5001' | grep -q LISTEN" || fail "bulk server did not start"
 
-in_ns app tshark -n -q -i u0 -f "ip proto 47" -w "$WORK/u0.pcap" >"$WORK/tshark.log" 2>&1 &
+# On the stand-in's end of the underlay veth (same packets): the appliance runs afxdp (the
+# default), whose XDP program takes GRE before packet taps and whose AF_XDP TX passes them.
+in_ns tgw tshark -n -q -i u0 -f "ip proto 47" -w "$WORK/u0.pcap" >"$WORK/tshark.log" 2>&1 &
 CAP=$!
 PIDS+=("$CAP")
 eg_wait 20 grep -q "Capturing on" "$WORK/tshark.log" || fail "tshark did not start"

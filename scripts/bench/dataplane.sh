@@ -140,6 +140,9 @@ bench_start_egressd() {
         fi
         sleep 0.2
     done
+    # What runs (backend, XDP mode or fallback), for the log.
+    eg_log "egressd ($case): $(bench_egsh -c "show dataplane json" 2>/dev/null | eg_json \
+        "d['ioBackend'] + ' ' + d['backend'] + ('' if d['ioBackendFallback'] is None else ' (fallback: ' + d['ioBackendFallback'] + ')')" 2>/dev/null)"
 }
 
 # bench_stop_egressd: SIGTERM (clean shutdown removes its TUNs and routes).

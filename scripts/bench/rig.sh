@@ -39,7 +39,18 @@ bench_rig_up() {
         # No router solicitations or other IPv6 chatter in the counted windows.
         bench_sysctl "$node" net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
     done
-    ip -n "$(bench_ns gen)" link add s0 type veth peer name f0 netns "$(bench_ns fwd)"
+    if [[ ${BENCH_XDP_GENERIC:-0} == 1 ]]; then
+        # A driver without native XDP in front of the forwarder: f0 is a macvlan (no ndo_bpf,
+        # so egressd's XDP program runs in generic/SKB mode there) on l0, a veth end left in
+        # gen's namespace (only the macvlan moves to fwd, where egressd attaches to every
+        # Ethernet interface). The kernel reference crosses the same macvlan.
+        ip -n "$(bench_ns gen)" link add s0 type veth peer name l0
+        ip -n "$(bench_ns gen)" link set l0 up
+        ip -n "$(bench_ns gen)" link add link l0 name f0 type macvlan mode bridge
+        ip -n "$(bench_ns gen)" link set f0 netns "$(bench_ns fwd)"
+    else
+        ip -n "$(bench_ns gen)" link add s0 type veth peer name f0 netns "$(bench_ns fwd)"
+    fi
     ip -n "$(bench_ns fwd)" link add f1 type veth peer name d0 netns "$(bench_ns sink)"
     ip -n "$(bench_ns gen)" link set s0 up
     ip -n "$(bench_ns fwd)" link set f0 up

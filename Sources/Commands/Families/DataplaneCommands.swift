@@ -1,5 +1,6 @@
 // `dataplane workers N`, `dataplane batch-size N`, `dataplane io-backend tpacket|raw|afxdp`,
-// `dataplane qdisc-bypass`.
+// `dataplane qdisc-bypass`. The running config shows only what differs from the defaults
+// (io-backend afxdp: `dataplane io-backend tpacket` appears when pinned).
 
 /// Packet engine settings.
 enum DataplaneCommands: CommandFamily {
@@ -25,7 +26,7 @@ enum DataplaneCommands: CommandFamily {
         let io = CommandElement.keyword("io-backend", help: "How GRE enters and leaves the packet engine")
         let backends = CommandElement.choice(DataplaneIOBackend.allCases.map { [.keyword($0.rawValue, help: $0.help)] })
         registry.config(.config, [dataplane, io, backends]) { s, a throws(CommandFailure) in
-            s.config.dataplane.ioBackend = DataplaneIOBackend.allCases.first { a.has($0.rawValue) } ?? .tpacket
+            s.config.dataplane.ioBackend = DataplaneIOBackend.allCases.first { a.has($0.rawValue) } ?? DataplaneSettings().ioBackend
         }
         registry.config(.config, [.no, dataplane, io, .optional([backends])]) { s, _ throws(CommandFailure) in
             s.config.dataplane.ioBackend = DataplaneSettings().ioBackend
