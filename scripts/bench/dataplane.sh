@@ -293,6 +293,7 @@ bench_case() {
     local case=$1 size figures sizes=$BENCH_SIZES
     # With BENCH_BACKENDS, each egressd case runs once per I/O backend: decap_tpacket_pps_64B...
     local label=$case${BENCH_IO_BACKEND:+_$BENCH_IO_BACKEND}
+    [[ $case == kernel ]] && label=kernel   # the reference runs no egressd: one name whatever the backend
     # Worker scaling is measured at the first size only (64 B: the per-packet cost).
     [[ $case == decap2w ]] && sizes=${BENCH_SIZES%% *}
     bench_case_setup "$case"
@@ -327,6 +328,8 @@ bench_suite_dataplane() {
     if [[ -n ${BENCH_BACKENDS:-} ]]; then
         suffixes=()
         for backend in $BENCH_BACKENDS; do suffixes+=("_$backend"); done
+    elif [[ -n ${BENCH_IO_BACKEND:-} ]]; then
+        suffixes=("_$BENCH_IO_BACKEND")
     fi
     for suffix in "${suffixes[@]}"; do
     for case in decap$suffix encap$suffix redirect$suffix; do
