@@ -43,43 +43,35 @@ int egressd_bpf_map_create(uint32_t type, uint32_t key_size, uint32_t value_size
     return fd < 0 ? -errno : fd;
 }
 
-int egressd_bpf_map_update(int map_fd, const void *key, const void *value) {
+// One element operation on a map: the attribute's `value` and `next_key`
+// share their place in union bpf_attr, so `value` carries either.
+static int map_element(int cmd, int map_fd, const void *key, const void *value, uint64_t flags) {
     union bpf_attr a;
     memset(&a, 0, sizeof a);
     a.map_fd = (uint32_t)map_fd;
     a.key = (uint64_t)(uintptr_t)key;
     a.value = (uint64_t)(uintptr_t)value;
-    a.flags = BPF_ANY;
-    return sys_bpf(BPF_MAP_UPDATE_ELEM, &a) < 0 ? -errno : 0;
+    a.flags = flags;
+    return sys_bpf(cmd, &a) < 0 ? -errno : 0;
+}
+
+int egressd_bpf_map_update(int map_fd, const void *key, const void *value) {
+    return map_element(BPF_MAP_UPDATE_ELEM, map_fd, key, value, BPF_ANY);
 }
 
 int egressd_bpf_map_delete(int map_fd, const void *key) {
-    union bpf_attr a;
-    memset(&a, 0, sizeof a);
-    a.map_fd = (uint32_t)map_fd;
-    a.key = (uint64_t)(uintptr_t)key;
-    return sys_bpf(BPF_MAP_DELETE_ELEM, &a) < 0 ? -errno : 0;
+    return map_element(BPF_MAP_DELETE_ELEM, map_fd, key, NULL, 0);
 }
 
 int egressd_bpf_map_lookup(int map_fd, const void *key, void *value) {
-    union bpf_attr a;
-    memset(&a, 0, sizeof a);
-    a.map_fd = (uint32_t)map_fd;
-    a.key = (uint64_t)(uintptr_t)key;
-    a.value = (uint64_t)(uintptr_t)value;
-    return sys_bpf(BPF_MAP_LOOKUP_ELEM, &a) < 0 ? -errno : 0;
+    return map_element(BPF_MAP_LOOKUP_ELEM, map_fd, key, value, 0);
+}
+
+int egressd_bpf_map_next_key(int map_fd, const void *key, void *next_key) {
+    return map_element(BPF_MAP_GET_NEXT_KEY, map_fd, key, next_key, 0);
 }
 
 #define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
-
-int egressd_bpf_map_next_key(int map_fd, const void *key, void *next_key) {
-    union bpf_attr a;
-    memset(&a, 0, sizeof a);
-    a.map_fd = (uint32_t)map_fd;
-    a.key = (uint64_t)(uintptr_t)key;
-    a.next_key = (uint64_t)(uintptr_t)next_key;
-    return sys_bpf(BPF_MAP_GET_NEXT_KEY, &a) < 0 ? -errno : 0;
-}
 
 int egressd_bpf_lpm_create(uint32_t max_entries, const char *name) {
     union bpf_attr a;
