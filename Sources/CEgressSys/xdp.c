@@ -554,12 +554,7 @@ size_t egressd_xsk_test_rings_size(uint32_t ring_size) {
 #include <linux/sockios.h>
 #include <net/if_arp.h>
 
-int egressd_xdp_interface_info(const char *name, int *ether_up, uint32_t *rx_queues) {
-    uint8_t mac[6];
-    return egressd_xdp_interface_info_mac(name, ether_up, rx_queues, mac);
-}
-
-int egressd_xdp_interface_info_mac(const char *name, int *ether_up, uint32_t *rx_queues, uint8_t *mac) {
+int egressd_xdp_interface_info(const char *name, int *ether_up, uint32_t *rx_queues, uint8_t *mac) {
     // ioctls on a socket of the calling thread's network namespace (/sys may
     // show another one when egressd was started by nsenter).
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);

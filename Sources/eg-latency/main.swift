@@ -16,17 +16,13 @@ func exitWithMessage(_ message: String, status: Int32) -> Never {
     exit(status)
 }
 
-func monotonicNanoseconds() -> UInt64 {
+func nanoseconds(_ clock: clockid_t) -> UInt64 {
     var time = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &time)
+    clock_gettime(clock, &time)
     return UInt64(time.tv_sec) &* 1_000_000_000 &+ UInt64(time.tv_nsec)
 }
 
-func realtimeNanoseconds() -> UInt64 {
-    var time = timespec()
-    clock_gettime(CLOCK_REALTIME, &time)
-    return UInt64(time.tv_sec) &* 1_000_000_000 &+ UInt64(time.tv_nsec)
-}
+func monotonicNanoseconds() -> UInt64 { nanoseconds(CLOCK_MONOTONIC) }
 
 /// The wall clock and the monotonic clock read as one instant: the monotonic reads bracket the
 /// wall-clock read, retried while a preemption stretches the bracket past 2 us.
@@ -34,7 +30,7 @@ func clockPair() -> (realtime: UInt64, monotonic: UInt64) {
     var pair = (realtime: UInt64(0), monotonic: UInt64(0))
     for _ in 0..<4 {
         let before = monotonicNanoseconds()
-        let realtime = realtimeNanoseconds()
+        let realtime = nanoseconds(CLOCK_REALTIME)
         let after = monotonicNanoseconds()
         pair = (realtime, before + (after - before) / 2)
         if after - before <= 2_000 { break }

@@ -288,12 +288,11 @@ int egressd_xdp_load(const struct bpf_insn *insns, int count, char *log, uint32_
 /// process ending) detaches it. fd or -errno (-EBUSY: another program is attached).
 int egressd_xdp_attach(int ifindex, int prog_fd, int native_first, int *native);
 
-/// Whether the interface is up, Ethernet and not loopback, and how many
-/// receive queues it has (ethtool channels, rx + combined; 1 when unknown),
-/// in the calling thread's network namespace. 0 or -errno.
-int egressd_xdp_interface_info(const char *name, int *ether_up, uint32_t *rx_queues);
-/// The same, with the interface's Ethernet address in `mac` (6 bytes).
-int egressd_xdp_interface_info_mac(const char *name, int *ether_up, uint32_t *rx_queues, uint8_t *mac);
+/// Whether the interface is up, Ethernet and not loopback, how many receive
+/// queues it has (ethtool channels, rx + combined; 1 when unknown) and its
+/// Ethernet address (6 bytes into `mac`), in the calling thread's network
+/// namespace. 0 or -errno.
+int egressd_xdp_interface_info(const char *name, int *ether_up, uint32_t *rx_queues, uint8_t *mac);
 
 /// One ring shared with the kernel: producer/consumer indexes and descriptors.
 /// `cached` is our own index (producer of fill/tx, consumer of rx/comp).

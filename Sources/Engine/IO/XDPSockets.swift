@@ -74,7 +74,7 @@ public struct XDPInterface: Sendable, Equatable {
             var up: Int32 = 0
             var queues: UInt32 = 1
             var mac = [UInt8](repeating: 0, count: 6)
-            if egressd_xdp_interface_info_mac(p.pointee.if_name, &up, &queues, &mac) == 0, up != 0 {
+            if egressd_xdp_interface_info(p.pointee.if_name, &up, &queues, &mac) == 0, up != 0 {
                 out.append(XDPInterface(name: String(cString: p.pointee.if_name), index: Int32(p.pointee.if_index),
                                         rxQueues: Int(max(1, queues)), mac: mac))
             }
