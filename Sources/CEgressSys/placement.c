@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 int egressd_thread_cpus(int tid, int *out, int max) {
@@ -45,4 +46,9 @@ int egressd_set_fifo(int priority) {
     p.sched_priority = priority;
     int r = pthread_setschedparam(pthread_self(), SCHED_FIFO, &p);
     return -r;
+}
+
+void egressd_sleep_ns(uint64_t ns) {
+    struct timespec t = { .tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u) };
+    clock_nanosleep(CLOCK_MONOTONIC, 0, &t, NULL);
 }

@@ -35,6 +35,12 @@ public final class Engine: @unchecked Sendable {
         public var spinRounds: Int
         /// Workers ask for SCHED_FIFO priority 1 (`dataplane worker realtime`).
         public var realtime: Bool
+        /// A SCHED_FIFO worker that has not slept for `yieldEvery` nanoseconds sleeps
+        /// `yieldFor` (1000 µs / 20 µs; `EGRESSD_RT_YIELD_EVERY_US`, `EGRESSD_RT_YIELD_US`):
+        /// under steady load it never blocks in poll(), and ksoftirqd and the kernel's other
+        /// normal threads on its CPU would wait for it without end.
+        public var yieldEvery: UInt64
+        public var yieldFor: UInt64
         public init(workers: Int = 1, batchSize: Int = 64, cpus: [Int] = [], ioBackend: IOBackend = .afxdp,
                     qdiscBypass: Bool = false, receiveRing: ReceiveRingKind? = nil, refuseRings: RingRefusal? = nil,
                     realtime: Bool = false) {
@@ -42,6 +48,8 @@ public final class Engine: @unchecked Sendable {
             self.batchSize = batchSize
             self.cpus = cpus
             self.realtime = realtime
+            self.yieldEvery = UInt64(max(1, Self.environment("EGRESSD_RT_YIELD_EVERY_US").flatMap { Int($0) } ?? 1000)) * 1000
+            self.yieldFor = UInt64(max(1, Self.environment("EGRESSD_RT_YIELD_US").flatMap { Int($0) } ?? 20)) * 1000
             self.ioBackend = ioBackend
             self.qdiscBypass = qdiscBypass
             self.receiveRing = receiveRing ?? Self.environment("EGRESSD_RX_RING").flatMap(ReceiveRingKind.init(rawValue:)) ?? .frames

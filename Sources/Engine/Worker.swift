@@ -219,6 +219,10 @@ final class Worker: @unchecked Sendable {
         // What the control plane published (snapshot, underlay MACs, capture
         // tap), held here and reloaded only when `engine.published` moves: a
         // round costs atomic loads of plain integers, no retain/release.
+        // SCHED_FIFO (granted): sleep yieldFor after yieldEvery without blocking (spin rounds).
+        let yieldEvery = engine.workerScheduling[index].load(ordering: .relaxed) == 1 ? engine.settings.yieldEvery : 0
+        let yieldFor = engine.settings.yieldFor
+        var awakeSince = Self.nanoseconds()
         var seen = engine.published.load(ordering: .acquiring)
         var held = loadPublished(generation: generation)
         while !engine.stopping.load(ordering: .relaxed) {
@@ -256,7 +260,15 @@ final class Worker: @unchecked Sendable {
             if spinsLeft > 0 {
                 spinsLeft -= 1
                 for i in 0..<n { pollReady[i] = 1 }
+                if yieldEvery > 0 {
+                    let t = Self.nanoseconds()
+                    if t &- awakeSince > yieldEvery {
+                        egressd_sleep_ns(yieldFor)
+                        awakeSince = Self.nanoseconds()
+                    }
+                }
             } else if egressd_poll_in(pollFDs, pollReady, Int32(n), 100) <= 0 {
+                awakeSince = Self.nanoseconds()
                 // Idle: a whole sweep of the flow table, so idle flows leave on time.
                 if flowActive > 0 {
                     flowCache.expire(now: Self.nanoseconds(), active: flowActive, inactive: engine.flowInactive.load(ordering: .relaxed),

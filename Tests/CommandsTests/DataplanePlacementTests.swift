@@ -39,7 +39,7 @@ import Testing
 @Test func badWorkerCPUListIsRejectedWithItsPlace() {
     expectConfigError("hostname a\ndataplane worker cpus 1-\n", line: 2, column: 23, "not a CPU list")
     expectConfigError("dataplane worker cpus 2048\n", line: 1, column: 23, "not a CPU list")
-    expectConfigError("dataplane worker cpus\n", line: 1, column: 1, "Incomplete command")
+    expectConfigError("dataplane worker cpus\n", line: 1, column: 22, "Incomplete command")
 }
 
 @Test func workerRealtimeIsOffByDefaultAndRoundTrips() throws {

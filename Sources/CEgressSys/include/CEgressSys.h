@@ -99,6 +99,8 @@ int egressd_gettid(void);
 int egressd_set_thread_name(const char *name);
 /// SCHED_FIFO at `priority` for the calling thread. 0 or -errno (EPERM without CAP_SYS_NICE).
 int egressd_set_fifo(int priority);
+/// Sleeps `ns` nanoseconds (a SCHED_FIFO worker leaves its CPU to normal threads a moment).
+void egressd_sleep_ns(uint64_t ns);
 
 /// Writes `value` to a /proc/sys file (e.g. disable_ipv6 of a TUN).
 int egressd_write_sysctl(const char *path, const char *value);
