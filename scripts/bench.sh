@@ -39,6 +39,9 @@
 #   BENCH_RUNS / BENCH_WARMUP / BENCH_WINDOW   runs per figure (3), seconds (1, 5)
 #   BENCH_FLOWS      UDP source ports the generator cycles through (default 256)
 #   BENCH_LOG_LEVEL  egressd --log-level (default notice)
+#   BENCH_PLACEMENT  threads (default): one-worker egressd on cpus 0,1 with `dataplane worker cpus 1`
+#                    (worker alone on cpu1, other threads on cpu0); process: all of egressd on cpu1
+#   BENCH_REALTIME   1 = `dataplane worker realtime` (SCHED_FIFO workers) in every egressd config
 #   EG_LATENCY_BIN   latency receiver (default: eg-latency beside EGRESSD_BIN, else built in the repo)
 #   BENCH_TCP_SECONDS / BENCH_TCP_RUNS   iperf3 seconds per run (8) and runs per mode (3)
 #   BENCH_TCP_EGRESSD_CPUS / BENCH_TCP_IPERF_CPUS   taskset lists of the two egressd ("0,1") and iperf3 ("0")

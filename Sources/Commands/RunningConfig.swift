@@ -133,12 +133,56 @@ public struct DataplaneSettings: Equatable, Sendable {
     /// `dataplane qdisc-bypass`: the engine's AF_PACKET output skips the qdisc
     /// layer (faster; tcpdump/tc on the appliance no longer see it). Off by default.
     public var qdiscBypass: Bool = false
+    /// `dataplane worker cpus LIST` (e.g. `1` or `2-3,6`): the CPUs the workers own (worker i
+    /// on the i-th, round robin); every other egressd thread then runs on the CPUs the
+    /// process may use that are not in the list. Empty (the default): no placement.
+    public var workerCPUs: [Int] = []
+    /// `dataplane worker realtime`: workers ask for SCHED_FIFO priority 1 (needs
+    /// CAP_SYS_NICE; refused: logged, they run as normal threads). Off by default.
+    public var workerRealtime: Bool = false
 
-    public init(workers: Int = 1, batchSize: Int = 64, ioBackend: DataplaneIOBackend = .afxdp, qdiscBypass: Bool = false) {
+    public init(workers: Int = 1, batchSize: Int = 64, ioBackend: DataplaneIOBackend = .afxdp, qdiscBypass: Bool = false,
+                workerCPUs: [Int] = [], workerRealtime: Bool = false) {
         self.workers = workers
         self.batchSize = batchSize
         self.ioBackend = ioBackend
         self.qdiscBypass = qdiscBypass
+        self.workerCPUs = workerCPUs
+        self.workerRealtime = workerRealtime
+    }
+}
+
+/// A Linux CPU list as `taskset -c` and /proc's `Cpus_allowed_list` write it: `0`, `1-3,6`.
+public enum CPUList {
+    /// The highest CPU number accepted (CPU_SETSIZE - 1).
+    public static let maxCPU = 1023
+
+    /// The CPUs of `text`, sorted, each once; nil when it is not a CPU list.
+    public static func parse(_ text: String) -> [Int]? {
+        guard !text.isEmpty else { return nil }
+        var cpus = Set<Int>()
+        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let bounds = part.split(separator: "-", omittingEmptySubsequences: false)
+            guard bounds.count == 1 || bounds.count == 2,
+                  bounds.allSatisfy({ !$0.isEmpty && $0.count <= 4 && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
+                  let lo = Int(bounds[0]), let hi = Int(bounds[bounds.count - 1]), lo <= hi, hi <= maxCPU else { return nil }
+            for c in lo...hi { cpus.insert(c) }
+        }
+        return cpus.sorted()
+    }
+
+    /// `cpus` in the shortest form: ranges of three or more as `a-b`.
+    public static func format(_ cpus: [Int]) -> String {
+        let sorted = Array(Set(cpus)).sorted()
+        var parts: [String] = []
+        var i = 0
+        while i < sorted.count {
+            var j = i
+            while j + 1 < sorted.count && sorted[j + 1] == sorted[j] + 1 { j += 1 }
+            if j - i >= 2 { parts.append("\(sorted[i])-\(sorted[j])") } else { for k in i...j { parts.append("\(sorted[k])") } }
+            i = j + 1
+        }
+        return parts.joined(separator: ",")
     }
 }
 

@@ -59,11 +59,14 @@ public final class Appliance: @unchecked Sendable {
     public init(config: RunningConfig, logger: Logger) throws {
         self.config = RunningConfig()
         self.logger = logger
+        let placement = try ThreadPlacement.plan(workerCPUs: config.dataplane.workerCPUs, allowed: ThreadPlacement.allowedAtStart)
         engine = Engine(settings: Engine.Settings(workers: config.dataplane.workers, batchSize: config.dataplane.batchSize,
+                                                  cpus: placement?.workerCPUs ?? [],
                                                   ioBackend: Engine.IOBackend(rawValue: config.dataplane.ioBackend.rawValue) ?? .tpacket,
-                                                  qdiscBypass: config.dataplane.qdiscBypass))
+                                                  qdiscBypass: config.dataplane.qdiscBypass, realtime: config.dataplane.workerRealtime))
         netlink = try RTNetlink()
         try engine.start()
+        placeThreads(placement)
         if let reason = engine.fallbackReason {
             record("dataplane io-backend \(engine.settings.ioBackend.rawValue) unavailable, running \(engine.runningBackend.rawValue): \(reason)")
         }
@@ -99,8 +102,12 @@ public final class Appliance: @unchecked Sendable {
     /// Makes the running state match `new`. Tunnels and routes that did not
     /// change are not touched.
     public func apply(_ new: RunningConfig) throws {
+        if new.dataplane.workerCPUs != config.dataplane.workerCPUs {
+            // Refused before anything changes: a CPU this process may not run on.
+            _ = try ThreadPlacement.plan(workerCPUs: new.dataplane.workerCPUs, allowed: ThreadPlacement.allowedAtStart)
+        }
         if new.dataplane != config.dataplane && generation > 0 {
-            record("dataplane settings change (workers, batch size, io-backend, qdisc-bypass) takes effect at the next restart")
+            record("dataplane settings change (workers, batch size, io-backend, qdisc-bypass, worker cpus, realtime) takes effect at the next restart")
         }
         let tunnelLinksBefore = tunnels.mapValues(\.interfaceIndex)
         // Tunnels to remove: gone, shut down, or with changed outer addresses or key.

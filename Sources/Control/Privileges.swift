@@ -22,6 +22,10 @@ public struct PrivilegeDrop {
     /// beyond RLIMIT_MEMLOCK) after the drop.
     public static let xdpCapabilities: UInt64 = 1 << 39 | 1 << 14
 
+    /// CAP_SYS_NICE (23): kept as well with `dataplane worker realtime`, when held (the
+    /// workers ask for SCHED_FIFO after the drop).
+    public static let realtimeCapabilities: UInt64 = 1 << 23
+
     var user: (uid: uid_t, gid: gid_t)?
     var groups: [gid_t] = []
     /// Capabilities kept beyond `kept` when held (xdpCapabilities).

@@ -33,11 +33,23 @@ public final class Engine: @unchecked Sendable {
         /// Empty rounds a worker keeps reading after a packet before it sleeps
         /// in poll() (200; `EGRESSD_SPIN_ROUNDS` in the environment, for benchmarks).
         public var spinRounds: Int
+        /// Workers ask for SCHED_FIFO priority 1 (`dataplane worker realtime`).
+        public var realtime: Bool
+        /// A SCHED_FIFO worker that has not slept for `yieldEvery` nanoseconds sleeps
+        /// `yieldFor` (1000 µs / 20 µs; `EGRESSD_RT_YIELD_EVERY_US`, `EGRESSD_RT_YIELD_US`):
+        /// under steady load it never blocks in poll(), and ksoftirqd and the kernel's other
+        /// normal threads on its CPU would wait for it without end.
+        public var yieldEvery: UInt64
+        public var yieldFor: UInt64
         public init(workers: Int = 1, batchSize: Int = 64, cpus: [Int] = [], ioBackend: IOBackend = .afxdp,
-                    qdiscBypass: Bool = false, receiveRing: ReceiveRingKind? = nil, refuseRings: RingRefusal? = nil) {
+                    qdiscBypass: Bool = false, receiveRing: ReceiveRingKind? = nil, refuseRings: RingRefusal? = nil,
+                    realtime: Bool = false) {
             self.workers = workers
             self.batchSize = batchSize
             self.cpus = cpus
+            self.realtime = realtime
+            self.yieldEvery = UInt64(max(1, Self.environment("EGRESSD_RT_YIELD_EVERY_US").flatMap { Int($0) } ?? 1000)) * 1000
+            self.yieldFor = UInt64(max(1, Self.environment("EGRESSD_RT_YIELD_US").flatMap { Int($0) } ?? 20)) * 1000
             self.ioBackend = ioBackend
             self.qdiscBypass = qdiscBypass
             self.receiveRing = receiveRing ?? Self.environment("EGRESSD_RX_RING").flatMap(ReceiveRingKind.init(rawValue:)) ?? .frames
@@ -140,9 +152,29 @@ public final class Engine: @unchecked Sendable {
         current = ManagedAtomic(ForwardingSnapshot.empty(workers: settings.workers))
         generations = (0..<settings.workers).map { _ in ManagedAtomic<UInt64>(0) }
         flowRings = (0..<settings.workers).map { _ in FlowRing(capacity: 8192) }
+        workerThreadIDs = (0..<settings.workers).map { _ in ManagedAtomic<Int32>(0) }
+        workerScheduling = (0..<settings.workers).map { _ in ManagedAtomic<Int32>(0) }
     }
 
     func workerGeneration(_ i: Int) -> ManagedAtomic<UInt64> { generations[i] }
+
+    /// Each worker's kernel thread id (0 until its thread started), and the
+    /// outcome of its SCHED_FIFO request (0: none asked or not yet, 1: granted, -errno).
+    let workerThreadIDs: [ManagedAtomic<Int32>]
+    let workerScheduling: [ManagedAtomic<Int32>]
+
+    /// The workers' kernel thread ids (those started).
+    public var workerThreads: [Int32] {
+        workerThreadIDs.map { $0.load(ordering: .acquiring) }.filter { $0 != 0 }
+    }
+
+    /// Workers whose SCHED_FIFO request was refused, with the reason (`realtime`).
+    public var realtimeRefusals: [(worker: Int, error: Int32)] {
+        workerScheduling.enumerated().compactMap { i, r in
+            let v = r.load(ordering: .relaxed)
+            return v < 0 ? (i, -v) : nil
+        }
+    }
 
     /// Opens the sockets and starts one thread per worker.
     public func start() throws {
@@ -193,6 +225,12 @@ public final class Engine: @unchecked Sendable {
             runningBackend = .raw
         }
         for w in workers { w.thread = Self.startThread { w.run() } }
+        // Until each worker has placed itself (its id is what thread placement leaves out).
+        var waited = 0
+        while workerThreads.count < workers.count && waited < 2000 {
+            usleep(1000)
+            waited += 1
+        }
     }
 
     private func makeWorkers(backend: IOBackend, fanoutGroup: UInt16?) throws {

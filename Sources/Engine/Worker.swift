@@ -172,8 +172,41 @@ final class Worker: @unchecked Sendable {
         underlayNow.deallocate(); tapNow.deallocate()
     }
 
-    func run() {
+    /// What the control plane published, as the loop holds it (strong references, in
+    /// run()'s locals; the batch functions see the underlay and tap unretained).
+    struct Published {
+        var snapshot: ForwardingSnapshot
+        var underlay: UnderlayNeighbours
+        var tap: CaptureTap?
+        var view: ForwardingView
+    }
+
+    /// Loads what the control plane published (snapshot, underlay MACs, capture tap)
+    /// and says which generation this worker now uses.
+    func loadPublished(generation: ManagedAtomic<UInt64>) -> Published {
+        let snapshot = engine.current.load(ordering: .acquiring)
+        let underlay = engine.underlay.load(ordering: .acquiring)
+        let tap = engine.captureTap.load(ordering: .acquiring)
+        underlayNow.pointee = .passUnretained(underlay)
+        tapNow.pointee = tap.map { .passUnretained($0) }
+        generation.store(snapshot.generation, ordering: .releasing)
+        return Published(snapshot: snapshot, underlay: underlay, tap: tap, view: snapshot.view)
+    }
+
+    /// The thread's setup before the loop: its name (`egressd-wN`), its CPU, SCHED_FIFO when
+    /// asked for, then its kernel id for the engine (ThreadPlacement leaves it out).
+    func placeThread() {
+        "egressd-w\(index)".withCString { _ = egressd_set_thread_name($0) }
         if let cpu { _ = egressd_pin_to_cpu(Int32(cpu)) }
+        if engine.settings.realtime {
+            let r = egressd_set_fifo(1)
+            engine.workerScheduling[index].store(r == 0 ? 1 : r, ordering: .relaxed)
+        }
+        engine.workerThreadIDs[index].store(egressd_gettid(), ordering: .releasing)
+    }
+
+    func run() {
+        placeThread()
         let counters = engineRow
         var processor = initialProcessor
         var out = initialOut
@@ -186,26 +219,19 @@ final class Worker: @unchecked Sendable {
         // What the control plane published (snapshot, underlay MACs, capture
         // tap), held here and reloaded only when `engine.published` moves: a
         // round costs atomic loads of plain integers, no retain/release.
+        // SCHED_FIFO (granted): sleep yieldFor after yieldEvery without blocking (spin rounds).
+        let yieldEvery = engine.workerScheduling[index].load(ordering: .relaxed) == 1 ? engine.settings.yieldEvery : 0
+        let yieldFor = engine.settings.yieldFor
+        var awakeSince = Self.nanoseconds()
         var seen = engine.published.load(ordering: .acquiring)
-        var snapshot = engine.current.load(ordering: .acquiring)
-        var underlay = engine.underlay.load(ordering: .acquiring)
-        var tap = engine.captureTap.load(ordering: .acquiring)
-        var view = snapshot.view
-        underlayNow.pointee = .passUnretained(underlay)
-        tapNow.pointee = tap.map { .passUnretained($0) }
-        generation.store(snapshot.generation, ordering: .releasing)
+        var held = loadPublished(generation: generation)
         while !engine.stopping.load(ordering: .relaxed) {
             let now = engine.published.load(ordering: .acquiring)
             if now != seen {
                 seen = now
-                snapshot = engine.current.load(ordering: .acquiring)
-                underlay = engine.underlay.load(ordering: .acquiring)
-                tap = engine.captureTap.load(ordering: .acquiring)
-                view = snapshot.view
-                underlayNow.pointee = .passUnretained(underlay)
-                tapNow.pointee = tap.map { .passUnretained($0) }
-                generation.store(snapshot.generation, ordering: .releasing)
+                held = loadPublished(generation: generation)
             }
+            let view = held.view
             let flowActive = engine.flowActive.load(ordering: .relaxed)
             let epoch = engine.flowEpoch.load(ordering: .relaxed)
             if epoch != flowEpoch {
@@ -234,7 +260,15 @@ final class Worker: @unchecked Sendable {
             if spinsLeft > 0 {
                 spinsLeft -= 1
                 for i in 0..<n { pollReady[i] = 1 }
+                if yieldEvery > 0 {
+                    let t = Self.nanoseconds()
+                    if t &- awakeSince > yieldEvery {
+                        egressd_sleep_ns(yieldFor)
+                        awakeSince = Self.nanoseconds()
+                    }
+                }
             } else if egressd_poll_in(pollFDs, pollReady, Int32(n), 100) <= 0 {
+                awakeSince = Self.nanoseconds()
                 // Idle: a whole sweep of the flow table, so idle flows leave on time.
                 if flowActive > 0 {
                     flowCache.expire(now: Self.nanoseconds(), active: flowActive, inactive: engine.flowInactive.load(ordering: .relaxed),
@@ -245,8 +279,8 @@ final class Worker: @unchecked Sendable {
             let start = Self.nanoseconds()
             var handled = 0
             if pollReady[0] != 0 {
-                handled += backend != .raw ? receiveRing(view: view, processor: &processor, out: &out)
-                                               : receiveGRE(view: view, processor: &processor, out: &out)
+                handled += backend != .raw ? receiveRing(flows: flowActive > 0, view: view, processor: &processor, out: &out)
+                                               : receiveGRE(flows: flowActive > 0, view: view, processor: &processor, out: &out)
             }
             if xsks.count > 0 { handled += receiveXDP(flows: flowActive > 0, view: view, processor: &processor, out: &out) }
             for i in 1..<tunEnd where pollReady[i] != 0 {
@@ -256,13 +290,13 @@ final class Worker: @unchecked Sendable {
             if handled > 0 { spinsLeft = spinRounds }
             counters.add(EngineCounter.busyNanoseconds.rawValue, Self.nanoseconds() &- start)
         }
-        withExtendedLifetime((snapshot, underlay, tap)) {}
+        withExtendedLifetime(held) {}
     }
 
     /// Drains the GRE socket in batches (bounded, so TUNs get their turn).
     /// Returns the number of packets handled.
     @inline(__always)
-    func receiveGRE(view: ForwardingView, processor: inout PacketProcessor, out: inout OutputQueue) -> Int {
+    func receiveGRE(flows: Bool, view: ForwardingView, processor: inout PacketProcessor, out: inout OutputQueue) -> Int {
         var handled = 0
         for _ in 0..<4 {
             for i in 0..<batchSize {
@@ -278,7 +312,7 @@ final class Worker: @unchecked Sendable {
                 rings.rxData[i] = slots + i * Self.slotSize + PacketProcessor.headroom
                 rings.rxLength[i] = rxMessages[i].msg_len
             }
-            fromTunnel(batch: got, view: view, processor: &processor, out: &out)
+            fromTunnel(batch: got, flows: flows, view: view, processor: &processor, out: &out)
             flush(view: view, processor: &processor, out: &out)
             if got < batchSize { return handled }
         }
@@ -288,9 +322,9 @@ final class Worker: @unchecked Sendable {
     /// Runs the packet processor over a batch of GRE packets from the
     /// underlay (`rings.rxData` / `rxLength`, filled by whichever backend
     /// read them), with flow accounting and the capture tap when they are on.
+    /// `flows`: flow export is on (run() loaded it this round).
     @inline(__always)
-    func fromTunnel(batch got: Int, view: ForwardingView, processor: inout PacketProcessor, out: inout OutputQueue) {
-        let flows = engine.flowActive.load(ordering: .relaxed) > 0
+    func fromTunnel(batch got: Int, flows: Bool, view: ForwardingView, processor: inout PacketProcessor, out: inout OutputQueue) {
         let now = flows ? Self.nanoseconds() : 0
         // The tap as run() keeps it (unretained: no ARC per batch).
         let tapRef = tapNow.pointee
@@ -314,7 +348,7 @@ final class Worker: @unchecked Sendable {
     /// turn). The packets stay in the ring's frames or blocks, which go back to the
     /// kernel after the batch was flushed. Returns the packets handled.
     @inline(__always)
-    func receiveRing(view: ForwardingView, processor: inout PacketProcessor, out: inout OutputQueue) -> Int {
+    func receiveRing(flows: Bool, view: ForwardingView, processor: inout PacketProcessor, out: inout OutputQueue) -> Int {
         var handled = 0
         let ring = rings.rx
         for _ in 0..<4 {
@@ -327,7 +361,7 @@ final class Worker: @unchecked Sendable {
             handled += got
             engineRow.add(EngineCounter.batches.rawValue)
             ioRow.add(IOCounter.ringReceived.rawValue, UInt64(got))
-            fromTunnel(batch: got, view: view, processor: &processor, out: &out)
+            fromTunnel(batch: got, flows: flows, view: view, processor: &processor, out: &out)
             flush(view: view, processor: &processor, out: &out)
             ioRow.add(IOCounter.ringBlocks.rawValue, UInt64(ring.pointee.release_count))
             egressd_rxring_release(ring)

@@ -7,6 +7,7 @@ import ArgumentParser
 import Commands
 import Control
 import Dispatch
+import Engine
 import Logging
 import Observability
 #if canImport(Glibc)
@@ -62,10 +63,21 @@ struct EgressDaemon: ParsableCommand {
                 : "egressd: \(lines.first ?? "")\(text): fix the file (egressd --check --config \(config) shows where)")
             throw ExitCode(1)
         }
+        // Thread placement (`dataplane worker cpus`): checked against the CPUs this process
+        // was started on; the threads that exist now (and so those they make: the control
+        // plane's) go to the CPUs the workers do not own.
+        let placement: ThreadPlacement.Plan?
+        do {
+            placement = try ThreadPlacement.plan(workerCPUs: parsed.dataplane.workerCPUs, allowed: ThreadPlacement.allowedAtStart)
+        } catch {
+            printError("egressd: \(config): \(error)")
+            throw ExitCode(1)
+        }
         if check {
             print("\(config): configuration OK")
             return
         }
+        if let placement { ThreadPlacement.confine(to: placement.controlCPUs) }
         guard let level = Logger.Level(rawValue: logLevel) else {
             printError("egressd: unknown log level \(logLevel) (use trace, debug, info, notice, warning, error or critical)")
             throw ExitCode(1)
@@ -81,6 +93,7 @@ struct EgressDaemon: ParsableCommand {
             do {
                 var drop = try PrivilegeDrop(user: user, group: group, socketGroup: socketGroup.map(Self.groupID))
                 if parsed.dataplane.ioBackend == .afxdp { drop.extra = PrivilegeDrop.xdpCapabilities }
+                if parsed.dataplane.workerRealtime { drop.extra |= PrivilegeDrop.realtimeCapabilities }
                 try drop.apply()
             } catch {
                 printError("egressd: \(error)")

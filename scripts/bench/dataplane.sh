@@ -32,7 +32,18 @@ bench_trafgen_args() {
 bench_config() {
     bench_config_case "$1"
     if [[ -n ${BENCH_IO_BACKEND:-} ]]; then echo "dataplane io-backend $BENCH_IO_BACKEND"; fi
+    # One worker owns cpu1; egressd's other threads run on cpu0 (the process may use both).
+    if [[ $BENCH_PLACEMENT == threads && ${BENCH_CASE_WORKERS:-1} == 1 ]]; then echo "dataplane worker cpus 1"; fi
+    if [[ ${BENCH_REALTIME:-0} == 1 ]]; then echo "dataplane worker realtime"; fi
 }
+
+# BENCH_PLACEMENT: threads (default) = egressd allowed on cpus 0,1 with `dataplane worker cpus 1`
+# (the worker alone on cpu1, every other egressd thread on cpu0, beside the generator);
+# process = the whole egressd pinned to cpu1 by taskset (the worker shares cpu1 with its
+# control threads), as before thread placement. decap2w (2 workers) runs on 0,1 either way.
+BENCH_PLACEMENT=${BENCH_PLACEMENT:-threads}
+# bench_egressd_cpus: the taskset list of a one-worker egressd.
+bench_egressd_cpus() { if [[ $BENCH_PLACEMENT == threads ]]; then echo 0,1; else echo 1; fi; }
 
 bench_config_case() {
     case $1 in
@@ -258,7 +269,7 @@ bench_case_setup() {
         decap)
             # The kernel must not be able to forward the inner packets itself.
             bench_sysctl fwd net.ipv4.ip_forward=0
-            bench_start_egressd decap 1 "${BENCH_EGRESSD_WRAPPER[@]}"
+            bench_start_egressd decap "$(bench_egressd_cpus)" "${BENCH_EGRESSD_WRAPPER[@]}"
             ;;
         decap2w)
             bench_sysctl fwd net.ipv4.ip_forward=0
@@ -266,13 +277,13 @@ bench_case_setup() {
             ;;
         redirect)
             bench_sysctl fwd net.ipv4.ip_forward=0
-            bench_start_egressd redirect 1 "${BENCH_EGRESSD_WRAPPER[@]}"
+            bench_start_egressd redirect "$(bench_egressd_cpus)" "${BENCH_EGRESSD_WRAPPER[@]}"
             bench_redirect_cache_up
             ;;
         encap)
             # The kernel forwards gen's packets into the TUNs: that is the design.
             bench_sysctl fwd net.ipv4.ip_forward=1
-            bench_start_egressd encap 1 "${BENCH_EGRESSD_WRAPPER[@]}"
+            bench_start_egressd encap "$(bench_egressd_cpus)" "${BENCH_EGRESSD_WRAPPER[@]}"
             ;;
         *) eg_die "unknown dataplane case '$1'" ;;
     esac
@@ -361,7 +372,8 @@ bench_suite_dataplane() {
 # offered_pps: what the generator (cpu0) put on its veth; spread: (max-min)/median over runs.
 # kernel: fwd's own IP forwarding; veth delivers on the sending CPU and RPS is off, so the
 #   kernel's whole forwarding path runs on cpu0 beside the generator (no-RPS figure).
-# decap/encap: egressd pinned to cpu1 (taskset), one worker; ip_forward=0 for decap (only the
+# decap/encap: one worker, alone on cpu1 (`dataplane worker cpus 1`, egressd's other threads on
+#   cpu0; BENCH_PLACEMENT=process: all of egressd on cpu1); ip_forward=0 for decap (only the
 #   engine forwards), =1 for encap (fwd's kernel routes inner packets into egressd's TUNs:
 #   the design, and that kernel work runs on cpu0; afxdp's steering asks the same route).
 # redirect: decap's input, every packet matched by a WCCP service and sent to the cache in GRE

@@ -7,7 +7,8 @@
 # or inside GRE for encap) and records the kernel's receive time on d0 (SO_TIMESTAMPNS) -
 # stamp in an HDR histogram. Both ends on one machine, one clock. The receiver's own wake-up
 # (it shares cpu0 with the sender) is not in the figure; it is printed apart. egressd's added
-# latency is its figure minus the kernel's.
+# latency is its figure minus the kernel's. egressd may run on both CPUs: `dataplane worker
+# cpus 1` puts its worker alone on cpu1, its other threads on cpu0 (BENCH_PLACEMENT).
 # The maximum rate is the dataplane suite's figure when it ran in the same invocation,
 # otherwise one short measurement (BENCH_LATENCY_PROBE seconds) here.
 # Expects rig.sh, measure.sh and dataplane.sh sourced, the rig up, EG_LATENCY_BIN.
@@ -34,11 +35,15 @@ bench_latency_run() {
     local case=$1 pps=$2 out=$BENCH_STATE/latency-$1 recv_pid gen_pid
     local -a args
     mapfile -t args < <(bench_trafgen_args "$case" "$BENCH_LATENCY_SIZE")
-    bench_in sink taskset -c 0 "$EG_LATENCY_BIN" --interface d0 \
+    local -a ends=(taskset -c 0)
+    # BENCH_LATENCY_ENDS_FIFO=1: generator and receiver on SCHED_FIFO 1 too (a loaded cpu0 then
+    # does not delay the stamp-to-send step), to tell their scheduling from the forwarder's.
+    [[ ${BENCH_LATENCY_ENDS_FIFO:-0} == 1 ]] && ends+=(chrt -f 1)
+    bench_in sink "${ends[@]}" "$EG_LATENCY_BIN" --interface d0 \
         --duration "$(( BENCH_LATENCY_SECONDS + 1 ))" --skip "$BENCH_LATENCY_SKIP" >"$out.recv" 2>&1 &
     recv_pid=$!
     sleep 0.3
-    bench_in gen taskset -c 0 "$EG_TRAFGEN_BIN" "${args[@]}" --timestamps --pps "$pps" --batch 8 \
+    bench_in gen "${ends[@]}" "$EG_TRAFGEN_BIN" "${args[@]}" --timestamps --pps "$pps" --batch 8 \
         --duration "$BENCH_LATENCY_SECONDS" >"$out.gen" 2>&1 &
     gen_pid=$!
     wait "$gen_pid" || { cat "$out.gen" >&2; eg_die "eg-trafgen --timestamps failed ($case)"; }
@@ -87,7 +92,8 @@ bench_suite_latency() {
 #   rate (latency_rate_pps), stamped by the generator (CLOCK_MONOTONIC, right before the TX ring
 #   slot is handed over) and read by eg-latency on the sink's veth (AF_PACKET socket, user space,
 #   HDR histogram, 3 digits); the first ${BENCH_LATENCY_SKIP} s are not counted. Generator and
-#   receiver on cpu0, egressd on cpu1 (kernel: its forwarding runs on cpu0 in softirq).
+#   receiver on cpu0, egressd's worker alone on cpu1, its other threads on cpu0
+#   (BENCH_PLACEMENT=${BENCH_PLACEMENT}; kernel: its forwarding runs on cpu0 in softirq).
 # added_latency_*: egressd's percentile minus the kernel reference's (goal p99 < 100 us).
 NOTES
 }

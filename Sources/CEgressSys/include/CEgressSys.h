@@ -88,6 +88,20 @@ int egressd_poll_in(const int *fds, int *ready, int n, int timeout_ms);
 /// Pins the calling thread to one CPU. Returns 0 or -errno.
 int egressd_pin_to_cpu(int cpu);
 
+/// Thread placement (placement.c). The CPUs thread `tid` (0: the caller) may run on,
+/// up to `max` into `out`: their count or -errno.
+int egressd_thread_cpus(int tid, int *out, int max);
+/// Confines thread `tid` (0: the caller) to `cpus`. Returns 0 or -errno.
+int egressd_set_thread_cpus(int tid, const int *cpus, int n);
+/// The calling thread's kernel id.
+int egressd_gettid(void);
+/// Names the calling thread (15 characters at most; /proc/PID/task/TID/comm). 0 or -errno.
+int egressd_set_thread_name(const char *name);
+/// SCHED_FIFO at `priority` for the calling thread. 0 or -errno (EPERM without CAP_SYS_NICE).
+int egressd_set_fifo(int priority);
+/// Sleeps `ns` nanoseconds (a SCHED_FIFO worker leaves its CPU to normal threads a moment).
+void egressd_sleep_ns(uint64_t ns);
+
 /// Writes `value` to a /proc/sys file (e.g. disable_ipv6 of a TUN).
 int egressd_write_sysctl(const char *path, const char *value);
 

@@ -1,6 +1,7 @@
 // `dataplane workers N`, `dataplane batch-size N`, `dataplane io-backend tpacket|raw|afxdp`,
-// `dataplane qdisc-bypass`. The running config shows only what differs from the defaults
-// (io-backend afxdp: `dataplane io-backend tpacket` appears when pinned).
+// `dataplane qdisc-bypass`, `dataplane worker cpus LIST`, `dataplane worker realtime`. The
+// running config shows only what differs from the defaults (io-backend afxdp: `dataplane
+// io-backend tpacket` appears when pinned).
 
 /// Packet engine settings.
 enum DataplaneCommands: CommandFamily {
@@ -38,6 +39,25 @@ enum DataplaneCommands: CommandFamily {
         registry.config(.config, [.no, dataplane, bypass]) { s, _ throws(CommandFailure) in
             s.config.dataplane.qdiscBypass = false
         }
+        let worker = CommandElement.keyword("worker", help: "Packet worker threads: placement and scheduling")
+        let cpus = CommandElement.keyword("cpus", help: "CPUs the workers own; egressd's other threads run on the rest")
+        let cpuList = CommandElement.argument("list", .word, help: "CPU list, e.g. 1 or 2-3,6 (as taskset -c)")
+        registry.config(.config, [dataplane, worker, cpus, cpuList]) { s, a throws(CommandFailure) in
+            guard let list = CPUList.parse(try a.string("list")) else {
+                throw CommandFailure("not a CPU list (CPU numbers 0-\(CPUList.maxCPU), ranges as 2-3, separated by commas)", argument: "list")
+            }
+            s.config.dataplane.workerCPUs = list
+        }
+        registry.config(.config, [.no, dataplane, worker, cpus, .optional([cpuList])]) { s, _ throws(CommandFailure) in
+            s.config.dataplane.workerCPUs = []
+        }
+        let realtime = CommandElement.keyword("realtime", help: "SCHED_FIFO priority 1 for the workers (needs CAP_SYS_NICE)")
+        registry.config(.config, [dataplane, worker, realtime]) { s, _ throws(CommandFailure) in
+            s.config.dataplane.workerRealtime = true
+        }
+        registry.config(.config, [.no, dataplane, worker, realtime]) { s, _ throws(CommandFailure) in
+            s.config.dataplane.workerRealtime = false
+        }
     }
 
     static func render(_ config: RunningConfig) -> [[String]] {
@@ -47,6 +67,8 @@ enum DataplaneCommands: CommandFamily {
         if config.dataplane.batchSize != defaults.batchSize { lines.append("dataplane batch-size \(config.dataplane.batchSize)") }
         if config.dataplane.ioBackend != defaults.ioBackend { lines.append("dataplane io-backend \(config.dataplane.ioBackend.rawValue)") }
         if config.dataplane.qdiscBypass { lines.append("dataplane qdisc-bypass") }
+        if !config.dataplane.workerCPUs.isEmpty { lines.append("dataplane worker cpus \(CPUList.format(config.dataplane.workerCPUs))") }
+        if config.dataplane.workerRealtime { lines.append("dataplane worker realtime") }
         return [lines]
     }
 

@@ -55,7 +55,7 @@ extension Worker {
                         xsks.steerData[spoke] = p; xsks.steerLength[spoke] = lengths[i]; spoke += 1
                     }
                 }
-                if gre > 0 { fromTunnel(batch: gre, view: view, processor: &processor, out: &out) }
+                if gre > 0 { fromTunnel(batch: gre, flows: flows, view: view, processor: &processor, out: &out) }
                 if spoke > 0 { fromSteered(batch: spoke, flows: flows, view: view, processor: &processor, out: &out) }
                 flush(view: view, processor: &processor, out: &out)
                 egressd_xsk_rx_release(x)

@@ -1,0 +1,31 @@
+// Thread placement at start (Engine/ThreadPlacement.swift): with `dataplane worker
+// cpus`, every thread but the workers goes to the other CPUs (main confined the
+// threads that existed before the control plane started; this sweep catches those
+// made since), and refused SCHED_FIFO requests (`dataplane worker realtime`) are said.
+
+import Engine
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Appliance {
+    func placeThreads(_ plan: ThreadPlacement.Plan?) {
+        if let plan {
+            let workers = engine.workerThreads
+            let (moved, failed) = ThreadPlacement.confine(to: plan.controlCPUs, except: Set(workers))
+            let control = plan.controlCPUs.map(String.init).joined(separator: ",")
+            let owned = plan.workerCPUs.map(String.init).joined(separator: ",")
+            record("thread placement: \(workers.count) worker(s) on CPU \(owned), \(moved) other thread(s) on CPU \(control)"
+                + (plan.shared ? " (the workers take every CPU egressd may use: the other threads share them)" : "")
+                + (failed > 0 ? ", \(failed) could not be moved" : ""))
+        }
+        for (worker, error) in engine.realtimeRefusals {
+            let why = error == EPERM ? "not permitted (needs CAP_SYS_NICE, or an RLIMIT_RTPRIO of 1 or more)" : String(cString: strerror(error))
+            logger.warning("dataplane worker realtime: SCHED_FIFO refused for worker \(worker): \(why); it runs as a normal thread")
+            record("dataplane worker realtime refused for worker \(worker): \(why)")
+        }
+        if engine.settings.realtime && engine.realtimeRefusals.isEmpty {
+            record("dataplane worker realtime: \(engine.settings.workers) worker(s) on SCHED_FIFO priority 1")
+        }
+    }
+}
