@@ -66,11 +66,7 @@ router bgp 65000
   neighbor fd66::1 default-originate track 1
  exit-address-family
 EOF
-"$EGRESSD_BIN" --config "$WORK/app.conf" --check >/dev/null || fail "app.conf does not pass --check"
-in_ns "$APP" "$EGRESSD_BIN" --config "$WORK/app.conf" --socket "$WORK/app.sock" --log-level info \
-    </dev/null >"$WORK/app.log" 2>&1 &
-PIDS+=($!)
-eg_wait 30 egsh "show version" || fail "egressd did not start"
+start_egressd app "$APP"
 
 mkdir -p "$FRR_DIR"
 cat >"$FRR_DIR/bgpd.conf" <<EOF

@@ -55,11 +55,7 @@ router bgp 65000
   neighbor 10.67.0.1 soft-reconfiguration inbound
  exit-address-family
 EOF
-"$EGRESSD_BIN" --config "$WORK/app.conf" --check >/dev/null || fail "app.conf does not pass --check"
-in_ns "$APP" "$EGRESSD_BIN" --config "$WORK/app.conf" --socket "$WORK/app.sock" --log-level info \
-    </dev/null >"$WORK/app.log" 2>&1 &
-PIDS+=($!)
-eg_wait 30 egsh -c "show version" || fail "egressd did not start"
+start_egressd app "$APP"
 
 mkdir -p "$FRR_DIR"
 cat >"$FRR_DIR/bgpd.conf" <<EOF

@@ -98,7 +98,9 @@ start_egressd() {
         --log-level info </dev/null >>"$WORK/$node.log" 2>&1 &
     EGRESSD_PID=$!
     PIDS+=("$EGRESSD_PID")
-    eg_wait 30 egsh "$node" "show interfaces json" >/dev/null || fail "egressd in $node did not start"
+    # The binary, not the egsh function: some tests define an egsh of their own.
+    eg_wait 30 "$EGSH_BIN" --socket "$WORK/$node.sock" -c "show interfaces json" >/dev/null \
+        || fail "egressd in $node did not start"
 }
 
 # frr_start NS: FRR's zebra and bgpd in NS with the bgpd.conf the test wrote to $FRR_DIR

@@ -53,6 +53,19 @@ lab_up() {
     "$LAB" up >"$WORK/up.log" 2>&1 || { sed 's/^/    /' "$WORK/up.log"; fail "scripts/lab.sh up failed"; }
 }
 
+# proxy_segment NS ROUTER ADDRESS...: namespace NS (the test lists it in TEST_NAMESPACES) on a
+# /24 with app1: app1's wc0 has ROUTER, NS's eth0 each ADDRESS (a cache, a second sender...).
+proxy_segment() {
+    local ns=$1 router=$2 a; shift 2
+    ip netns add "$ns" || fail "cannot create namespace $ns"
+    ip -n "$ns" link set lo up
+    ip -n "${LAB_PREFIX}app1" link add wc0 type veth peer name eth0 netns "$ns" || fail "cannot create the proxy veth"
+    ip -n "${LAB_PREFIX}app1" addr add "$router/24" dev wc0
+    ip -n "${LAB_PREFIX}app1" link set wc0 up
+    for a in "$@"; do ip -n "$ns" addr add "$a/24" dev eth0; done
+    ip -n "$ns" link set eth0 up
+}
+
 # in_node NODE CMD...: run CMD inside the lab node.
 in_node() { "$LAB" exec "$@"; }
 
