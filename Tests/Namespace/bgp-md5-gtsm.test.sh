@@ -57,7 +57,6 @@ router bgp 65000
 EOF
 start_egressd app "$APP"
 
-mkdir -p "$FRR_DIR"
 cat >"$FRR_DIR/bgpd.conf" <<EOF
 frr defaults traditional
 hostname peer-bgpd
@@ -76,9 +75,7 @@ router bgp 64512
   network 10.2.0.0/16
  exit-address-family
 EOF
-in_ns "$PEER" /usr/lib/frr/bgpd -Z -S -f "$FRR_DIR/bgpd.conf" --vty_socket "$FRR_DIR" -i "$FRR_DIR/bgpd.pid" \
-    -A 127.0.0.1 -P 0 >"$FRR_DIR/bgpd.out" 2>&1 &
-PIDS+=($!)
+frr_bgpd_start "$PEER"
 
 frr_state() { vtysh_c -c "show bgp ipv4 unicast summary json" | eg_json "d['peers']['10.67.0.2']['state']" 2>/dev/null; }
 established() { [[ $(frr_state) == Established ]]; }

@@ -5,7 +5,7 @@
 # in_ns and vtysh_c, kills PIDS and removes the namespaces and WORK on any exit, checks
 # EGRESSD_BIN/EGSH_BIN and installs FRR if it is missing. Below: the topology and start-up
 # pieces the tests share (frr_underlay, stub_subnet, tunnel_pair_conf, start_egressd, frr_start,
-# frr_app_conf, frr_tgw_bgpd_conf).
+# frr_bgpd_start, frr_app_conf, frr_tgw_bgpd_conf).
 # shellcheck shell=bash
 WORK=$(mktemp -d "/tmp/egressd-nstest-$TEST_NAME.XXXXXX")
 FRR_DIR=$WORK/frr
@@ -115,6 +115,15 @@ frr_start() {
     eg_wait 10 test -S "$FRR_DIR/zserv.api" || fail "zebra did not start"
     nsenter --net="/run/netns/$1" -- /usr/lib/frr/bgpd -u frr -g frr -f "$FRR_DIR/bgpd.conf" -z "$FRR_DIR/zserv.api" \
         --vty_socket "$FRR_DIR" -i "$FRR_DIR/bgpd.pid" -A 127.0.0.1 -P 0 >>"$FRR_DIR/bgpd.out" 2>&1 &
+    BGPD_PID=$!
+    PIDS+=("$BGPD_PID")
+}
+
+# frr_bgpd_start NS: FRR's bgpd alone in NS (-Z: no zebra, -S: no kernel routes) with the
+# bgpd.conf the test wrote to $FRR_DIR (bgp-health, bgp-md5-gtsm). BGPD_PID is bgpd's pid.
+frr_bgpd_start() {
+    nsenter --net="/run/netns/$1" -- /usr/lib/frr/bgpd -Z -S -f "$FRR_DIR/bgpd.conf" --vty_socket "$FRR_DIR" \
+        -i "$FRR_DIR/bgpd.pid" -A 127.0.0.1 -P 0 >"$FRR_DIR/bgpd.out" 2>&1 &
     BGPD_PID=$!
     PIDS+=("$BGPD_PID")
 }
