@@ -66,6 +66,24 @@ proxy_segment() {
     ip -n "$ns" link set eth0 up
 }
 
+# udp_flows_answered COUNT BASE-PORT WHAT: COUNT UDP echo flows from spoke1 to the origin
+# (udp_flows.py, source ports from BASE-PORT, its report in $WORK/flows.json); fails the test,
+# naming WHAT, unless every flow was answered.
+udp_flows_answered() {
+    local count=$1 base=$2 what=$3 answered
+    in_node spoke1 "$PY" "$NS_TEST_DIR/udp_flows.py" 198.51.100.80 7 --flows "$count" --base-port "$base" \
+        >"$WORK/flows.json" || fail "$what: udp_flows.py failed"
+    answered=$("$PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["answered"]))' "$WORK/flows.json")
+    [[ $answered == "$count" ]] || fail "$what: only $answered of $count UDP flows answered"
+}
+
+# counters_snapshot NODE: NODE's `show interfaces json` and `show dataplane json` as one
+# document {"interfaces": ..., "dataplane": ...}.
+counters_snapshot() {
+    printf '{"interfaces": %s, "dataplane": %s}' \
+        "$(egsh_json "$1" "show interfaces json")" "$(egsh_json "$1" "show dataplane json")"
+}
+
 # in_node NODE CMD...: run CMD inside the lab node.
 in_node() { "$LAB" exec "$@"; }
 
