@@ -96,7 +96,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // BGP route injector for `scripts/bench.sh bgp` (same feed for egressd, BIRD, FRR).
-        .executableTarget(name: "eg-bgpfeed", dependencies: ["BGP", "Packet"]),
+        .executableTarget(name: "eg-bgpfeed", dependencies: [
+            "BGP", "Packet", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "egsh", dependencies: [
             "Control", "Commands", "CEdit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
