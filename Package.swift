@@ -86,14 +86,19 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Traffic generator for scripts/bench.sh (AF_PACKET, prebuilt frames).
-        .executableTarget(name: "eg-trafgen", dependencies: ["CEgressSys"]),
+        .executableTarget(name: "eg-trafgen", dependencies: [
+            "CEgressSys", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         // One-way latency probe for `scripts/bench.sh latency`: timestamped frames at a fixed
         // rate on one side of the rig, a receiver with an HDR histogram on the other.
         .executableTarget(name: "eg-latency", dependencies: [
             "CEgressSys", .product(name: "Histogram", package: "hdrhistogram-swift"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // BGP route injector for `scripts/bench.sh bgp` (same feed for egressd, BIRD, FRR).
-        .executableTarget(name: "eg-bgpfeed", dependencies: ["BGP", "Packet"]),
+        .executableTarget(name: "eg-bgpfeed", dependencies: [
+            "BGP", "Packet", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "egsh", dependencies: [
             "Control", "Commands", "CEdit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

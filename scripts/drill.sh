@@ -43,11 +43,8 @@ set -euo pipefail
 SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib/common.sh
 source "$SCRIPTS/lib/common.sh"
-LAB=$SCRIPTS/lab.sh
-PY=/usr/bin/python3
-P=${LAB_PREFIX-eg-}
-export LAB_PREFIX=$P
-STATE=/run/egressd-lab/$P
+# shellcheck source=lib/lab_state.sh
+source "$SCRIPTS/lib/lab_state.sh"
 DRILLS=(proxy-down proxy-up tunnel-down appliance-down appliance-restart egress-path-down config-reload)
 
 usage() { sed -n '/^# Usage:/,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2; exit "${1:-2}"; }
@@ -63,13 +60,7 @@ now() { date +%s.%N; }
 log() { printf '[drill %s %s] %s\n' "$NAME" "$(date +%T)" "$*" >&2; }
 
 # --- the lab --------------------------------------------------------------------------------
-if [[ ! -f $STATE/appliances ]]; then
-    log "lab '$P' is not up: bringing it up (scripts/lab.sh up)"
-    "$LAB" up || eg_die "scripts/lab.sh up failed"
-fi
-APPLIANCES=$(cat "$STATE/appliances")
-PROXIES=$(cat "$STATE/proxies")
-EGSH=$(cat "$STATE/egsh.path")
+eg_lab_attach "$SCRIPTS" log   # LAB PY P STATE APPLIANCES PROXIES EGSH
 case $NAME in
     proxy-*) [[ $PROXIES == 1 ]] || eg_die "$NAME needs the proxies (a lab with LAB_PROXIES=1)" ;;
     tunnel-down|appliance-*|egress-path-down)

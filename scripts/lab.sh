@@ -526,7 +526,7 @@ cmd_up() {
 # Teardown: safe to run twice and after a half-failed up.
 
 cmd_down() {
-    local pidfile node pid
+    local pidfile node
     lab_proxies_down
     # Daemons first (by recorded pid), so they can remove their TUNs and routes cleanly.
     # A load (lab.sh traffic) first, so it does not count the teardown as failures.
@@ -536,11 +536,7 @@ cmd_down() {
         [[ -f $pidfile ]] && eg_kill_pid "$(cat "$pidfile")" 10
     done
     # Anything else still running inside our namespaces (captures, test helpers) is ours too.
-    for node in "${ALL_NODES[@]}"; do
-        [[ -e /run/netns/$(ns "$node") ]] || continue
-        for pid in $(ip netns pids "$(ns "$node")" 2>/dev/null); do eg_kill_pid "$pid" 3; done
-        ip netns del "$(ns "$node")" 2>/dev/null || eg_log "warning: could not delete netns $(ns "$node")"
-    done
+    eg_netns_delete "$P" "${ALL_NODES[@]}"
     rm -rf -- "$STATE"
     rmdir /run/egressd-lab 2>/dev/null || true
     eg_log "lab '$P' down"

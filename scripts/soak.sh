@@ -24,11 +24,8 @@ set -euo pipefail
 SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib/common.sh
 source "$SCRIPTS/lib/common.sh"
-LAB=$SCRIPTS/lab.sh
-PY=/usr/bin/python3
-P=${LAB_PREFIX-eg-}
-export LAB_PREFIX=$P
-STATE=/run/egressd-lab/$P
+# shellcheck source=lib/lab_state.sh
+source "$SCRIPTS/lib/lab_state.sh"
 
 (( EUID == 0 )) || eg_die "the soak needs root (the lab)"
 [[ ${1:-} =~ ^[0-9]+$ ]] && (( $1 >= 1 )) || { sed -n '/^# Usage:/,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
@@ -41,13 +38,7 @@ SEED=${SOAK_SEED:-$(date +%s)}
 RANDOM=$SEED
 log() { printf '[soak %s] %s\n' "$(date +%T)" "$*" >&2; }
 
-if [[ ! -f $STATE/appliances ]]; then
-    log "lab '$P' is not up: bringing it up (scripts/lab.sh up)"
-    "$LAB" up || eg_die "scripts/lab.sh up failed"
-fi
-APPLIANCES=$(cat "$STATE/appliances")
-PROXIES=$(cat "$STATE/proxies")
-EGSH=$(cat "$STATE/egsh.path")
+eg_lab_attach "$SCRIPTS" log   # LAB PY P STATE APPLIANCES PROXIES EGSH
 APPS=(app1); (( APPLIANCES == 2 )) && APPS+=(app2)
 EGRESSD_NODES=(tgw "${APPS[@]}")
 

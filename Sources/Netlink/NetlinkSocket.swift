@@ -145,32 +145,44 @@ final class NetlinkSocket {
         return writer.length
     }
 
+    /// Sends one request (nlmsghdr with a new sequence number, `flags`, then what `build` adds)
+    /// and hands each message of its answer to `handle` until `handle` says the answer is
+    /// complete. Messages with another sequence number (stale replies of earlier requests) are
+    /// skipped.
+    private func exchange(type: UInt16, flags: UInt16, operation: String,
+                          _ build: (inout MessageWriter) throws(NetlinkError) -> Void,
+                          handle: (ReceivedMessage) -> Bool) throws(NetlinkError) {
+        let seq = nextSequence()
+        let length = try write(type: type, flags: flags, sequence: seq, operation: operation, build)
+        try send(UnsafeRawBufferPointer(start: sendBuffer.baseAddress, count: length), operation: operation)
+        var finished = false
+        while !finished {
+            let datagram = try receive(operation: operation)
+            forEachMessage(in: datagram) { message in
+                guard message.sequence == seq, !finished else { return }
+                finished = handle(message)
+            }
+        }
+    }
+
     /// Sends one request with NLM_F_ACK and waits for its ack. Messages that come before the
     /// ack (the answer of a GET) are passed to `reply`. A negative ack throws.
     func request(type: UInt16, flags: UInt16 = 0, operation: String,
                  _ build: (inout MessageWriter) throws(NetlinkError) -> Void,
                  reply: (ReceivedMessage) -> Void = { _ in }) throws(NetlinkError) {
-        let seq = nextSequence()
-        let length = try write(type: type, flags: NLMFlag.request | NLMFlag.ack | flags, sequence: seq,
-                               operation: operation, build)
-        try send(UnsafeRawBufferPointer(start: sendBuffer.baseAddress, count: length), operation: operation)
-        var finished = false
         var failure: NetlinkError?
-        while !finished {
-            let datagram = try receive(operation: operation)
-            forEachMessage(in: datagram) { message in
-                guard message.sequence == seq, !finished else { return }  // a stale reply of an earlier request
-                switch message.type {
-                case MessageType.error:
-                    finished = true
-                    failure = Self.ackError(message, operation: operation)
-                case MessageType.noop:
-                    break
-                case MessageType.done, MessageType.overrun:
-                    finished = true
-                default:
-                    reply(message)
-                }
+        try exchange(type: type, flags: NLMFlag.request | NLMFlag.ack | flags, operation: operation, build) { message in
+            switch message.type {
+            case MessageType.error:
+                failure = Self.ackError(message, operation: operation)
+                return true
+            case MessageType.noop:
+                return false
+            case MessageType.done, MessageType.overrun:
+                return true
+            default:
+                reply(message)
+                return false
             }
         }
         if let failure { throw failure }
@@ -183,32 +195,25 @@ final class NetlinkSocket {
         for _ in 0..<5 {
             var items: [T] = []
             var interrupted = false
-            let seq = nextSequence()
-            let length = try write(type: type, flags: NLMFlag.request | NLMFlag.dump, sequence: seq,
-                                   operation: operation) { w in build(&w) }
-            try send(UnsafeRawBufferPointer(start: sendBuffer.baseAddress, count: length), operation: operation)
-            var finished = false
             var failure: NetlinkError?
-            while !finished {
-                let datagram = try receive(operation: operation)
-                forEachMessage(in: datagram) { message in
-                    guard message.sequence == seq, !finished else { return }
-                    if message.flags & NLMFlag.dumpInterrupted != 0 { interrupted = true }
-                    switch message.type {
-                    case MessageType.done:
-                        finished = true
-                        // NLMSG_DONE carries an int: negative when the dump itself failed.
-                        if let code = message.payload.i32, code < 0 {
-                            failure = NetlinkError(operation: operation, errno: -code)
-                        }
-                    case MessageType.error:
-                        finished = true
-                        failure = Self.ackError(message, operation: operation)
-                    case MessageType.noop, MessageType.overrun:
-                        break
-                    default:
-                        if let item = decode(message) { items.append(item) }
+            try exchange(type: type, flags: NLMFlag.request | NLMFlag.dump, operation: operation,
+                         { w in build(&w) }) { message in
+                if message.flags & NLMFlag.dumpInterrupted != 0 { interrupted = true }
+                switch message.type {
+                case MessageType.done:
+                    // NLMSG_DONE carries an int: negative when the dump itself failed.
+                    if let code = message.payload.i32, code < 0 {
+                        failure = NetlinkError(operation: operation, errno: -code)
                     }
+                    return true
+                case MessageType.error:
+                    failure = Self.ackError(message, operation: operation)
+                    return true
+                case MessageType.noop, MessageType.overrun:
+                    return false
+                default:
+                    if let item = decode(message) { items.append(item) }
+                    return false
                 }
             }
             if let failure { throw failure }

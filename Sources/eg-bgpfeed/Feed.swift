@@ -31,19 +31,8 @@ struct Feed {
 }
 
 enum FeedBuilder {
-    /// SplitMix64: deterministic, seedable.
-    struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: UInt64) -> UInt64 { next() % max(1, n) }
-        mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-    }
+    /// Deterministic and seedable (Packet's SplitMix64, with `below` and `unit` from this file).
+    typealias Random = SplitMix64
 
     /// Non-overlapping prefixes from `first` upward: mostly /24, every 16th a /23 or /22.
     static func prefixes(_ count: Int, from first: IPv4Address, random: inout Random) -> [IPv4Prefix] {
@@ -83,7 +72,7 @@ enum FeedBuilder {
     }
 
     static func build(_ options: FeedOptions) -> Feed {
-        var random = Random(state: options.seed)
+        var random = Random(seed: options.seed)
         var feed = Feed()
         feed.prefixes = prefixes(options.prefixes, from: options.firstAddress, random: &random)
         let sets = max(1, min(options.attributeSets, options.prefixes))
@@ -108,4 +97,11 @@ enum FeedBuilder {
     }
 
     static func pow2(_ x: Double) -> Double { x * x }
+}
+
+extension SplitMix64 {
+    /// A number in 0..<n (0 for n 0).
+    mutating func below(_ n: UInt64) -> UInt64 { next() % max(1, n) }
+    /// A number in [0, 1).
+    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }

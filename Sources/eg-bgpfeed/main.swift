@@ -10,20 +10,6 @@ import BGP
 import Glibc
 import Packet
 
-let usage = """
-    usage: eg-bgpfeed --connect A.B.C.D --next-hop A.B.C.D [options]
-      --connect A        receiver's address (TCP port --port, default 179)
-      --source A         local address to bind (default: the kernel's choice)
-      --local-as N       our AS (default 64999)
-      --router-id A      our BGP identifier (default: --next-hop)
-      --next-hop A       NEXT_HOP of every route (our address on the link)
-      --prefixes N       IPv4 prefixes to announce (default 1000000)
-      --attribute-sets N distinct path attribute sets (default 100000)
-      --hold N           hold time we offer (default 240)
-      --dry-run          build the feed, print its figures, exit
-    Prints `established_at: T`, `sent_at: T` (Unix seconds) and the feed's figures.
-    """
-
 /// A line on standard error (fd 2, unbuffered).
 func complain(_ message: String) {
     let line = Array("eg-bgpfeed: \(message)\n".utf8)
@@ -124,46 +110,16 @@ final class Connection {
 func run() {
     // MARK: command line
 
-    var options = FeedOptions()
-    var connectTo: IPv4Address?
-    var source: IPv4Address?
-    var port: UInt16 = 179
-    var routerID: IPv4Address?
-    var holdTime: UInt16 = 240
-    var dryRun = false
-    var args = CommandLine.arguments.dropFirst()
-    func value(_ flag: String) -> String {
-        guard let v = args.popFirst() else { fail("\(flag) needs a value") }
-        return v
+    let command: Options
+    do {
+        command = try Options.parse(Array(CommandLine.arguments.dropFirst()))
+    } catch {
+        if Options.exitCode(for: error) == .success { print(Options.helpMessage()); exit(0) }
+        fail(Options.fullMessage(for: error))
     }
-    func address(_ flag: String) -> IPv4Address {
-        let text = value(flag)
-        guard let a = IPv4Address(text) else { fail("\(flag): not an IPv4 address: \(text)") }
-        return a
-    }
-    func number<T: FixedWidthInteger>(_ flag: String, _: T.Type) -> T {
-        let text = value(flag)
-        guard let n = T(text) else { fail("\(flag): not a number: \(text)") }
-        return n
-    }
-    while let flag = args.popFirst() {
-        switch flag {
-        case "--connect": connectTo = address(flag)
-        case "--source": source = address(flag)
-        case "--port": port = number(flag, UInt16.self)
-        case "--local-as": options.localAS = number(flag, UInt32.self)
-        case "--router-id": routerID = address(flag)
-        case "--next-hop": options.nextHop = address(flag)
-        case "--prefixes": options.prefixes = number(flag, Int.self)
-        case "--attribute-sets": options.attributeSets = number(flag, Int.self)
-        case "--hold": holdTime = number(flag, UInt16.self)
-        case "--dry-run": dryRun = true
-        case "-h", "--help": print(usage); exit(0)
-        default: fail("unknown option \(flag)\n\(usage)")
-        }
-    }
-    guard options.nextHop.value != 0 else { fail("--next-hop is required\n\(usage)") }
-    guard options.prefixes > 0, options.attributeSets > 0 else { fail("--prefixes and --attribute-sets must be positive") }
+    let options = command.feed
+    let connectTo = command.connect, source = command.source, port = command.port
+    let routerID = command.routerID, holdTime = command.hold, dryRun = command.dryRun
 
     // MARK: the feed, built before connecting
 
@@ -175,7 +131,7 @@ func run() {
     say("feed_update_messages: \(feed.messages)")
     say("feed_bytes: \(feed.bytes.count)")
     if dryRun { exit(0) }
-    guard let connectTo else { fail("--connect is required\n\(usage)") }
+    guard let connectTo else { fail("--connect is required (or --dry-run)\n\(Options.usageString())") }
 
     // MARK: session
 

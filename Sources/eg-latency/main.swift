@@ -44,9 +44,9 @@ func fail(_ call: String) -> Never {
 
 let options: Options
 do {
-    options = try Options(arguments: Array(CommandLine.arguments.dropFirst()))
+    options = try Options.parse(Array(CommandLine.arguments.dropFirst()))
 } catch {
-    exitWithMessage("eg-latency: \(error)", status: 2)
+    exitWithMessage("eg-latency: \(Options.fullMessage(for: error))", status: 2)
 }
 
 let ethernetProtocolAll: UInt16 = 0x0003  // ETH_P_ALL

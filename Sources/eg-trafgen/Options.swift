@@ -1,91 +1,74 @@
-// Command line of eg-trafgen (plain parsing: this target depends on nothing but CEgressSys).
+// Command line of eg-trafgen (swift-argument-parser, as eg-latency and egsh).
+import ArgumentParser
 import Glibc
 
 /// What the operator asked for.
-struct Options {
-    var interface = ""
+struct Options: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eg-trafgen",
+        abstract: "Traffic generator of scripts/bench.sh.",
+        discussion: """
+            Sends prebuilt Ethernet/IPv4/UDP frames (optionally inside IPv4/GRE) on IF through an \
+            AF_PACKET TX ring (qdisc bypassed), then prints `sent_packets: N` and friends.
+            """)
+
+    @Option(help: ArgumentHelp("The interface to send on.", valueName: "IF"))
+    var interface: String
+    @Option(name: .customLong("src-mac"), help: ArgumentHelp("Ethernet source (default: IF's own address).", valueName: "MAC"))
     var sourceMAC: MACAddress?
+    @Option(name: .customLong("dst-mac"), help: ArgumentHelp("Ethernet destination (required).", valueName: "MAC"))
     var destinationMAC: MACAddress?
+    @Option(name: .customLong("src"), help: ArgumentHelp("Inner IPv4 source (required).", valueName: "IP"))
     var innerSource: IPv4Bytes?
+    @Option(name: .customLong("dst"), help: ArgumentHelp("Inner IPv4 destination (required).", valueName: "IP"))
     var innerDestination: IPv4Bytes?
-    var innerLength = 64
-    var flows = 256
+    @Option(name: .customLong("size"), help: ArgumentHelp("Inner IPv4 packet length in bytes, header included.", valueName: "N"))
+    var innerLength: Int = 64
+    @Option(help: ArgumentHelp("Distinct UDP source ports, from --sport.", valueName: "N"))
+    var flows: Int = 256
+    @Option(name: .customLong("sport"), help: ArgumentHelp("First UDP source port.", valueName: "N"))
     var firstSourcePort: UInt16 = 10000
+    @Option(name: .customLong("dport"), help: ArgumentHelp("UDP destination port.", valueName: "N"))
     var destinationPort: UInt16 = 9
+    @Option(name: .customLong("gre-src"), help: ArgumentHelp("Wrap each packet in IPv4/GRE from this address (with --gre-dst).", valueName: "IP"))
     var greSource: IPv4Bytes?
+    @Option(name: .customLong("gre-dst"), help: ArgumentHelp("The outer destination of that GRE (with --gre-src).", valueName: "IP"))
     var greDestination: IPv4Bytes?
-    var duration = 5.0
-    var packetsPerSecond = 0.0
-    var batch = 64
+    @Option(help: ArgumentHelp("Seconds to send.", valueName: "S"))
+    var duration: Double = 5.0
+    @Option(name: .customLong("pps"), help: ArgumentHelp("Packets per second, 0 = unlimited.", valueName: "N"))
+    var packetsPerSecond: Double = 0.0
+    @Option(help: ArgumentHelp("Ring slots handed to the kernel per send() (1 to 4096).", valueName: "N"))
+    var batch: Int = 64
+    @Option(name: .customLong("pcap"), help: ArgumentHelp("Write the frames to FILE (pcap) and exit without sending.", valueName: "FILE"))
     var pcapPath: String?
+    @Flag(help: """
+        Stamp each frame's UDP payload with the send time (latency probe: "EGLATNCY" + \
+        CLOCK_MONOTONIC ns, read by eg-latency).
+        """)
     var timestamps = false
 
-    static let usage = """
-        usage: eg-trafgen --interface IF --dst-mac MAC --src IP --dst IP [options]
-          Sends prebuilt Ethernet/IPv4/UDP frames (optionally inside IPv4/GRE) on IF through an
-          AF_PACKET TX ring (qdisc bypassed), then prints `sent_packets: N` and friends.
-          --src-mac MAC          Ethernet source (default: IF's own address)
-          --size N               inner IPv4 packet length in bytes, header included (default 64)
-          --flows N              distinct UDP source ports, from --sport (default 256)
-          --sport N / --dport N  first UDP source port (10000) / destination port (9)
-          --gre-src IP --gre-dst IP   wrap each packet in IPv4/GRE with these outer addresses
-          --duration S           seconds to send (default 5)
-          --pps N                packets per second, 0 = unlimited (default 0)
-          --batch N              ring slots handed to the kernel per send() (default 64)
-          --pcap FILE            write the frames to FILE (pcap) and exit without sending
-          --timestamps           stamp each frame's UDP payload with the send time (latency
-                                 probe: "EGLATNCY" + CLOCK_MONOTONIC ns, read by eg-latency)
-        """
-
-    /// Why the command line is unusable.
-    struct UsageError: Error, CustomStringConvertible {
-        let description: String
-    }
-
-    /// Parses `arguments` (without the program name).
-    init(arguments: [String]) throws(UsageError) {
-        var remaining = arguments[...]
-        func value(_ flag: String) throws(UsageError) -> String {
-            guard let next = remaining.popFirst() else { throw UsageError(description: "\(flag) needs a value") }
-            return next
-        }
-        func parsed<T>(_ flag: String, _ parse: (String) -> T?) throws(UsageError) -> T {
-            let text = try value(flag)
-            guard let result = parse(text) else { throw UsageError(description: "\(flag): invalid value '\(text)'") }
-            return result
-        }
-        while let flag = remaining.popFirst() {
-            switch flag {
-            case "--interface": interface = try value(flag)
-            case "--src-mac": sourceMAC = try parsed(flag, MACAddress.init)
-            case "--dst-mac": destinationMAC = try parsed(flag, MACAddress.init)
-            case "--src": innerSource = try parsed(flag, IPv4Bytes.init)
-            case "--dst": innerDestination = try parsed(flag, IPv4Bytes.init)
-            case "--size": innerLength = try parsed(flag) { Int($0) }
-            case "--flows": flows = try parsed(flag) { Int($0) }
-            case "--sport": firstSourcePort = try parsed(flag) { UInt16($0) }
-            case "--dport": destinationPort = try parsed(flag) { UInt16($0) }
-            case "--gre-src": greSource = try parsed(flag, IPv4Bytes.init)
-            case "--gre-dst": greDestination = try parsed(flag, IPv4Bytes.init)
-            case "--duration": duration = try parsed(flag) { Double($0).flatMap { $0 > 0 ? $0 : nil } }
-            case "--pps": packetsPerSecond = try parsed(flag) { Double($0).flatMap { $0 >= 0 ? $0 : nil } }
-            case "--batch": batch = try parsed(flag) { Int($0).flatMap { (1...4096).contains($0) ? $0 : nil } }
-            case "--pcap": pcapPath = try value(flag)
-            case "--timestamps": timestamps = true
-            case "-h", "--help": throw UsageError(description: Options.usage)
-            default: throw UsageError(description: "unknown option '\(flag)'\n\(Options.usage)")
-            }
-        }
-        if interface.isEmpty { throw UsageError(description: "--interface is required") }
-        if destinationMAC == nil { throw UsageError(description: "--dst-mac is required") }
-        if innerSource == nil || innerDestination == nil { throw UsageError(description: "--src and --dst are required") }
+    func validate() throws {
+        guard duration > 0 else { throw ValidationError("--duration: invalid value '\(duration)'") }
+        guard packetsPerSecond >= 0 else { throw ValidationError("--pps: invalid value '\(packetsPerSecond)'") }
+        guard (1...4096).contains(batch) else { throw ValidationError("--batch: invalid value '\(batch)'") }
+        if destinationMAC == nil { throw ValidationError("--dst-mac is required") }
+        if innerSource == nil || innerDestination == nil { throw ValidationError("--src and --dst are required") }
         if (greSource == nil) != (greDestination == nil) {
-            throw UsageError(description: "--gre-src and --gre-dst go together")
+            throw ValidationError("--gre-src and --gre-dst go together")
         }
         if timestamps && innerLength < FrameSpec.minimumInnerLength + LatencyStamp.length {
-            throw UsageError(description: "--timestamps needs --size \(FrameSpec.minimumInnerLength + LatencyStamp.length) or more")
+            throw ValidationError("--timestamps needs --size \(FrameSpec.minimumInnerLength + LatencyStamp.length) or more")
         }
     }
+}
+
+extension MACAddress: ExpressibleByArgument {
+    init?(argument: String) { self.init(argument) }
+}
+
+extension IPv4Bytes: ExpressibleByArgument {
+    init?(argument: String) { self.init(argument) }
 }
 
 /// The first line of a sysfs attribute of `interface`, without the newline.
@@ -100,7 +83,7 @@ private func interfaceAttribute(_ interface: String, _ name: String) -> String? 
 
 /// The interface's own Ethernet address.
 func interfaceMAC(_ interface: String) -> MACAddress? {
-    interfaceAttribute(interface, "address").flatMap(MACAddress.init)
+    interfaceAttribute(interface, "address").flatMap { MACAddress($0) }
 }
 
 /// The interface's MTU.

@@ -1,5 +1,5 @@
 // eg-trafgen: the traffic generator of scripts/bench.sh. Builds one frame per flow up front,
-// then replays them through an AF_PACKET TX ring for a fixed time (see Options.usage).
+// then replays them through an AF_PACKET TX ring for a fixed time (see Options).
 import Glibc
 
 /// Writes `message` to standard error and exits with `status`.
@@ -11,9 +11,9 @@ func exitWithMessage(_ message: String, status: Int32) -> Never {
 
 let options: Options
 do {
-    options = try Options(arguments: Array(CommandLine.arguments.dropFirst()))
+    options = try Options.parse(Array(CommandLine.arguments.dropFirst()))
 } catch {
-    exitWithMessage("eg-trafgen: \(error)", status: 2)
+    exitWithMessage("eg-trafgen: \(Options.fullMessage(for: error))", status: 2)
 }
 
 guard let sourceMAC = options.sourceMAC ?? interfaceMAC(options.interface) else {

@@ -49,6 +49,47 @@ private func freePort() throws -> Int {
     return port
 }
 
+/// A (AS 65000, router ID 10.0.0.1) and B (AS 64512, 10.0.0.2) on ::1, listening on `portA` and
+/// `portB`, each the other's neighbour, advertising `advertisedA` and `advertisedB`.
+private func pairConfigurations(portA: Int, portB: Int, advertisedA: [IPPrefix], advertisedB: [IPPrefix])
+    -> (a: BGPSpeakerConfiguration, b: BGPSpeakerConfiguration) {
+    let lo: IPAddress = .v6(IPv6Address("::1")!)
+    func configuration(localAS: UInt32, peerAS: UInt32, routerID: IPv4Address, port: Int, peerPort: Int,
+                       advertised: [IPPrefix]) -> BGPSpeakerConfiguration {
+        var c = BGPSpeakerConfiguration(localAS: localAS, routerID: routerID)
+        c.listenAddresses = [lo]
+        c.listenPort = port
+        c.neighbors = [settings(peer: lo, port: peerPort, localAS: localAS, peerAS: peerAS, routerID: routerID,
+                                source: lo, advertised: advertised)]
+        return c
+    }
+    return (configuration(localAS: 65000, peerAS: 64512, routerID: IPv4Address(10, 0, 0, 1), port: portA, peerPort: portB,
+                          advertised: advertisedA),
+            configuration(localAS: 64512, peerAS: 65000, routerID: IPv4Address(10, 0, 0, 2), port: portB, peerPort: portA,
+                          advertised: advertisedB))
+}
+
+/// Starts A and B on `loop`, their routes and events going to `sinkA` and `sinkB`.
+private func startPair(on loop: EventLoop, _ configA: BGPSpeakerConfiguration, _ configB: BGPSpeakerConfiguration,
+                       sinks sinkA: Sinks, _ sinkB: Sinks) async throws -> (BGPSpeaker, BGPSpeaker) {
+    try await loop.submit {
+        let a = BGPSpeaker(eventLoop: loop, configuration: configA, routeSink: { sinkA.routes = $0 }, eventSink: { sinkA.events.append($0) })
+        let b = BGPSpeaker(eventLoop: loop, configuration: configB, routeSink: { sinkB.routes = $0 }, eventSink: { sinkB.events.append($0) })
+        try a.start()
+        try b.start()
+        return (a, b)
+    }.get()
+}
+
+/// Starts one speaker on `loop`, its routes going nowhere.
+private func startSpeaker(on loop: EventLoop, _ config: BGPSpeakerConfiguration) async throws -> BGPSpeaker {
+    try await loop.submit {
+        let s = BGPSpeaker(eventLoop: loop, configuration: config, routeSink: { _ in })
+        try s.start()
+        return s
+    }.get()
+}
+
 @Test(.timeLimit(.minutes(1)))
 func twoSpeakersEstablishAndExchangeRoutes() async throws {
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -56,26 +97,11 @@ func twoSpeakersEstablishAndExchangeRoutes() async throws {
     let portA = try freePort(), portB = try freePort()
     let lo: IPAddress = .v6(IPv6Address("::1")!)
     let defaultRoute = IPPrefix("::/0")!, spoke = IPPrefix("2001:db8:1::/48")!, extra = IPPrefix("2001:db8:ff::/48")!
-
-    var configA = BGPSpeakerConfiguration(localAS: 65000, routerID: IPv4Address(10, 0, 0, 1))
-    configA.listenAddresses = [lo]
-    configA.listenPort = portA
-    configA.neighbors = [settings(peer: lo, port: portB, localAS: 65000, peerAS: 64512, routerID: configA.routerID,
-                                  source: lo, advertised: [defaultRoute, extra])]
-    var configB = BGPSpeakerConfiguration(localAS: 64512, routerID: IPv4Address(10, 0, 0, 2))
-    configB.listenAddresses = [lo]
-    configB.listenPort = portB
-    configB.neighbors = [settings(peer: lo, port: portA, localAS: 64512, peerAS: 65000, routerID: configB.routerID,
-                                  source: lo, advertised: [spoke])]
+    let pair = pairConfigurations(portA: portA, portB: portB, advertisedA: [defaultRoute, extra], advertisedB: [spoke])
+    var configA = pair.a
 
     let sinkA = Sinks(), sinkB = Sinks()
-    let (a, b) = try await loop.submit { [configA, configB] in
-        let a = BGPSpeaker(eventLoop: loop, configuration: configA, routeSink: { sinkA.routes = $0 }, eventSink: { sinkA.events.append($0) })
-        let b = BGPSpeaker(eventLoop: loop, configuration: configB, routeSink: { sinkB.routes = $0 }, eventSink: { sinkB.events.append($0) })
-        try a.start()
-        try b.start()
-        return (a, b)
-    }.get()
+    let (a, b) = try await startPair(on: loop, configA, pair.b, sinks: sinkA, sinkB)
 
     // Both Established; each learned the other's routes with the peer's address as next hop.
     let learned = try await waitFor(loop) {
@@ -128,11 +154,7 @@ func unconfiguredPeersAreRefusedAndShutdownNeighboursStayDown() async throws {
                      source: lo, advertised: [])
     n.shutdown = true
     config.neighbors = [n]
-    let speaker = try await loop.submit { [config] in
-        let s = BGPSpeaker(eventLoop: loop, configuration: config, routeSink: { _ in })
-        try s.start()
-        return s
-    }.get()
+    let speaker = try await startSpeaker(on: loop, config)
     let client = try await ClientBootstrap(group: group).connect(host: "::1", port: port).get()
     // The speaker closes it without a word.
     try await client.closeFuture.get()
@@ -155,11 +177,7 @@ func inboundConnectionsFromUnconfiguredSourcesAndFloodsAreClosedAndCounted() asy
                              routerID: config.routerID, source: .v4(IPv4Address(127, 0, 0, 1)), advertised: [])
     neighbour.session.passive = true
     config.neighbors = [neighbour]
-    let speaker = try await loop.submit { [config] in
-        let s = BGPSpeaker(eventLoop: loop, configuration: config, routeSink: { _ in })
-        try s.start()
-        return s
-    }.get()
+    let speaker = try await startSpeaker(on: loop, config)
     let client = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     func connect(from source: String, count: Int) async {
         for _ in 0..<count {
@@ -186,25 +204,10 @@ func listenerChangesKeepSessionsAndAPlannedStopWithdrawsThenCeasesWithACommunica
     let portA = try freePort(), portB = try freePort()
     let lo: IPAddress = .v6(IPv6Address("::1")!)
     let defaultRoute = IPPrefix("::/0")!, spoke = IPPrefix("2001:db8:1::/48")!
-
-    var configA = BGPSpeakerConfiguration(localAS: 65000, routerID: IPv4Address(10, 0, 0, 1))
-    configA.listenAddresses = [lo]
-    configA.listenPort = portA
-    configA.neighbors = [settings(peer: lo, port: portB, localAS: 65000, peerAS: 64512, routerID: configA.routerID,
-                                  source: lo, advertised: [defaultRoute])]
-    var configB = BGPSpeakerConfiguration(localAS: 64512, routerID: IPv4Address(10, 0, 0, 2))
-    configB.listenAddresses = [lo]
-    configB.listenPort = portB
-    configB.neighbors = [settings(peer: lo, port: portA, localAS: 64512, peerAS: 65000, routerID: configB.routerID,
-                                  source: lo, advertised: [spoke])]
+    let pair = pairConfigurations(portA: portA, portB: portB, advertisedA: [defaultRoute], advertisedB: [spoke])
+    var configA = pair.a
     let sinkA = Sinks(), sinkB = Sinks()
-    let (a, b) = try await loop.submit { [configA, configB] in
-        let a = BGPSpeaker(eventLoop: loop, configuration: configA, routeSink: { sinkA.routes = $0 }, eventSink: { sinkA.events.append($0) })
-        let b = BGPSpeaker(eventLoop: loop, configuration: configB, routeSink: { sinkB.routes = $0 }, eventSink: { sinkB.events.append($0) })
-        try a.start()
-        try b.start()
-        return (a, b)
-    }.get()
+    let (a, b) = try await startPair(on: loop, configA, pair.b, sinks: sinkA, sinkB)
     #expect(try await waitFor(loop) { sinkA.routes == [spoke: [lo]] && sinkB.routes == [defaultRoute: [lo]] })
 
     // A new listen address (as when the first neighbour of the other family is configured):
@@ -239,26 +242,11 @@ func softReconfigurationInboundReappliesAChangedPolicyFromTheStoredRoutes() asyn
     let portA = try freePort(), portB = try freePort()
     let lo: IPAddress = .v6(IPv6Address("::1")!)
     let spoke1 = IPPrefix("2001:db8:1::/48")!, spoke2 = IPPrefix("2001:db8:2::/48")!
-
-    var configA = BGPSpeakerConfiguration(localAS: 65000, routerID: IPv4Address(10, 0, 0, 1))
-    configA.listenAddresses = [lo]
-    configA.listenPort = portA
-    configA.neighbors = [settings(peer: lo, port: portB, localAS: 65000, peerAS: 64512, routerID: configA.routerID,
-                                  source: lo, advertised: [])]
+    let pair = pairConfigurations(portA: portA, portB: portB, advertisedA: [], advertisedB: [spoke1, spoke2])
+    var configA = pair.a
     configA.neighbors[0].keepReceived = true
-    var configB = BGPSpeakerConfiguration(localAS: 64512, routerID: IPv4Address(10, 0, 0, 2))
-    configB.listenAddresses = [lo]
-    configB.listenPort = portB
-    configB.neighbors = [settings(peer: lo, port: portA, localAS: 64512, peerAS: 65000, routerID: configB.routerID,
-                                  source: lo, advertised: [spoke1, spoke2])]
     let sinkA = Sinks(), sinkB = Sinks()
-    let (a, b) = try await loop.submit { [configA, configB] in
-        let a = BGPSpeaker(eventLoop: loop, configuration: configA, routeSink: { sinkA.routes = $0 }, eventSink: { sinkA.events.append($0) })
-        let b = BGPSpeaker(eventLoop: loop, configuration: configB, routeSink: { sinkB.routes = $0 }, eventSink: { sinkB.events.append($0) })
-        try a.start()
-        try b.start()
-        return (a, b)
-    }.get()
+    let (a, b) = try await startPair(on: loop, configA, pair.b, sinks: sinkA, sinkB)
     #expect(try await waitFor(loop) { sinkA.routes == [spoke1: [lo], spoke2: [lo]] })
     let sentByB = try await loop.submit { b.peerStatus().first?.updatesSent }.get()
 

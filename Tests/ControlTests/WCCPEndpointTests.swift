@@ -17,6 +17,13 @@ private let routerID = ip("127.0.0.1")
 private let cacheIP = ip("127.0.0.2")
 
 private func config(_ text: String) throws -> RunningConfig { try ConfigParser.parse(text: text) }
+/// The web-cache service redirecting what the access list WEB permits: TCP to port 80.
+private let webCacheRedirectingPort80 = """
+    ip access-list extended WEB
+     permit tcp any any eq 80
+    ip wccp router-id 127.0.0.1
+    ip wccp web-cache redirect-list WEB
+    """
 
 /// A HERE_I_AM as Squid builds it (Web-Cache View change number 1, one router element).
 private func hereIAm(cache: IPv4Address, echo: UInt32, service: ServiceInfo = .webCache, mask: Bool = false,
@@ -112,12 +119,7 @@ private func endpoint(_ c: RunningConfig, sink: Sink, listenPort: Int = 2048, ca
 }
 
 @Test func hashAssignmentInstallsGREService() throws {
-    let c = try config("""
-        ip access-list extended WEB
-         permit tcp any any eq 80
-        ip wccp router-id 127.0.0.1
-        ip wccp web-cache redirect-list WEB
-        """)
+    let c = try config(webCacheRedirectingPort80)
     let sink = Sink()
     let e = try endpoint(c, sink: sink)
     // Before any cache: service 0 is installed with nothing assigned (fail open, counted as unassigned).
@@ -310,12 +312,7 @@ private struct CacheSocket {
 }
 
 @Test func changesApplyInPlaceAndUntouchedGroupsKeepTheirCaches() throws {
-    let c = try config("""
-        ip access-list extended WEB
-         permit tcp any any eq 80
-        ip wccp router-id 127.0.0.1
-        ip wccp web-cache redirect-list WEB
-        """)
+    let c = try config(webCacheRedirectingPort80)
     let sink = Sink()
     let e = try endpoint(c, sink: sink)
     _ = register(e)

@@ -11,9 +11,27 @@ import Glibc
 // refused transmit ring is reported frame by frame. And the underlay
 // neighbour table the flush looks MACs up in.
 
+/// A fake receive ring (memory laid out as the kernel lays it out) read the way the backend
+/// reads it: egressd_rxring_batch and egressd_rxring_release on `ring`.
+protocol FakeReceiveRing {
+    var ring: egressd_rxring { get set }
+}
+
+extension FakeReceiveRing {
+    /// Up to `max` packets, copied out.
+    mutating func batch(max: Int) -> [[UInt8]] {
+        var data = [UnsafeMutableRawPointer?](repeating: nil, count: max)
+        var length = [UInt32](repeating: 0, count: max)
+        let n = Int(egressd_rxring_batch(&ring, &data, &length, Int32(max)))
+        return (0..<n).map { Array(UnsafeRawBufferPointer(start: data[$0], count: Int(length[$0]))) }
+    }
+
+    mutating func release() { egressd_rxring_release(&ring) }
+}
+
 /// Builds receive blocks as the kernel does: block descriptor, then packets
 /// (tpacket3_hdr, network header at tp_net), each `tp_next_offset` apart.
-struct FakeRxRing {
+struct FakeRxRing: FakeReceiveRing {
     let blockSize: Int
     let blocks: Int
     let memory: UnsafeMutableRawPointer
@@ -54,15 +72,6 @@ struct FakeRxRing {
     }
 
     func status(block b: Int) -> UInt32 { (memory + b * blockSize).load(fromByteOffset: 8, as: UInt32.self) }
-
-    mutating func batch(max: Int) -> [[UInt8]] {
-        var data = [UnsafeMutableRawPointer?](repeating: nil, count: max)
-        var length = [UInt32](repeating: 0, count: max)
-        let n = Int(egressd_rxring_batch(&ring, &data, &length, Int32(max)))
-        return (0..<n).map { Array(UnsafeRawBufferPointer(start: data[$0], count: Int(length[$0]))) }
-    }
-
-    mutating func release() { egressd_rxring_release(&ring) }
 }
 
 @Suite struct ReceiveRingTests {

@@ -4,18 +4,6 @@ import Packet
 
 /// The master prefix tables of learned routes: changed in place, copied into each snapshot.
 @Suite struct PrefixTableBuilderTests {
-    /// A fixed sequence, so a failure repeats.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static func longest(_ reference: [IPv4Prefix: UInt32], _ a: IPv4Address) -> UInt32 {
         reference.filter { $0.key.contains(a) }.max { $0.key.length < $1.key.length }?.value ?? noRouteIndex
     }
@@ -24,7 +12,7 @@ import Packet
     /// shrunk) agree with a dictionary, and the copies look up as a linear scan says, with the
     /// extras winning and the offset added.
     @Test func agreesWithADictionaryThroughInsertsUpdatesAndRemovals() {
-        var g = SplitMix(state: 42)
+        var g = SplitMix64(seed: 42)  // a fixed sequence, so a failure repeats
         let builder = PrefixTableBuilder<UInt32>()
         var reference: [IPv4Prefix: UInt32] = [:]
         // Few lengths and a narrow address space: long probe runs, many repeats.

@@ -13,7 +13,7 @@ import Glibc
 // queue (TP_STATUS_COPY), and the frame geometry chosen from the MTU.
 
 /// Plays the kernel's side of a V2 receive ring of `frames` frames.
-struct FakeRxRingV2 {
+struct FakeRxRingV2: FakeReceiveRing {
     let frameSize: Int
     let frames: Int
     let memory: UnsafeMutableRawPointer
@@ -51,14 +51,6 @@ struct FakeRxRingV2 {
 
     func status(frame i: Int) -> UInt32 { (memory + i * frameSize).load(as: UInt32.self) }
 
-    mutating func batch(max: Int) -> [[UInt8]] {
-        var data = [UnsafeMutableRawPointer?](repeating: nil, count: max)
-        var length = [UInt32](repeating: 0, count: max)
-        let n = Int(egressd_rxring_batch(&ring, &data, &length, Int32(max)))
-        return (0..<n).map { Array(UnsafeRawBufferPointer(start: data[$0], count: Int(length[$0]))) }
-    }
-
-    mutating func release() { egressd_rxring_release(&ring) }
 }
 
 @Suite struct ReceiveRingV2Tests {

@@ -11,11 +11,6 @@ TEST_NAME="accounting"  # used by lib.sh
 source "$(dirname "$0")/lib.sh"
 N=25
 
-snapshot() {
-    printf '{"interfaces": %s, "dataplane": %s}' \
-        "$(egsh_json app1 "show interfaces json")" "$(egsh_json app1 "show dataplane json")"
-}
-
 # check BEFORE AFTER: "" when the books balance and the mix is accounted for, else what is wrong.
 check() {
     BEFORE=$1 AFTER=$2 N=$N "$PY" -c '
@@ -64,17 +59,17 @@ done
 # decapToKernel while the mix is sent and checked (seconds under load), and the books must
 # rise by exactly the mix. app1's default route to fw, which the mix's forwarded share takes, stays.
 lab_bgp_silence
-before=$(snapshot)
+before=$(counters_snapshot app1)
 sent=$(in_node tgw "$PY" "$NS_TEST_DIR/send_mix.py" "$N" 2>"$WORK/scapy.log") \
     || fail "scapy failed: $(tail -n 5 "$WORK/scapy.log")"
 deadline=$(( $(date +%s) + 15 ))
 while :; do
-    why=$(check "$before" "$(snapshot)")
+    why=$(check "$before" "$(counters_snapshot app1)")
     [[ -z $why ]] && break
     (( $(date +%s) >= deadline )) && fail "after sending $sent: $why"
     sleep 0.5
 done
 sleep 1
-why=$(check "$before" "$(snapshot)")
+why=$(check "$before" "$(counters_snapshot app1)")
 [[ -z $why ]] || fail "after settling: $why"
 pass

@@ -8,12 +8,6 @@ TEST_NAME="bad-gre-drops"  # used by lib.sh
 source "$(dirname "$0")/lib.sh"
 N=20
 
-# snapshot: app1's interfaces and dataplane JSON as one document.
-snapshot() {
-    printf '{"interfaces": %s, "dataplane": %s}' \
-        "$(egsh_json app1 "show interfaces json")" "$(egsh_json app1 "show dataplane json")"
-}
-
 # deltas BEFORE AFTER EXPECTED_JSON: "" when every watched counter moved exactly as expected
 # (unlisted ones by 0), else what differs. Watched: each tunnel's drops and decap counters,
 # the dataplane's unknown-peer. Keys: "tgw0.bad-gre", "tgw0.decapForwarded", "unknown-peer".
@@ -42,19 +36,19 @@ print("; ".join(wrong + ["no counter %s" % k for k in missing]))'
 # counters moved exactly as EXPECTED_JSON says, and check again once late packets had time.
 expect_kind() {
     local kind=$1 src=$2 expected=$3 before after why deadline
-    before=$(snapshot)
+    before=$(counters_snapshot app1)
     in_node tgw "$PY" "$NS_TEST_DIR/send_bad_gre.py" "$kind" "$N" --src "$src" >"$WORK/scapy.log" 2>&1 \
         || fail "$kind: scapy failed: $(tail -n 5 "$WORK/scapy.log")"
     deadline=$(( $(date +%s) + 10 ))
     while :; do
-        after=$(snapshot)
+        after=$(counters_snapshot app1)
         why=$(deltas "$before" "$after" "$expected")
         [[ -z $why ]] && break
         (( $(date +%s) >= deadline )) && fail "$kind ($N packets from $src): $why"
         sleep 0.3
     done
     sleep 0.5   # late arrivals would show up as extra counts
-    why=$(deltas "$before" "$(snapshot)" "$expected")
+    why=$(deltas "$before" "$(counters_snapshot app1)" "$expected")
     [[ -z $why ]] || fail "$kind ($N packets from $src), after settling: $why"
 }
 

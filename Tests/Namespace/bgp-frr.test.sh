@@ -33,49 +33,13 @@ frr_underlay_up "$TGW" "$APP"
 { echo "hostname tgw"; tunnel_pair_conf tgw; } >"$WORK/tgw.conf"
 # No egressd routes: the default route FRR's zebra installs (via 169.254.6.1 / 7.1, i.e. into
 # the TUNs) decides, and the engine sends what the kernel routes into a TUN through its tunnel.
-{ echo "hostname app"; tunnel_pair_conf app; cat <<'EOF'; } >"$WORK/app.conf"
-!
-router bgp 65000
- bgp router-id 10.0.1.10
- no bgp ebgp-requires-policy
- neighbor 169.254.6.2 remote-as 64512
- neighbor 169.254.6.2 ebgp-multihop 2
- neighbor 169.254.7.2 remote-as 64512
- neighbor 169.254.7.2 ebgp-multihop 2
- address-family ipv4 unicast
-  neighbor 169.254.6.2 default-originate
-  neighbor 169.254.7.2 default-originate
-  maximum-paths 2
- exit-address-family
-EOF
+frr_app_conf app >"$WORK/app.conf"
 
 start_egressd tgw "$TGW"
 start_egressd app "$APP"
 
 # --- FRR in the tgw namespace ---
-cat >"$FRR_DIR/bgpd.conf" <<EOF
-frr defaults traditional
-hostname tgw-bgpd
-log file $FRR_DIR/bgpd.log
-router bgp 64512
- bgp router-id 10.66.0.1
- no bgp ebgp-requires-policy
- no bgp network import-check
- bgp graceful-restart restart-time 5
- neighbor 169.254.6.1 remote-as 65000
- neighbor 169.254.6.1 ebgp-multihop 2
- neighbor 169.254.6.1 timers 10 30
- neighbor 169.254.6.1 timers connect 5
- neighbor 169.254.7.1 remote-as 65000
- neighbor 169.254.7.1 ebgp-multihop 2
- neighbor 169.254.7.1 timers 10 30
- neighbor 169.254.7.1 timers connect 5
- address-family ipv4 unicast
-  network 10.1.0.0/16
-  network 10.2.0.0/16
-  maximum-paths 2
- exit-address-family
-EOF
+frr_tgw_bgpd_conf "10 30" 5 " bgp graceful-restart restart-time 5"
 frr_start "$TGW"
 
 # --- sessions ---

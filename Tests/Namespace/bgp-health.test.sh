@@ -66,13 +66,8 @@ router bgp 65000
   neighbor fd66::1 default-originate track 1
  exit-address-family
 EOF
-"$EGRESSD_BIN" --config "$WORK/app.conf" --check >/dev/null || fail "app.conf does not pass --check"
-in_ns "$APP" "$EGRESSD_BIN" --config "$WORK/app.conf" --socket "$WORK/app.sock" --log-level info \
-    </dev/null >"$WORK/app.log" 2>&1 &
-PIDS+=($!)
-eg_wait 30 egsh "show version" || fail "egressd did not start"
+start_egressd app "$APP"
 
-mkdir -p "$FRR_DIR"
 cat >"$FRR_DIR/bgpd.conf" <<EOF
 frr defaults traditional
 hostname peer-bgpd
@@ -93,9 +88,7 @@ router bgp 64512
   neighbor fd66::2 activate
  exit-address-family
 EOF
-in_ns "$PEER" /usr/lib/frr/bgpd -Z -S -f "$FRR_DIR/bgpd.conf" --vty_socket "$FRR_DIR" -i "$FRR_DIR/bgpd.pid" \
-    -A 127.0.0.1 -P 0 >"$FRR_DIR/bgpd.out" 2>&1 &
-PIDS+=($!)
+frr_bgpd_start "$PEER"
 
 frr_established() {
     local v4 v6

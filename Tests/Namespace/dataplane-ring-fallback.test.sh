@@ -21,11 +21,7 @@ field() { json_get "$(dataplane)" "$1"; }
 # traffic WHAT: HTTP from spoke1 and 50 UDP echo flows answered through app1.
 traffic() {
     eg_wait 45 in_node spoke1 curl -s -m 3 -o /dev/null http://198.51.100.80/ || fail "$1: HTTP through app1 failed"
-    in_node spoke1 "$PY" "$NS_TEST_DIR/udp_flows.py" 198.51.100.80 7 --flows 50 --base-port 25000 >"$WORK/flows.json" \
-        || fail "$1: udp_flows.py failed"
-    local answered
-    answered=$("$PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["answered"]))' "$WORK/flows.json")
-    [[ $answered == 50 ]] || fail "$1: only $answered of 50 UDP flows answered"
+    udp_flows_answered 50 25000 "$1"
 }
 
 # restart_app1 REFUSAL: stop app1's egressd and start it again with EGRESSD_TEST_REFUSE_RING=REFUSAL.

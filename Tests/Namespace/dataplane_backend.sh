@@ -24,10 +24,7 @@ has_neighbours() { [[ $(json_get "$(dataplane "$1")" "d['underlayNeighbours'] >=
 for node in app1 tgw; do
     eg_wait 20 has_neighbours "$node" || fail "$node: no underlay next-hop MAC after 20 s: $(dataplane "$node")"
 done
-in_node spoke1 "$PY" "$NS_TEST_DIR/udp_flows.py" 198.51.100.80 7 --flows 200 --base-port 24000 >"$WORK/flows.json" \
-    || fail "udp_flows.py failed"
-answered=$("$PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["answered"]))' "$WORK/flows.json")
-[[ $answered == 200 ]] || fail "only $answered of 200 UDP flows answered ($BACKEND)"
+udp_flows_answered 200 24000 "$BACKEND"
 for node in app1 tgw; do
     report=$(dataplane "$node" | "$PY" -c '
 import json, sys

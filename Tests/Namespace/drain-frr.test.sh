@@ -51,30 +51,7 @@ ip -n "$APP" addr add 198.51.100.5/24 dev fw  # the fake WCCP cache of (c)
 frr_underlay_up "$TGW" "$APP"
 
 { echo "hostname tgw"; tunnel_pair_conf tgw; } >"$WORK/tgw.conf"
-app_conf() {  # HOSTNAME EXTRA-ROUTER-LINES EXTRA-AF-LINES EXTRA-GLOBAL-LINES
-    echo "hostname $1"
-    tunnel_pair_conf app
-    cat <<EOF
-!
-router bgp 65000
- bgp router-id 10.0.1.10
- no bgp ebgp-requires-policy
-$2
- neighbor 169.254.6.2 remote-as 64512
- neighbor 169.254.6.2 ebgp-multihop 2
- neighbor 169.254.6.2 timers 3 9
- neighbor 169.254.7.2 remote-as 64512
- neighbor 169.254.7.2 ebgp-multihop 2
- neighbor 169.254.7.2 timers 3 9
- address-family ipv4 unicast
-  neighbor 169.254.6.2 default-originate
-  neighbor 169.254.7.2 default-originate
-  maximum-paths 2
-$3
- exit-address-family
-$4
-EOF
-}
+app_conf() { frr_app_conf "$1" "3 9" "$2" "$3" "$4"; }  # HOSTNAME EXTRA-ROUTER-LINES EXTRA-AF-LINES EXTRA-GLOBAL-LINES
 app_conf app "" "" "" >"$WORK/app.conf"
 
 start_egressd tgw "$TGW"
@@ -84,29 +61,7 @@ ip -n "$TGW" route add 198.51.100.0/24 nexthop via 169.254.6.1 dev tgw0 nexthop 
     || fail "static route in tgw"
 
 # --- FRR in the tgw namespace ---
-cat >"$FRR_DIR/bgpd.conf" <<EOF
-frr defaults traditional
-hostname tgw-bgpd
-log file $FRR_DIR/bgpd.log
-router bgp 64512
- bgp router-id 10.66.0.1
- no bgp ebgp-requires-policy
- no bgp network import-check
- bgp log-neighbor-changes
- neighbor 169.254.6.1 remote-as 65000
- neighbor 169.254.6.1 ebgp-multihop 2
- neighbor 169.254.6.1 timers 3 9
- neighbor 169.254.6.1 timers connect 1
- neighbor 169.254.7.1 remote-as 65000
- neighbor 169.254.7.1 ebgp-multihop 2
- neighbor 169.254.7.1 timers 3 9
- neighbor 169.254.7.1 timers connect 1
- address-family ipv4 unicast
-  network 10.1.0.0/16
-  network 10.2.0.0/16
-  maximum-paths 2
- exit-address-family
-EOF
+frr_tgw_bgpd_conf "3 9" 1 " bgp log-neighbor-changes"
 frr_start "$TGW"
 
 PEERS=(169.254.6.1 169.254.7.1)

@@ -4,7 +4,8 @@
 # tails are shown when the test fails). It makes WORK and FRR_DIR, defines fail, pass,
 # in_ns and vtysh_c, kills PIDS and removes the namespaces and WORK on any exit, checks
 # EGRESSD_BIN/EGSH_BIN and installs FRR if it is missing. Below: the topology and start-up
-# pieces the tests share (frr_underlay, stub_subnet, tunnel_pair_conf, start_egressd, frr_start).
+# pieces the tests share (frr_underlay, stub_subnet, tunnel_pair_conf, start_egressd, frr_start,
+# frr_bgpd_start, frr_app_conf, frr_tgw_bgpd_conf).
 # shellcheck shell=bash
 WORK=$(mktemp -d "/tmp/egressd-nstest-$TEST_NAME.XXXXXX")
 FRR_DIR=$WORK/frr
@@ -97,7 +98,9 @@ start_egressd() {
         --log-level info </dev/null >>"$WORK/$node.log" 2>&1 &
     EGRESSD_PID=$!
     PIDS+=("$EGRESSD_PID")
-    eg_wait 30 egsh "$node" "show interfaces json" >/dev/null || fail "egressd in $node did not start"
+    # The binary, not the egsh function: some tests define an egsh of their own.
+    eg_wait 30 "$EGSH_BIN" --socket "$WORK/$node.sock" -c "show interfaces json" >/dev/null \
+        || fail "egressd in $node did not start"
 }
 
 # frr_start NS: FRR's zebra and bgpd in NS with the bgpd.conf the test wrote to $FRR_DIR
@@ -114,4 +117,75 @@ frr_start() {
         --vty_socket "$FRR_DIR" -i "$FRR_DIR/bgpd.pid" -A 127.0.0.1 -P 0 >>"$FRR_DIR/bgpd.out" 2>&1 &
     BGPD_PID=$!
     PIDS+=("$BGPD_PID")
+}
+
+# frr_bgpd_start NS: FRR's bgpd alone in NS (-Z: no zebra, -S: no kernel routes) with the
+# bgpd.conf the test wrote to $FRR_DIR (bgp-health, bgp-md5-gtsm). BGPD_PID is bgpd's pid.
+frr_bgpd_start() {
+    nsenter --net="/run/netns/$1" -- /usr/lib/frr/bgpd -Z -S -f "$FRR_DIR/bgpd.conf" --vty_socket "$FRR_DIR" \
+        -i "$FRR_DIR/bgpd.pid" -A 127.0.0.1 -P 0 >"$FRR_DIR/bgpd.out" 2>&1 &
+    BGPD_PID=$!
+    PIDS+=("$BGPD_PID")
+}
+
+# frr_app_conf HOSTNAME [TIMERS [ROUTER-LINES [AF-LINES [GLOBAL-LINES]]]]: the appliance's
+# config in this topology (bgp-frr, drain-frr): its tunnels (tunnel_pair_conf app) and
+# `router bgp 65000` with the stand-in's two addresses as eBGP neighbours (AS 64512, multihop 2,
+# `timers TIMERS` when given), default-originate to both, maximum-paths 2. The optional lines
+# (several separated by newlines, each with its indentation) go at the end of the router's
+# lines before the neighbours, of the address family, and after the router. Empty lines dropped.
+frr_app_conf() {
+    echo "hostname $1"
+    tunnel_pair_conf app
+    sed '/^$/d' <<EOF
+!
+router bgp 65000
+ bgp router-id 10.0.1.10
+ no bgp ebgp-requires-policy
+${3:-}
+ neighbor 169.254.6.2 remote-as 64512
+ neighbor 169.254.6.2 ebgp-multihop 2
+${2:+ neighbor 169.254.6.2 timers $2}
+ neighbor 169.254.7.2 remote-as 64512
+ neighbor 169.254.7.2 ebgp-multihop 2
+${2:+ neighbor 169.254.7.2 timers $2}
+ address-family ipv4 unicast
+  neighbor 169.254.6.2 default-originate
+  neighbor 169.254.7.2 default-originate
+  maximum-paths 2
+${4:-}
+ exit-address-family
+${5:-}
+EOF
+}
+
+# frr_tgw_bgpd_conf TIMERS CONNECT [GLOBAL-LINES]: $FRR_DIR/bgpd.conf for the stand-in's FRR in
+# this topology: AS 64512 (router ID 10.66.0.1), the appliance's two tunnel addresses as eBGP
+# neighbours (AS 65000, multihop 2, `timers TIMERS`, `timers connect CONNECT`), announcing the
+# spoke networks 10.1.0.0/16 and 10.2.0.0/16, maximum-paths 2; GLOBAL-LINES (each with its
+# indentation) after the router's `no bgp network import-check`.
+frr_tgw_bgpd_conf() {
+    sed '/^$/d' >"$FRR_DIR/bgpd.conf" <<EOF
+frr defaults traditional
+hostname tgw-bgpd
+log file $FRR_DIR/bgpd.log
+router bgp 64512
+ bgp router-id 10.66.0.1
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+${3:-}
+ neighbor 169.254.6.1 remote-as 65000
+ neighbor 169.254.6.1 ebgp-multihop 2
+ neighbor 169.254.6.1 timers $1
+ neighbor 169.254.6.1 timers connect $2
+ neighbor 169.254.7.1 remote-as 65000
+ neighbor 169.254.7.1 ebgp-multihop 2
+ neighbor 169.254.7.1 timers $1
+ neighbor 169.254.7.1 timers connect $2
+ address-family ipv4 unicast
+  network 10.1.0.0/16
+  network 10.2.0.0/16
+  maximum-paths 2
+ exit-address-family
+EOF
 }

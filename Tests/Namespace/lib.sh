@@ -53,6 +53,37 @@ lab_up() {
     "$LAB" up >"$WORK/up.log" 2>&1 || { sed 's/^/    /' "$WORK/up.log"; fail "scripts/lab.sh up failed"; }
 }
 
+# proxy_segment NS ROUTER ADDRESS...: namespace NS (the test lists it in TEST_NAMESPACES) on a
+# /24 with app1: app1's wc0 has ROUTER, NS's eth0 each ADDRESS (a cache, a second sender...).
+proxy_segment() {
+    local ns=$1 router=$2 a; shift 2
+    ip netns add "$ns" || fail "cannot create namespace $ns"
+    ip -n "$ns" link set lo up
+    ip -n "${LAB_PREFIX}app1" link add wc0 type veth peer name eth0 netns "$ns" || fail "cannot create the proxy veth"
+    ip -n "${LAB_PREFIX}app1" addr add "$router/24" dev wc0
+    ip -n "${LAB_PREFIX}app1" link set wc0 up
+    for a in "$@"; do ip -n "$ns" addr add "$a/24" dev eth0; done
+    ip -n "$ns" link set eth0 up
+}
+
+# udp_flows_answered COUNT BASE-PORT WHAT: COUNT UDP echo flows from spoke1 to the origin
+# (udp_flows.py, source ports from BASE-PORT, its report in $WORK/flows.json); fails the test,
+# naming WHAT, unless every flow was answered.
+udp_flows_answered() {
+    local count=$1 base=$2 what=$3 answered
+    in_node spoke1 "$PY" "$NS_TEST_DIR/udp_flows.py" 198.51.100.80 7 --flows "$count" --base-port "$base" \
+        >"$WORK/flows.json" || fail "$what: udp_flows.py failed"
+    answered=$("$PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["answered"]))' "$WORK/flows.json")
+    [[ $answered == "$count" ]] || fail "$what: only $answered of $count UDP flows answered"
+}
+
+# counters_snapshot NODE: NODE's `show interfaces json` and `show dataplane json` as one
+# document {"interfaces": ..., "dataplane": ...}.
+counters_snapshot() {
+    printf '{"interfaces": %s, "dataplane": %s}' \
+        "$(egsh_json "$1" "show interfaces json")" "$(egsh_json "$1" "show dataplane json")"
+}
+
 # in_node NODE CMD...: run CMD inside the lab node.
 in_node() { "$LAB" exec "$@"; }
 

@@ -27,7 +27,7 @@ ns() { printf '%s%s' "$P" "$1"; }
 in_ns() { local n=$1; shift; ip netns exec "$(ns "$n")" "$@"; }
 
 cleanup() {
-    local rc=$? pid node f
+    local rc=$? pid f
     trap - EXIT INT TERM
     for pid in "${PIDS[@]}"; do eg_kill_pid "$pid" 5; done
     if (( rc != 0 )); then
@@ -36,11 +36,7 @@ cleanup() {
             echo "--- $TEST_NAME: ${f##*/} (last 30 lines)"; tail -n 30 "$f" | sed 's/^/    /'
         done
     fi
-    for node in "${NODES[@]}"; do
-        [[ -e /run/netns/$(ns "$node") ]] || continue
-        for pid in $(ip netns pids "$(ns "$node")" 2>/dev/null); do eg_kill_pid "$pid" 3; done
-        ip netns del "$(ns "$node")" 2>/dev/null || echo "warning: could not delete netns $(ns "$node")"
-    done
+    eg_netns_delete "$P" "${NODES[@]}"
     rm -rf -- "$WORK"
     exit "$rc"
 }

@@ -11,10 +11,7 @@ lab_up
 for spoke in spoke1 spoke2; do
     in_node "$spoke" curl -s -m 5 -o /dev/null http://198.51.100.80/ || fail "$spoke: HTTP through the tunnels failed with 2 workers"
 done
-in_node spoke1 "$PY" "$NS_TEST_DIR/udp_flows.py" 198.51.100.80 7 --flows 200 --base-port 23000 >"$WORK/flows.json" \
-    || fail "udp_flows.py failed"
-answered=$("$PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["answered"]))' "$WORK/flows.json")
-[[ $answered == 200 ]] || fail "only $answered of 200 UDP flows answered with 2 workers"
+udp_flows_answered 200 23000 "2 workers"
 for node in app1 tgw; do
     report=$(egsh_json "$node" "show dataplane json" | "$PY" -c '
 import json, sys

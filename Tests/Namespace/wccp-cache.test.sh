@@ -34,13 +34,7 @@ all_buckets_assigned() {
 
 lab_up
 
-ip netns add "$PROXY_NS" || fail "cannot create namespace $PROXY_NS"
-in_proxy ip link set lo up
-ip -n "${LAB_PREFIX}app1" link add wc0 type veth peer name eth0 netns "$PROXY_NS" || fail "cannot create the proxy veth"
-ip -n "${LAB_PREFIX}app1" addr add "$ROUTER/24" dev wc0
-ip -n "${LAB_PREFIX}app1" link set wc0 up
-in_proxy ip addr add "$CACHE/24" dev eth0
-in_proxy ip link set eth0 up
+proxy_segment "$PROXY_NS" "$ROUTER" "$CACHE"
 
 cat >>"$LAB_STATE/app1.conf" <<EOF
 ip access-list extended WEB

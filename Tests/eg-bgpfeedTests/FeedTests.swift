@@ -65,3 +65,21 @@ private func decode(_ feed: Feed) throws -> [BGPUpdate] {
     other.seed = 1
     #expect(FeedBuilder.build(other).bytes != FeedBuilder.build(options).bytes)
 }
+
+@Test func parsesOptions() throws {
+    let o = try Options.parse(["--connect", "10.77.0.2", "--next-hop", "10.77.0.1", "--prefixes", "5000",
+                               "--attribute-sets", "50", "--hold", "90", "--local-as", "65001"])
+    #expect(o.connect == IPv4Address(10, 77, 0, 2) && o.port == 179 && o.source == nil && o.routerID == nil && !o.dryRun)
+    #expect(o.feed.prefixes == 5000 && o.feed.attributeSets == 50 && o.feed.localAS == 65001 && o.hold == 90)
+    #expect(o.feed.nextHop == IPv4Address(10, 77, 0, 1) && o.feed.seed == FeedOptions().seed)
+    let dry = try Options.parse(["--next-hop", "10.77.0.1", "--dry-run"])
+    #expect(dry.dryRun && dry.connect == nil && dry.feed.prefixes == 1_000_000 && dry.feed.attributeSets == 100_000)
+    func refusal(_ arguments: [String]) -> String? {
+        do { _ = try Options.parse(arguments); return nil } catch { return Options.message(for: error) }
+    }
+    #expect(refusal(["--connect", "10.77.0.2"]) != nil)  // no --next-hop
+    #expect(refusal(["--next-hop", "0.0.0.0"])?.contains("must not be 0.0.0.0") == true)
+    #expect(refusal(["--next-hop", "10.77.0.1", "--prefixes", "0"])?.contains("must be positive") == true)
+    #expect(refusal(["--next-hop", "10.0.0.256"]) != nil)
+    #expect(refusal(["--next-hop", "10.77.0.1", "--port", "65536"]) != nil)
+}

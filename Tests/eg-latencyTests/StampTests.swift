@@ -43,10 +43,19 @@ private func frame(prefix: Int, nanoseconds: UInt64, suffix: Int = 20) -> [UInt8
     #expect(monotonicArrival(kernelRealtime: 0, realtimeNow: 10_000, monotonicNow: 5_000) == 0)
 }
 
+/// The message a command line is refused with (nil: accepted).
+private func refusal(_ arguments: [String]) -> String? {
+    do { _ = try Options.parse(arguments); return nil } catch { return Options.message(for: error) }
+}
+
 @Test func parsesOptions() throws {
-    let options = try Options(arguments: ["--interface", "d0", "--duration", "3", "--skip", "0.5"])
+    let options = try Options.parse(["--interface", "d0", "--duration", "3", "--skip", "0.5"])
     #expect(options.interface == "d0" && options.duration == 3 && options.skip == 0.5)
-    #expect(throws: Options.UsageError.self) { try Options(arguments: ["--duration", "3"]) }
-    #expect(throws: Options.UsageError.self) { try Options(arguments: ["--interface", "d0", "--duration", "1", "--skip", "2"]) }
-    #expect(throws: Options.UsageError.self) { try Options(arguments: ["--interface", "d0", "--duration", "x"]) }
+    let defaults = try Options.parse(["--interface", "d0"])
+    #expect(defaults.duration == 5 && defaults.skip == 1)
+    #expect(refusal(["--duration", "3"])?.contains("--interface") == true)
+    #expect(refusal(["--interface", "d0", "--duration", "1", "--skip", "2"])?.contains("--duration must be longer than --skip") == true)
+    #expect(refusal(["--interface", "d0", "--duration", "x"])?.contains("'x'") == true)
+    #expect(refusal(["--interface", "d0", "--skip", "-1"]) != nil)
+    #expect(refusal(["--interface", "d0", "--frobnicate"]) != nil)
 }

@@ -63,16 +63,27 @@ private func spec(length: Int = 64, flows: Int = 4, gre: GREOuter? = nil) -> Fra
     #expect(Array(file[20..<24]) == [1, 0, 0, 0])
 }
 
+/// The message a command line is refused with (nil: accepted).
+private func refusal(_ arguments: [String]) -> String? {
+    do { _ = try Options.parse(arguments); return nil } catch { return Options.message(for: error) }
+}
+
 @Test func parsesOptions() throws {
-    let options = try Options(arguments: ["--interface", "s0", "--dst-mac", "02:00:00:00:00:02", "--src", "10.1.0.10",
-                                          "--dst", "10.98.0.99", "--size", "1400", "--pps", "1000", "--gre-src", "1.1.1.1",
-                                          "--gre-dst", "2.2.2.2"])
+    let options = try Options.parse(["--interface", "s0", "--dst-mac", "02:00:00:00:00:02", "--src", "10.1.0.10",
+                                     "--dst", "10.98.0.99", "--size", "1400", "--pps", "1000", "--gre-src", "1.1.1.1",
+                                     "--gre-dst", "2.2.2.2", "--sport", "2000", "--batch", "8", "--timestamps"])
     #expect(options.innerLength == 1400 && options.packetsPerSecond == 1000 && options.greSource != nil)
-    #expect(throws: Options.UsageError.self) { try Options(arguments: ["--interface", "s0"]) }
-    #expect(throws: Options.UsageError.self) {
-        try Options(arguments: ["--interface", "s0", "--dst-mac", "02:00:00:00:00:02", "--src", "10.1.0.10",
-                                "--dst", "10.98.0.99", "--gre-src", "1.1.1.1"])
-    }
+    #expect(options.destinationMAC == MACAddress("02:00:00:00:00:02") && options.innerDestination == IPv4Bytes("10.98.0.99"))
+    #expect(options.firstSourcePort == 2000 && options.destinationPort == 9 && options.batch == 8 && options.timestamps)
+    #expect(options.flows == 256 && options.duration == 5 && options.sourceMAC == nil && options.pcapPath == nil)
+    #expect(refusal(["--interface", "s0"])?.contains("--dst-mac is required") == true)
+    #expect(refusal(["--interface", "s0", "--dst-mac", "02:00:00:00:00:02", "--src", "10.1.0.10",
+                     "--dst", "10.98.0.99", "--gre-src", "1.1.1.1"])?.contains("--gre-src and --gre-dst go together") == true)
+    #expect(refusal(["--interface", "s0", "--dst-mac", "02:00:00:00:00", "--src", "10.1.0.10", "--dst", "10.98.0.99"]) != nil)
+    #expect(refusal(["--interface", "s0", "--dst-mac", "02:00:00:00:00:02", "--src", "10.1.0.10", "--dst", "10.98.0.99",
+                     "--batch", "0"])?.contains("--batch") == true)
+    #expect(refusal(["--interface", "s0", "--dst-mac", "02:00:00:00:00:02", "--src", "10.1.0.10", "--dst", "10.98.0.99",
+                     "--sport", "70000"]) != nil)
 }
 
 @Test func latencyStampGoesAtTheStartOfTheUDPPayload() throws {
@@ -84,8 +95,6 @@ private func spec(length: Int = 64, flows: Int = 4, gre: GREOuter? = nil) -> Fra
     #expect(Array(frame[66..<74]) == Array("EGLATNCY".utf8))
     #expect(Array(frame[74..<82]) == [1, 2, 3, 4, 5, 6, 7, 8])
     #expect(internetChecksum(frame, 38..<58) == 0)  // the inner header is untouched
-    #expect(throws: Options.UsageError.self) {
-        try Options(arguments: ["--interface", "s0", "--dst-mac", "02:00:00:00:00:02", "--src", "10.1.0.10",
-                                "--dst", "10.98.0.99", "--size", "40", "--timestamps"])
-    }
+    #expect(refusal(["--interface", "s0", "--dst-mac", "02:00:00:00:00:02", "--src", "10.1.0.10",
+                     "--dst", "10.98.0.99", "--size", "40", "--timestamps"])?.contains("--timestamps needs --size") == true)
 }

@@ -56,6 +56,18 @@ eg_kill_pid() {
     fi
 }
 
+# eg_netns_delete PREFIX NODE...: for each namespace PREFIX+NODE that exists, stop every process
+# in it (eg_kill_pid, 3 s) and delete it; a warning when it cannot be deleted.
+eg_netns_delete() {
+    local prefix=$1 node pid
+    shift
+    for node in "$@"; do
+        [[ -e /run/netns/$prefix$node ]] || continue
+        for pid in $(ip netns pids "$prefix$node" 2>/dev/null); do eg_kill_pid "$pid" 3; done
+        ip netns del "$prefix$node" 2>/dev/null || eg_log "warning: could not delete netns $prefix$node"
+    done
+}
+
 # eg_pid_gone PID: true when no process PID exists (zombies count as gone).
 eg_pid_gone() {
     local state

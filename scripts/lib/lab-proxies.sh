@@ -140,10 +140,5 @@ wccp_assigned() {
 
 # lab_proxies_down: stop the Squids, delete the proxy namespaces (if any).
 lab_proxies_down() {
-    local p pid
-    for p in "${LAB_PROXY_NODES[@]}"; do
-        [[ -e /run/netns/$(ns "$p") ]] || continue
-        for pid in $(ip netns pids "$(ns "$p")" 2>/dev/null); do eg_kill_pid "$pid" 3; done
-        ip netns del "$(ns "$p")" 2>/dev/null || eg_log "warning: could not delete netns $(ns "$p")"
-    done
+    eg_netns_delete "$P" "${LAB_PROXY_NODES[@]}"
 }

@@ -35,9 +35,9 @@ public enum OutboundUpdateBuilder {
         return BGPMessage.maximumLength - BGPMessage.headerLength - 4 - encoded.count
     }
 
-    /// UPDATEs announcing `prefixes` with `policy`'s attributes. IPv4 prefixes are
-    /// left out without an IPv4 next hop, IPv6 prefixes without an IPv6 next hop.
-    public static func announce(_ prefixes: [IPPrefix], policy: OriginationPolicy, fourOctetAS: Bool = true) -> [BGPUpdate] {
+    /// `prefixes` split by family, each in its order: the IPv4 ones (for the NLRI and withdrawn
+    /// fields) and the IPv6 ones (for MP_REACH_NLRI and MP_UNREACH_NLRI).
+    static func byFamily(_ prefixes: [IPPrefix]) -> (v4: [IPv4Prefix], v6: [IPPrefix]) {
         var v4: [IPv4Prefix] = [], v6: [IPPrefix] = []
         for p in prefixes {
             switch p {
@@ -45,6 +45,13 @@ public enum OutboundUpdateBuilder {
             case .v6: v6.append(p)
             }
         }
+        return (v4, v6)
+    }
+
+    /// UPDATEs announcing `prefixes` with `policy`'s attributes. IPv4 prefixes are
+    /// left out without an IPv4 next hop, IPv6 prefixes without an IPv6 next hop.
+    public static func announce(_ prefixes: [IPPrefix], policy: OriginationPolicy, fourOctetAS: Bool = true) -> [BGPUpdate] {
+        let (v4, v6) = byFamily(prefixes)
         var updates: [BGPUpdate] = []
         let base = PathAttributes(origin: policy.origin, asPath: policy.asPath)
         if let nh = policy.nextHopV4, !v4.isEmpty {
@@ -70,13 +77,7 @@ public enum OutboundUpdateBuilder {
 
     /// UPDATEs withdrawing `prefixes` (IPv4 in the withdrawn field, IPv6 in MP_UNREACH_NLRI).
     public static func withdraw(_ prefixes: [IPPrefix]) -> [BGPUpdate] {
-        var v4: [IPv4Prefix] = [], v6: [IPPrefix] = []
-        for p in prefixes {
-            switch p {
-            case .v4(let q): v4.append(q)
-            case .v6: v6.append(p)
-            }
-        }
+        let (v4, v6) = byFamily(prefixes)
         var updates: [BGPUpdate] = []
         let room = BGPMessage.maximumLength - BGPMessage.headerLength - 4
         for chunk in chunks(v4, room: room, size: nlriSize) { updates.append(BGPUpdate(withdrawn: chunk)) }

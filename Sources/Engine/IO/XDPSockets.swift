@@ -140,9 +140,11 @@ final class XDPAttachment: @unchecked Sendable {
             let insns = UnsafeMutableRawPointer.allocate(byteCount: 128 * Int(EGRESSD_BPF_INSN_SIZE), alignment: 8)
             let log = UnsafeMutablePointer<CChar>.allocate(capacity: 65536)
             defer { insns.deallocate(); log.deallocate() }
-            let count = f.mac.count == 6
-                ? egressd_xdp_program(OpaquePointer(insns), 128, xsk, map, Self.maxFrame, spokeMap, f.mac)
-                : egressd_xdp_program(OpaquePointer(insns), 128, xsk, map, Self.maxFrame, spokeMap, nil)
+            // Frames addressed to the interface's MAC when it has one, else (NULL) to any.
+            let count = f.mac.withUnsafeBufferPointer { mac in
+                egressd_xdp_program(OpaquePointer(insns), 128, xsk, map, Self.maxFrame, spokeMap,
+                                    mac.count == 6 ? mac.baseAddress : nil)
+            }
             let prog = egressd_xdp_load(OpaquePointer(insns), count, log, 65536)
             guard prog >= 0 else {
                 let e = EngineError("load the XDP program (verifier: \(String(cString: log).suffix(200)))", errno: -prog, hint: Self.hint(-prog))
