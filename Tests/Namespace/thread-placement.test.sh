@@ -85,7 +85,7 @@ base >"$WORK/place.conf"
 echo "dataplane worker cpus 1" >>"$WORK/place.conf"
 start "$WORK/place.conf"
 check_placement "at start"
-for i in 1 2 3; do egsh -c "show running-config" >/dev/null; egsh -c "show dataplane" >/dev/null; done
+for _ in 1 2 3; do egsh -c "show running-config" >/dev/null; egsh -c "show dataplane" >/dev/null; done
 ip netns exec "$NSA" curl -s --max-time 5 http://127.0.0.1:9561/metrics | grep -q '^egressd_' || fail "no metrics page"
 check_placement "after shell sessions and a scrape"
 egsh -c "show running-config" | grep -qx "dataplane worker cpus 1" || fail "running-config lacks 'dataplane worker cpus 1'"
