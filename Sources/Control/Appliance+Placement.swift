@@ -29,3 +29,24 @@ extension Appliance {
         }
     }
 }
+
+extension Appliance {
+    /// The workers' CPUs and the other threads' (`dataplane worker cpus`; nil: no placement).
+    var threadPlan: ThreadPlacement.Plan? {
+        try? ThreadPlacement.plan(workerCPUs: engine.settings.cpus, allowed: ThreadPlacement.allowedAtStart)
+    }
+
+    /// How the workers are scheduled, for `show dataplane`.
+    var workerScheduling: String {
+        guard engine.settings.realtime else { return "normal" }
+        return engine.realtimeRefusals.isEmpty ? "SCHED_FIFO 1" : "normal (realtime refused)"
+    }
+
+    /// One line of `show dataplane`.
+    var threadPlacementLine: String {
+        let cpus = { (l: [Int]) in l.map(String.init).joined(separator: ",") }
+        let placement = threadPlan.map { "workers on CPU \(cpus($0.workerCPUs)), other threads on CPU \(cpus($0.controlCPUs))" }
+            ?? "not placed (no dataplane worker cpus)"
+        return "  threads: \(placement); worker scheduling \(workerScheduling)\n"
+    }
+}

@@ -131,6 +131,9 @@ extension Appliance {
                 ("ioBackendConfigured", .string(engine.settings.ioBackend.rawValue)),
                 ("ioBackendFallback", engine.fallbackReason.map { .string($0) } ?? .null),
                 ("qdiscBypass", .bool(engine.settings.qdiscBypass)),
+                ("workerCPUs", .array((threadPlan?.workerCPUs ?? []).map { .int(Int64($0)) })),
+                ("otherThreadCPUs", .array((threadPlan?.controlCPUs ?? []).map { .int(Int64($0)) })),
+                ("workerScheduling", .string(workerScheduling)),
                 ("xdp", .array(engine.xdpInterfaces.map {
                     .object([("interface", .string($0.name)), ("mode", .string($0.native ? "native" : "generic")),
                              ("queues", .int(Int64($0.rxQueues)))])
@@ -161,6 +164,7 @@ extension Appliance {
         }
         out += "\n  \(backendDescription), kernel side: TUN\n"
         if let steering = engine.xdpEncapSteering { out += "  encapsulation steering (XDP spoke prefixes): \(steering)\n" }
+        out += threadPlacementLine
         out += "  underlay next hops with a known MAC: \(engine.underlayNeighbours.entries.count)\n"
         out += "  I/O: " + IOCounter.allCases.map { "\($0.name) \(engine.ioCounters.total($0.rawValue))" }.joined(separator: ", ") + "\n"
         out += "  GRE packets received \(e.total(EngineCounter.greReceived.rawValue)), from kernel \(e.total(EngineCounter.kernelReceived.rawValue)), batches \(e.total(EngineCounter.batches.rawValue))\n"

@@ -216,13 +216,13 @@ final class Worker: @unchecked Sendable {
         var spinsLeft = 0
         var flowCursor = 0
         var flowEpoch: UInt64 = 0
-        // What the control plane published (snapshot, underlay MACs, capture
-        // tap), held here and reloaded only when `engine.published` moves: a
-        // round costs atomic loads of plain integers, no retain/release.
         // SCHED_FIFO (granted): sleep yieldFor after yieldEvery without blocking (spin rounds).
         let yieldEvery = engine.workerScheduling[index].load(ordering: .relaxed) == 1 ? engine.settings.yieldEvery : 0
         let yieldFor = engine.settings.yieldFor
         var awakeSince = Self.nanoseconds()
+        // What the control plane published (snapshot, underlay MACs, capture
+        // tap), held here and reloaded only when `engine.published` moves: a
+        // round costs atomic loads of plain integers, no retain/release.
         var seen = engine.published.load(ordering: .acquiring)
         var held = loadPublished(generation: generation)
         while !engine.stopping.load(ordering: .relaxed) {

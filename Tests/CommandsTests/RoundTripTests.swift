@@ -75,6 +75,9 @@ private func randomConfig(_ rng: inout SplitMix64) -> RunningConfig {
     }
     c.dataplane.workers = Bool.random(using: &rng) ? 1 : Int.random(in: DataplaneSettings.workersRange, using: &rng)
     c.dataplane.batchSize = Bool.random(using: &rng) ? 64 : Int.random(in: DataplaneSettings.batchSizeRange, using: &rng)
+    c.dataplane.workerCPUs = Bool.random(using: &rng) ? [] : Array(Set((0..<Int.random(in: 1...6, using: &rng)).map { _ in
+        Int.random(in: 0...CPUList.maxCPU, using: &rng) })).sorted()
+    c.dataplane.workerRealtime = Bool.random(using: &rng)
     return c
 }
 
@@ -134,6 +137,8 @@ private func randomCommand(_ rng: inout SplitMix64, interfaces: [String]) -> Str
         "\(no)dataplane workers \(Int.random(in: 0...70, using: &rng))",
         "\(no)dataplane batch-size \(Int.random(in: 0...1100, using: &rng))",
         "\(no)data batch \(Int.random(in: 1...1024, using: &rng))",
+        "\(no)dataplane worker cpus \(Int.random(in: 0...3, using: &rng))-\(Int.random(in: 2...1030, using: &rng)),\(Int.random(in: 0...9, using: &rng))",
+        "\(no)dataplane worker realtime",
         "exit",
         "end",
     ]
