@@ -100,9 +100,8 @@ proxy_usable_everywhere() {   # PROXY yes|no: the proxy is (not) usable with buc
 squid_start() {
     local p=$1 dir=$STATE/$1 squid_dir
     squid_dir=$(cat "$STATE/squid.dir")
-    nsenter --net="/run/netns/$(ns "$p")" -- "$squid_dir/sbin/squid" -N -f "$dir/squid.conf" \
-        </dev/null >>"$STATE/squid-$p.log" 2>&1 &
-    echo $! >"$STATE/squid-$p.pid"
+    eg_squid_start "$(ns "$p")" "$squid_dir/sbin/squid" "$dir/squid.conf" "$STATE/squid-$p.log"
+    echo "$EG_SQUID_PID" >"$STATE/squid-$p.pid"
 }
 squid_stop() { eg_kill_pid "$(cat "$STATE/squid-$1.pid")" 0 2>/dev/null || true; kill -KILL "$(cat "$STATE/squid-$1.pid")" 2>/dev/null || true; eg_wait 5 eg_pid_gone "$(cat "$STATE/squid-$1.pid")" || true; }
 squid_running() { [[ -f $STATE/squid-$1.pid ]] && ! eg_pid_gone "$(cat "$STATE/squid-$1.pid")"; }

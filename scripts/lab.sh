@@ -515,6 +515,7 @@ cmd_up() {
     if [[ $LAB_PROXIES == 1 ]]; then
         for node in "${APPS[@]}"; do
             eg_wait 60 wccp_assigned "$node" || { "$EGSH_BIN" --socket "$STATE/$node.sock" -c "show ip wccp 80 detail" >&2
+                lab_proxies_report >&2
                 eg_die "WCCP on $(ns "$node"): the two proxies have no buckets within 60 s (lab left up; run down)"; }
         done
         eg_log "WCCP: both proxies assigned buckets on ${APPS[*]}"

@@ -26,7 +26,7 @@ fail() { echo "FAIL $TEST_NAME: $*"; exit 1; }
 pass() { echo "PASS $TEST_NAME"; exit 0; }
 
 ns_test_cleanup() {
-    local rc=$? f pid
+    local rc=$? f pid name
     trap - EXIT INT TERM
     for pid in "${BG_PIDS[@]}"; do eg_kill_pid "$pid" 3; done
     for f in "${TEST_NAMESPACES[@]}"; do
@@ -34,9 +34,11 @@ ns_test_cleanup() {
         ip netns del "$f" 2>/dev/null
     done
     if (( rc != 0 )); then
-        for f in "$LAB_STATE"/tgw.log "$LAB_STATE"/app1.log "$LAB_STATE"/app2.log "$LAB_STATE"/inet-server.log "$WORK"/up.log; do
+        for f in "$LAB_STATE"/tgw.log "$LAB_STATE"/app1.log "$LAB_STATE"/app2.log "$LAB_STATE"/inet-server.log \
+            "$LAB_STATE"/proxy1/cache.log "$LAB_STATE"/proxy2/cache.log "$WORK"/up.log; do
             [[ -s $f ]] || continue
-            echo "--- $TEST_NAME: ${f##*/} (last 40 lines)"
+            name=${f#"$LAB_STATE"/}
+            echo "--- $TEST_NAME: ${name#"$WORK"/} (last 40 lines)"
             tail -n 40 "$f" | sed 's/^/    /'
         done
     fi

@@ -34,6 +34,7 @@ squid_cleanup() {
         # SIGKILL: a TERMed Squid takes more than 3 s (shutdown_lifetime plus its own work).
         [[ -n ${SQUID_PID[$p]:-} ]] && { kill -KILL "${SQUID_PID[$p]}" 2>/dev/null; eg_wait 5 eg_pid_gone "${SQUID_PID[$p]}"; }
         ip netns del "${LAB_PREFIX}$p" 2>/dev/null
+        eg_squid_shm_remove "${LAB_PREFIX}$p"
     done
     (exit "$rc")
     ns_test_cleanup
@@ -117,9 +118,9 @@ EOF
 
 start_squid() {
     local p=$1
-    ip netns exec "${LAB_PREFIX}$p" "$SQUID" -N -f "$WORK/$p/squid.conf" >>"$WORK/$p/stdout.log" 2>&1 &
-    SQUID_PID[$p]=$!
-    disown "$!"   # no "Killed" job notice when the test kills it
+    eg_squid_start "${LAB_PREFIX}$p" "$SQUID" "$WORK/$p/squid.conf" "$WORK/$p/stdout.log"
+    SQUID_PID[$p]=$EG_SQUID_PID
+    disown "$EG_SQUID_PID"   # no "Killed" job notice when the test kills it
 }
 kill_squid() {   # a crash: SIGKILL, sockets close at once
     local p=$1

@@ -84,6 +84,24 @@ v = eval(sys.argv[1], {"d": d})
 print(json.dumps(v) if isinstance(v, (dict, list)) else v)' "$1"
 }
 
+# eg_squid_service NETNS: the Squid service name (squid -n) of the Squid in namespace NETNS.
+# Squid names its shared-memory segments after the service (/dev/shm/NAME-cf__*.shm), and two
+# Squids started at once under the same (default) name race on them: one dies with "FATAL:
+# Ipc::Mem::Segment::create failed to shm_open(/squid-cf__metadata.shm): (17) File exists"
+# (3 of 30 starts here). Squid accepts only letters and digits.
+eg_squid_service() { printf 'eg%s' "${1//[^A-Za-z0-9]/}"; }
+
+# eg_squid_start NETNS SQUID CONF LOG: start SQUID (the binary) in the foreground mode (-N)
+# inside namespace NETNS, in the background, under its own service name; its pid in
+# EG_SQUID_PID, its stdout/stderr appended to LOG.
+eg_squid_start() {
+    nsenter --net="/run/netns/$1" -- "$2" -N -n "$(eg_squid_service "$1")" -f "$3" </dev/null >>"$4" 2>&1 &
+    EG_SQUID_PID=$!
+}
+
+# eg_squid_shm_remove NETNS: delete the shared-memory segments a killed Squid of NETNS left.
+eg_squid_shm_remove() { rm -f -- /dev/shm/"$(eg_squid_service "$1")"-*; }
+
 # eg_squid_base_conf DIR NAME: the squid.conf lines every lab and test proxy shares (an
 # intercepting Squid named NAME, its files under DIR, origin names from DIR/hosts); the caller
 # appends its WCCP lines.

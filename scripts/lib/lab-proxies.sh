@@ -123,7 +123,8 @@ EOF
     chmod 755 "$STATE"
     chown -R proxy: "$dir"
     echo "$squid_dir" >"$STATE/squid.dir"
-    start_bg "$p" "squid-$p" "$squid_dir/sbin/squid" -N -f "$dir/squid.conf"
+    eg_squid_start "$(ns "$p")" "$squid_dir/sbin/squid" "$dir/squid.conf" "$STATE/squid-$p.log"
+    echo "$EG_SQUID_PID" >"$STATE/squid-$p.pid"
 }
 
 lab_proxies_start() {
@@ -138,7 +139,21 @@ wccp_assigned() {
     "$EGSH_BIN" --socket "$STATE/$1.sock" -c "show ip wccp 80 detail json" 2>/dev/null | eg_json "$LAB_WCCP_READY_EXPR" | grep -qx 2
 }
 
+# lab_proxies_report: whether each Squid still runs, and the end of its cache.log (for a
+# failed wait).
+lab_proxies_report() {
+    local p pid
+    for p in "${LAB_PROXY_NODES[@]}"; do
+        pid=$(cat "$STATE/squid-$p.pid" 2>/dev/null) || continue
+        if eg_pid_gone "$pid"; then echo "--- squid in $(ns "$p") (pid $pid) has exited; its cache.log:"
+        else echo "--- squid in $(ns "$p") (pid $pid) runs; its cache.log:"; fi
+        tail -n 15 "$STATE/$p/cache.log" 2>/dev/null | sed 's/^/    /'
+    done
+}
+
 # lab_proxies_down: stop the Squids, delete the proxy namespaces (if any).
 lab_proxies_down() {
+    local p
     eg_netns_delete "$P" "${LAB_PROXY_NODES[@]}"
+    for p in "${LAB_PROXY_NODES[@]}"; do eg_squid_shm_remove "$(ns "$p")"; done
 }
