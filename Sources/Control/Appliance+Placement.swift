@@ -3,6 +3,7 @@
 // threads that existed before the control plane started; this sweep catches those
 // made since), and refused SCHED_FIFO requests (`dataplane worker realtime`) are said.
 
+import Commands
 import Engine
 #if canImport(Glibc)
 import Glibc
@@ -13,8 +14,8 @@ extension Appliance {
         if let plan {
             let workers = engine.workerThreads
             let (moved, failed) = ThreadPlacement.confine(to: plan.controlCPUs, except: Set(workers))
-            let control = plan.controlCPUs.map(String.init).joined(separator: ",")
-            let owned = plan.workerCPUs.map(String.init).joined(separator: ",")
+            let control = CPUList.format(plan.controlCPUs)
+            let owned = CPUList.format(plan.workerCPUs)
             record("thread placement: \(workers.count) worker(s) on CPU \(owned), \(moved) other thread(s) on CPU \(control)"
                 + (plan.shared ? " (the workers take every CPU egressd may use: the other threads share them)" : "")
                 + (failed > 0 ? ", \(failed) could not be moved" : ""))
@@ -44,8 +45,9 @@ extension Appliance {
 
     /// One line of `show dataplane`.
     var threadPlacementLine: String {
-        let cpus = { (l: [Int]) in l.map(String.init).joined(separator: ",") }
-        let placement = threadPlan.map { "workers on CPU \(cpus($0.workerCPUs)), other threads on CPU \(cpus($0.controlCPUs))" }
+        let placement = threadPlan.map {
+            "workers on CPU \(CPUList.format($0.workerCPUs)), other threads on CPU \(CPUList.format($0.controlCPUs))"
+        }
             ?? "not placed (no dataplane worker cpus)"
         return "  threads: \(placement); worker scheduling \(workerScheduling)\n"
     }
