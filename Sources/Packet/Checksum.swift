@@ -29,6 +29,16 @@ public enum InternetChecksum {
         return ~UInt16(truncatingIfNeeded: s)
     }
 
+    /// A freshly computed TCP or UDP checksum as it goes on the wire. UDP writes a
+    /// computed 0 as 0xFFFF (RFC 768: 0 means "no checksum"). TCP and the rest write 0:
+    /// a normal computation never yields 0xFFFF, and receivers such as Wireshark call
+    /// 0xFFFF in TCP illegal (RFC 1624 §3). The kernel's protocol-blind skb_checksum_help
+    /// writes 0xFFFF for both, and NICs 0 for TCP: egressd does what the NIC would.
+    @inlinable
+    public static func transportField(_ computed: UInt16, isUDP: Bool) -> UInt16 {
+        isUDP && computed == 0 ? 0xFFFF : computed
+    }
+
     /// The checksum of `length` bytes (with the checksum field as it is).
     /// Over data that includes a correct checksum this returns 0.
     @inlinable

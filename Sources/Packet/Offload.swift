@@ -184,23 +184,23 @@ public enum Offload {
             checksumAt = 16
         }
         t.setU16(0, checksumAt)
-        var c = InternetChecksum.finish(InternetChecksum.partialSum(UnsafeRawPointer(t), transportLength, initial: sum))
-        if plan.isUDP && c == 0 { c = 0xFFFF }
-        t.setU16(c, checksumAt)
+        let c = InternetChecksum.finish(InternetChecksum.partialSum(UnsafeRawPointer(t), transportLength, initial: sum))
+        t.setU16(InternetChecksum.transportField(c, isUDP: plan.isUDP), checksumAt)
         return hl + len
     }
 
     /// Completes a NEEDS_CSUM packet's checksum (virtio: the 16-bit field at
     /// csum_start + csum_offset holds the pseudo-header sum; the checksum
-    /// covers csum_start to the end). Fails when the range is outside the packet.
+    /// covers csum_start to the end). The field at offset 6 is UDP's (TCP's is
+    /// at 16): only there does a computed 0 go out as 0xFFFF (`transportField`).
+    /// Fails when the range is outside the packet.
     @inlinable
     public static func completeChecksum(_ p: UnsafeMutableRawPointer, _ n: Int, header h: VirtioNetHeader) -> Result<Void, Failure> {
         let start = Int(h.checksumStart)
         let at = start + Int(h.checksumOffset)
         guard start < n, at + 2 <= n else { return .failure(.badChecksumRange) }
-        var c = InternetChecksum.finish(InternetChecksum.partialSum(UnsafeRawPointer(p + start), n - start))
-        if c == 0 { c = 0xFFFF }   // as the kernel's skb_checksum_help (CSUM_MANGLED_0)
-        p.setU16(c, at)
+        let c = InternetChecksum.finish(InternetChecksum.partialSum(UnsafeRawPointer(p + start), n - start))
+        p.setU16(InternetChecksum.transportField(c, isUDP: h.checksumOffset == 6), at)
         return .success(())
     }
 }

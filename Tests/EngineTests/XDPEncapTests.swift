@@ -224,6 +224,41 @@ private func referenceL4Checksum(_ pkt: [UInt8]) -> UInt16 {
     }
 }
 
+/// A partial checksum that completes to 0: TCP writes 0x0000 (as a NIC; 0xFFFF is illegal
+/// there for Wireshark), UDP 0xFFFF (0 means "no checksum").
+@Test func steeredPartialChecksumOfZeroIsWrittenPerProtocol() {
+    let rig = Rig()
+    let p = rig.buffer + PacketProcessor.headroom
+    for proto in [IPProtocolNumber.udp, IPProtocolNumber.tcp] {
+        let l4Length = proto == IPProtocolNumber.tcp ? 20 + 13 : 8 + 13
+        var payload = [UInt8](repeating: 0, count: l4Length)
+        for i in 0..<l4Length { payload[i] = UInt8(truncatingIfNeeded: i &* 37 &+ 11) }
+        let at = proto == IPProtocolNumber.tcp ? 16 : 6
+        let free = proto == IPProtocolNumber.tcp ? 18 : 8   // urgent pointer; UDP's first data word
+        if proto == IPProtocolNumber.udp { payload[4] = 0; payload[5] = UInt8(l4Length) }
+        if proto == IPProtocolNumber.tcp { payload[12] = 0x50 }
+        payload[at] = 0; payload[at + 1] = 0
+        payload[free] = 0; payload[free + 1] = 0
+        // That free word set to the checksum it has while 0: the sum becomes -0, the checksum 0.
+        let c = referenceL4Checksum(Build.ipv4(src: "198.51.100.80", dst: "10.1.0.10", proto: proto, payload: payload))
+        payload[free] = UInt8(c >> 8); payload[free + 1] = UInt8(c & 0xFF)
+        var partial = Build.ipv4(src: "198.51.100.80", dst: "10.1.0.10", proto: proto, payload: payload)
+        #expect(referenceL4Checksum(partial) == 0, "proto \(proto): with the field 0 the checksum computes to 0")
+        var sum: UInt32 = 0
+        for i in stride(from: 12, to: 20, by: 2) { sum += UInt32(partial[i]) << 8 | UInt32(partial[i + 1]) }
+        sum += UInt32(proto) + UInt32(l4Length)
+        while sum > 0xFFFF { sum = (sum & 0xFFFF) + (sum >> 16) }
+        partial[20 + at] = UInt8(sum >> 8); partial[20 + at + 1] = UInt8(sum & 0xFF)
+        partial.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: partial.count) }
+        #expect(rig.processor.fromSteered(p, partial.count, view: rig.snapshot.view, out: &rig.out))
+        let inner = Array(rig.output(rig.out.count - 1)[24...])
+        let field = UInt16(inner[20 + at]) << 8 | UInt16(inner[20 + at + 1])
+        #expect(field == (proto == IPProtocolNumber.udp ? 0xFFFF : 0x0000), "proto \(proto)")
+        #expect(referenceL4Checksum(inner) == 0, "proto \(proto)")
+        rig.out.removeAll()
+    }
+}
+
 @Test func aTableAboveTheCapTurnsSteeringOff() {
     let t = Rig.tgw0
     var routes: [BulkRoutes.IPv4Route] = []

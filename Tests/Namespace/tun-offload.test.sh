@@ -163,43 +163,58 @@ done
 
 # Every inner segment on the underlay: checksums good (tshark verifies), at most 1500 bytes.
 tshark -n -r "$WORK/u0.pcap" -o ip.check_checksum:TRUE -o tcp.check_checksum:TRUE -o udp.check_checksum:TRUE \
-    -T fields -E separator=';' -e ip.src -e ip.len -e ip.checksum.status -e tcp.len -e tcp.checksum.status \
+    -T fields -E separator=';' -e frame.number -e ip.src -e ip.len -e ip.checksum.status -e tcp.len -e tcp.checksum.status \
     -e udp.length -e udp.checksum.status >"$WORK/u0.txt" 2>"$WORK/tshark-read.log" || fail "tshark could not read the capture"
 verdict=$("$PY" - "$WORK/u0.txt" "$USO" <<'PY'
 import sys
 good = {"1", "Good"}
-up = down = udp = 0
+up = down = udp = acks = 0
 bad = []
+frames = []   # frame numbers of the bad ones, for the hex dump
 for line in open(sys.argv[1]):
-    src, iplen, ipsum, tcplen, tcpsum, udplen, udpsum = line.rstrip("\n").split(";")
+    frame, src, iplen, ipsum, tcplen, tcpsum, udplen, udpsum = line.rstrip("\n").split(";")
     srcs, lens, sums = src.split(","), iplen.split(","), ipsum.split(",")
     if len(srcs) < 2:
         continue   # not an IPv4-in-GRE frame
     inner_src, inner_len = srcs[1], int(lens[1])
     if any(s not in good for s in sums):
         bad.append("ip checksum %s" % line.strip())
+        frames.append(frame)
     if inner_len > 1500:
         bad.append("inner packet of %d bytes" % inner_len)
     if tcplen:
         if tcpsum not in good:
             bad.append("tcp checksum %s" % line.strip())
-        if int(tcplen) > 0:
+            frames.append(frame)
+        if int(tcplen) == 0:
+            acks += 1
+        else:
             if inner_src == "10.1.0.10": up += 1
             elif inner_src == "10.0.2.1": down += 1
     elif udplen:
         if udpsum not in good:
             bad.append("udp checksum %s" % line.strip())
+            frames.append(frame)
         if int(udplen) == 1008: udp += 1
 if bad:
-    print("BAD %d: %s" % (len(bad), "; ".join(bad[:3])))
+    print("BAD %d: %s [frames %s]" % (len(bad), "; ".join(bad[:3]), ",".join(frames[:3])))
 elif up < 1000 or down < 1000 or (sys.argv[2] == "1" and udp < 50):
     print("BAD too few segments: up %d down %d udp %d" % (up, down, udp))
 else:
-    print("OK up %d down %d udp %d" % (up, down, udp))
+    print("OK up %d down %d udp %d, %d segments without payload" % (up, down, udp, acks))
 PY
 )
 echo "  underlay: $verdict"
-[[ $verdict == OK* ]] || fail "underlay segments: $verdict"
+if [[ $verdict != OK* ]]; then
+    # The evidence: the bad frames in hex, and the capture kept with the test's log.
+    if [[ $verdict =~ \[frames\ ([0-9,]+)\] ]]; then
+        for f in ${BASH_REMATCH[1]//,/ }; do
+            echo "  frame $f:"; tshark -n -r "$WORK/u0.pcap" -Y "frame.number == $f" -x 2>/dev/null | sed 's/^/    /'
+        done
+    fi
+    [[ -n ${NS_LOG_DIR:-} ]] && cp "$WORK/u0.pcap" "$NS_LOG_DIR/$TEST_NAME-u0.pcap"
+    fail "underlay segments: $verdict"
+fi
 if (( USO )); then
     read -r count sizes <"$WORK/udp-recv.out" || fail "no UDP receiver output"
     [[ $count == 50 && $sizes == "[1000]" ]] || fail "inet got $count datagrams of sizes $sizes, want 50 of 1000"

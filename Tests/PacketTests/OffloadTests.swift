@@ -228,6 +228,32 @@ enum OffloadFixture {
         #expect(F.transportValid(partial, v6: v6, proto: proto))
     }
 
+    /// A segment whose checksum computes to 0 (TCP: 0x0000 on the wire, as a NIC writes it;
+    /// Wireshark calls 0xFFFF illegal there) or to 0 in UDP (0xFFFF: 0 means "none").
+    @Test(arguments: [(false, UInt8(6)), (true, UInt8(6)), (false, UInt8(17)), (true, UInt8(17))])
+    func completedChecksumOfZeroIsWrittenPerProtocol(_ c: (Bool, UInt8)) {
+        let (v6, proto) = c
+        let ipHL = v6 ? 40 : 20
+        let at = ipHL + (proto == 6 ? 16 : 6)
+        // Choose the first payload word so that the checksum computes to 0: it adds the
+        // checksum the packet has with that word 0 (one's complement: S + ~S = -0).
+        var data = F.payload(101); data[0] = 0; data[1] = 0
+        let transport = proto == 6 ? F.tcp(seq: 9) : F.udp(payloadLength: data.count)
+        let before = F.packet(v6: v6, proto: proto, transport: transport, payload: data)
+        let word = F.u16(before, at)
+        data[0] = UInt8(word >> 8); data[1] = UInt8(word & 0xFF)
+        let full = F.packet(v6: v6, proto: proto, transport: transport, payload: data)
+        #expect(F.u16(full, at) == (proto == 6 ? 0x0000 : 0xFFFF))
+        var partial = full
+        let ph = ~F.naiveChecksum(F.pseudo(v6: v6, proto: proto, length: full.count - ipHL))
+        partial[at] = UInt8(ph >> 8); partial[at + 1] = UInt8(ph & 0xFF)
+        let h = VirtioNetHeader(flags: VirtioNetHeader.needsChecksum, checksumStart: UInt16(ipHL), checksumOffset: proto == 6 ? 16 : 6)
+        let ok = partial.withUnsafeMutableBytes { Offload.completeChecksum($0.baseAddress!, $0.count, header: h) }
+        #expect((try? ok.get()) != nil)
+        #expect(F.u16(partial, at) == F.u16(full, at))
+        #expect(F.transportValid(partial, v6: v6, proto: proto))
+    }
+
     @Test func checksumRangeOutsideThePacketIsRefused() {
         var p = F.packet(v6: false, proto: 6, transport: F.tcp(seq: 9), payload: F.payload(10))
         let h = VirtioNetHeader(flags: 1, checksumStart: 20, checksumOffset: UInt16(p.count))

@@ -299,9 +299,8 @@ public struct PacketProcessor {
         let l4 = length - hl
         let pseudo = InternetChecksum.pseudoHeaderSum(source: ip.source, destination: ip.destination, protocol: proto, length: l4)
         guard UnsafeRawPointer(p).u16(at) == ~InternetChecksum.finish(pseudo) else { return }
-        var c = InternetChecksum.finish(InternetChecksum.partialSum(UnsafeRawPointer(p + hl), l4))
-        if c == 0 { c = 0xFFFF }   // as the kernel's skb_checksum_help (CSUM_MANGLED_0)
-        p.setU16(c, at)
+        let c = InternetChecksum.finish(InternetChecksum.partialSum(UnsafeRawPointer(p + hl), l4))
+        p.setU16(InternetChecksum.transportField(c, isUDP: proto == IPProtocolNumber.udp), at)
     }
 
     /// The kernel-side path's per-packet tail: the route's tunnel by flow
