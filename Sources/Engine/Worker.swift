@@ -276,6 +276,10 @@ final class Worker: @unchecked Sendable {
                 }
                 continue
             }
+            // poll() may have slept through a publication (up to its 100 ms): the packets that
+            // woke it go by the new tables. The next round loads them and polls again, which
+            // returns at once (the descriptors are still readable).
+            if engine.published.load(ordering: .acquiring) != seen { continue }
             let start = Self.nanoseconds()
             var handled = 0
             if pollReady[0] != 0 {

@@ -9,7 +9,8 @@
 # place (the endpoint keeps listening, no second bind). Data-path failure evidence
 # (`failure-detection ... data-path`): while its proxy port still answers the TCP probes, the
 # cache's host starts refusing GRE (nftables: ICMP protocol unreachable); a redirected SYN makes
-# egressd declare it dead within 2 s (measured) and the retransmitted SYN fails open.
+# egressd declare it dead within 2 s (measured) and the retransmitted SYN fails open. A
+# redirect-list change applies to the first packet after it, also when the worker slept through it.
 TEST_NAME="wccp-cache"  # used by lib.sh
 # shellcheck source=Tests/Namespace/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -131,6 +132,24 @@ series() { printf '%s\n' "$page" | awk -v k="$1" '$1 == k { print $2 + 0 }'; }
 logs=$(egsh_json app1 "show logging json")
 json_get "$logs" "[r for r in d['records'] if r['fields'].get('cache') == '$CACHE' and r['fields'].get('service') == '0']" \
     | grep -q "$CACHE" || fail "show logging json has no structured event for cache $CACHE"
+
+# A change applies to the very next packet. app1's worker sleeps in poll() while idle; the
+# redirect-list changes (published while it sleeps) and one request goes out at once: the packet
+# that wakes the worker must be judged by the new tables, not by those it held before its sleep.
+# Ten rounds each way (with the old tables many rounds would go the wrong way).
+acl() { "$LAB" sh app1 -c "configure terminal" -c "ip access-list extended WEB" -c "$1" >/dev/null || fail "acl '$1' not applied"; }
+for round in $(seq 10); do
+    before=$(web_cache packetsRedirected)
+    acl "no permit tcp any any eq 80"
+    in_node spoke1 curl -s -m 2 -o /dev/null http://198.51.100.80/ \
+        || fail "round $round: the request right after 'no permit' was not forwarded (redirected by the old list?)"
+    (( $(web_cache packetsRedirected) == before )) || fail "round $round: redirected after the list stopped permitting it"
+    acl "permit tcp any any eq 80"
+    in_node spoke1 curl -s -m 0.5 -o /dev/null http://198.51.100.80/ \
+        && fail "round $round: the request right after 'permit' reached the origin (the old list kept it from the cache)"
+    (( $(web_cache packetsRedirected) > before )) || fail "round $round: the SYN after 'permit' was not redirected"
+done
+echo "    wccp-cache: 20 redirect-list changes, each applied to the next packet"
 
 # Data-path evidence: the cache's proxy port answers the probes, then its host refuses GRE.
 in_proxy "$PY" -c '

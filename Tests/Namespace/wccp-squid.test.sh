@@ -146,10 +146,13 @@ allotment_is() { [[ $(allotment "$1") == "$2" ]]; }
 cache_failed() { [[ $(client_field "$1" "$2" failed) == True ]]; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
-# fetch NODE PORT: one request from NODE's source port PORT; prints "CODE VIA" (VIA: proxy name or -).
+# fetch NODE PORT: one request from NODE's source port PORT; prints "CODE VIA" (VIA: proxy name
+# or -; when curl fails, "000 curl-N" with curl's exit code: 7 refused, 28 timed out).
 fetch() {
-    local headers code via
-    headers=$(in_node "$1" curl -s -m 3 --local-port "$2" -D - -o /dev/null "http://$ORIGIN/" 2>/dev/null) || { echo "000 -"; return; }
+    local headers code via rc
+    headers=$(in_node "$1" curl -s -m 3 --local-port "$2" -D - -o /dev/null "http://$ORIGIN/" 2>/dev/null)
+    rc=$?
+    (( rc == 0 )) || { echo "000 curl-$rc"; return; }
     code=$(printf '%s' "$headers" | awk 'NR == 1 { print $2 }')
     via=$(printf '%s' "$headers" | tr -d '\r' | awk -F'[ ,]' 'tolower($1) == "via:" { print $3 }')
     xcache=$(printf '%s' "$headers" | tr -d '\r' | awk 'tolower($1) == "x-cache:" { print $4 }')
@@ -271,7 +274,13 @@ kill_squid proxy1
 eg_wait 3 cache_failed 80 "${PROXY_IP[proxy1]}" || fail "proxy1 not declared dead within 3 s"
 echo "    wccp-squid: proxy1 killed: declared dead after $(( $(now_ms) - t_kill )) ms"
 read -r code via < <(fetch spoke1 44000)
-[[ $code == 200 && $via == - ]] || fail "with both proxies dead the request did not fail open: HTTP $code via '$via'"
+if [[ $code != 200 || $via != - ]]; then
+    # The evidence: what the router holds now, and whether a second request (1 s later) fails open.
+    state=$(detail 80)
+    sleep 1
+    read -r code2 via2 < <(fetch spoke1 44001)
+    fail "with both proxies dead the request did not fail open: HTTP $code via '$via' (1 s later: HTTP $code2 via '$via2'); $state"
+fi
 (( $(service_field 80 packetsUnassigned) > 0 )) || fail "packetsUnassigned did not rise"
 
 # ==================== Phase B: web-cache, GRE, mask, no MD5 ====================
