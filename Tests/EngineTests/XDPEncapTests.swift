@@ -190,28 +190,41 @@ private func referenceL4Checksum(_ pkt: [UInt8]) -> UInt16 {
     return referenceChecksum(pseudo + l4)
 }
 
+/// A TCP or UDP segment (33 or 21 bytes, checksum field 0) for the steered-path tests, and
+/// where its checksum field is.
+private func steeredSegment(_ proto: UInt8) -> (bytes: [UInt8], at: Int) {
+    let l4Length = proto == IPProtocolNumber.tcp ? 20 + 13 : 8 + 13
+    var bytes = [UInt8](repeating: 0, count: l4Length)
+    for i in 0..<l4Length { bytes[i] = UInt8(truncatingIfNeeded: i &* 37 &+ 11) }
+    let at = proto == IPProtocolNumber.tcp ? 16 : 6
+    if proto == IPProtocolNumber.udp { bytes[4] = 0; bytes[5] = UInt8(l4Length) }
+    if proto == IPProtocolNumber.tcp { bytes[12] = 0x50 }
+    bytes[at] = 0; bytes[at + 1] = 0
+    return (bytes, at)
+}
+
+/// The packet as a veth delivers it from another namespace's stack (CHECKSUM_PARTIAL): the
+/// transport checksum field (at `at` after the 20-byte IPv4 header) holds the folded pseudo-header sum.
+private func withPseudoHeaderSum(_ packet: [UInt8], at: Int) -> [UInt8] {
+    var partial = packet
+    var sum: UInt32 = 0
+    for i in stride(from: 12, to: 20, by: 2) { sum += UInt32(partial[i]) << 8 | UInt32(partial[i + 1]) }
+    sum += UInt32(partial[9]) + UInt32(partial.count - 20)
+    while sum > 0xFFFF { sum = (sum & 0xFFFF) + (sum >> 16) }
+    partial[20 + at] = UInt8(sum >> 8); partial[20 + at + 1] = UInt8(sum & 0xFF)
+    return partial
+}
+
 @Test func steeredPartialChecksumsAreCompletedAndCompleteOnesKept() {
     let rig = Rig()
     let p = rig.buffer + PacketProcessor.headroom
     for proto in [IPProtocolNumber.udp, IPProtocolNumber.tcp] {
-        let l4Length = proto == IPProtocolNumber.tcp ? 20 + 13 : 8 + 13
-        var payload = [UInt8](repeating: 0, count: l4Length)
-        for i in 0..<l4Length { payload[i] = UInt8(truncatingIfNeeded: i &* 37 &+ 11) }
-        let at = proto == IPProtocolNumber.tcp ? 16 : 6
-        if proto == IPProtocolNumber.udp { payload[4] = 0; payload[5] = UInt8(l4Length) }
-        if proto == IPProtocolNumber.tcp { payload[12] = 0x50 }
-        payload[at] = 0; payload[at + 1] = 0
+        let (payload, at) = steeredSegment(proto)
         var complete = Build.ipv4(src: "198.51.100.80", dst: "10.1.0.10", proto: proto, payload: payload)
         let c = referenceL4Checksum(complete)
         complete[20 + at] = UInt8(c >> 8); complete[20 + at + 1] = UInt8(c & 0xFF)
         #expect(referenceL4Checksum(complete) == 0)
-        // As a veth delivers it from another namespace's stack: the field holds the folded pseudo-header sum.
-        var partial = complete
-        var sum: UInt32 = 0
-        for i in stride(from: 12, to: 20, by: 2) { sum += UInt32(partial[i]) << 8 | UInt32(partial[i + 1]) }
-        sum += UInt32(proto) + UInt32(l4Length)
-        while sum > 0xFFFF { sum = (sum & 0xFFFF) + (sum >> 16) }
-        partial[20 + at] = UInt8(sum >> 8); partial[20 + at + 1] = UInt8(sum & 0xFF)
+        let partial = withPseudoHeaderSum(complete, at: at)
         #expect(referenceL4Checksum(partial) != 0)
         for (name, pkt) in [("complete", complete), ("partial", partial)] {
             pkt.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: pkt.count) }
@@ -230,25 +243,16 @@ private func referenceL4Checksum(_ pkt: [UInt8]) -> UInt16 {
     let rig = Rig()
     let p = rig.buffer + PacketProcessor.headroom
     for proto in [IPProtocolNumber.udp, IPProtocolNumber.tcp] {
-        let l4Length = proto == IPProtocolNumber.tcp ? 20 + 13 : 8 + 13
-        var payload = [UInt8](repeating: 0, count: l4Length)
-        for i in 0..<l4Length { payload[i] = UInt8(truncatingIfNeeded: i &* 37 &+ 11) }
-        let at = proto == IPProtocolNumber.tcp ? 16 : 6
-        let free = proto == IPProtocolNumber.tcp ? 18 : 8   // urgent pointer; UDP's first data word
-        if proto == IPProtocolNumber.udp { payload[4] = 0; payload[5] = UInt8(l4Length) }
-        if proto == IPProtocolNumber.tcp { payload[12] = 0x50 }
-        payload[at] = 0; payload[at + 1] = 0
+        var (payload, at) = steeredSegment(proto)
+        // A free word (TCP: the urgent pointer; UDP: the first data word) set to the checksum
+        // the packet has while it is 0: the sum becomes -0, the checksum 0.
+        let free = proto == IPProtocolNumber.tcp ? 18 : 8
         payload[free] = 0; payload[free + 1] = 0
-        // That free word set to the checksum it has while 0: the sum becomes -0, the checksum 0.
         let c = referenceL4Checksum(Build.ipv4(src: "198.51.100.80", dst: "10.1.0.10", proto: proto, payload: payload))
         payload[free] = UInt8(c >> 8); payload[free + 1] = UInt8(c & 0xFF)
-        var partial = Build.ipv4(src: "198.51.100.80", dst: "10.1.0.10", proto: proto, payload: payload)
-        #expect(referenceL4Checksum(partial) == 0, "proto \(proto): with the field 0 the checksum computes to 0")
-        var sum: UInt32 = 0
-        for i in stride(from: 12, to: 20, by: 2) { sum += UInt32(partial[i]) << 8 | UInt32(partial[i + 1]) }
-        sum += UInt32(proto) + UInt32(l4Length)
-        while sum > 0xFFFF { sum = (sum & 0xFFFF) + (sum >> 16) }
-        partial[20 + at] = UInt8(sum >> 8); partial[20 + at + 1] = UInt8(sum & 0xFF)
+        let zero = Build.ipv4(src: "198.51.100.80", dst: "10.1.0.10", proto: proto, payload: payload)
+        #expect(referenceL4Checksum(zero) == 0, "proto \(proto): with the field 0 the checksum computes to 0")
+        let partial = withPseudoHeaderSum(zero, at: at)
         partial.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: partial.count) }
         #expect(rig.processor.fromSteered(p, partial.count, view: rig.snapshot.view, out: &rig.out))
         let inner = Array(rig.output(rig.out.count - 1)[24...])
